@@ -1,0 +1,51 @@
+# convscope: two commands set everything up on a fresh machine.
+#   make demo   create .venv, install, run the tour on bundled data
+#   make test   create .venv, install with dev extras, run ruff and pytest
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEVSTAMP := $(VENV)/.installed-dev
+# torch==2.13.0 is the CPU wheel on disk; pinned in pyproject.toml (never a CUDA build).
+PIP := $(PY) -m pip --disable-pip-version-check -q
+
+.PHONY: demo test test-slow lint bench browser-deps clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip setuptools wheel
+	$(PIP) install torch==2.13.0
+	$(PIP) install -e .
+	touch $@
+
+$(DEVSTAMP): $(STAMP)
+	$(PIP) install -e '.[dev]'
+	touch $@
+
+# Headless Chromium for the browser test (Debian package); best effort when not root.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	      || echo "warning: could not install chromium; browser tests will be skipped"; \
+	  else echo "note: not root, chromium not installed; browser tests will be skipped"; fi; }
+
+demo: $(STAMP)
+	$(VENV)/bin/convscope tour --quick --out convscope-out/tour
+
+test: $(DEVSTAMP) browser-deps
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+test-slow: $(DEVSTAMP)
+	$(PY) -m pytest -m slow
+
+lint: $(DEVSTAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(PY) benchmarks/conv_bench.py
+
+clean:
+	rm -rf $(VENV) convscope-out .pytest_cache .ruff_cache

@@ -1,0 +1,141 @@
+"""Every argument check and its message, in one place.
+
+All errors read ``"<arg> must be <constraint>, got <value>"`` so that a user sees
+the argument's name, what is allowed and what was given. Options are
+normalised once (``check_option``) and only the normalised value is used
+afterwards, so ``"SAME"`` can never silently run as something else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "check_option",
+    "check_int",
+    "check_float",
+    "check_pair",
+    "check_ndim",
+    "check_shape",
+    "check_float_dtype",
+    "check_finite",
+    "fail",
+]
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, torch.Tensor | np.ndarray):
+        return f"{type(value).__name__} of shape {tuple(value.shape)} and dtype {value.dtype}"
+    return repr(value)
+
+
+def fail(arg: str, constraint: str, got: Any, exc: type[Exception] = ValueError) -> Exception:
+    """Build the standard error; ``raise fail(...)`` at the call site."""
+    return exc(f"{arg} must be {constraint}, got {_fmt(got)}")
+
+
+def check_option(arg: str, value: Any, allowed: Iterable[str]) -> str:
+    """Normalise a string option (case-insensitive, '-' == '_') and check it.
+
+    >>> check_option("mode", "SAME", ("full", "same", "valid"))
+    'same'
+    >>> check_option("mode", "sideways", ("full", "same", "valid"))
+    Traceback (most recent call last):
+    ...
+    ValueError: mode must be one of 'full', 'same', 'valid', got 'sideways'
+    """
+    allowed = tuple(allowed)
+    if not isinstance(value, str):
+        raise fail(arg, "one of " + ", ".join(repr(a) for a in allowed), value, TypeError)
+    norm = value.strip().lower().replace("-", "_")
+    if norm not in allowed:
+        raise fail(arg, "one of " + ", ".join(repr(a) for a in allowed), value)
+    return norm
+
+
+def check_int(arg: str, value: Any, *, min_value: int | None = None) -> int:
+    """Check an integer (bools rejected), optionally bounded below."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        bound = f" >= {min_value}" if min_value is not None else ""
+        raise fail(arg, "an integer" + bound, value, TypeError)
+    value = int(value)
+    if min_value is not None and value < min_value:
+        raise fail(arg, f"an integer >= {min_value}", value)
+    return value
+
+
+def check_float(
+    arg: str,
+    value: Any,
+    *,
+    min_value: float | None = None,
+    max_value: float | None = None,
+    strict_min: bool = False,
+) -> float:
+    """Check a finite real number within optional bounds."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise fail(arg, "a real number", value, TypeError)
+    value = float(value)
+    lo = "" if min_value is None else (f"> {min_value}" if strict_min else f">= {min_value}")
+    hi = "" if max_value is None else f"<= {max_value}"
+    what = "a finite number" + (" " + " and ".join(s for s in (lo, hi) if s) if (lo or hi) else "")
+    if not np.isfinite(value):
+        raise fail(arg, what, value)
+    if min_value is not None and (value <= min_value if strict_min else value < min_value):
+        raise fail(arg, what, value)
+    if max_value is not None and value > max_value:
+        raise fail(arg, what, value)
+    return value
+
+
+def check_pair(arg: str, value: Any, *, min_value: int = 0) -> tuple[int, int]:
+    """An int or a pair of ints -> (a, b), as torch's ``_pair``."""
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        value = (int(value), int(value))
+    if (
+        not isinstance(value, Sequence)
+        or len(value) != 2
+        or not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in value)
+    ):
+        raise fail(arg, "an int or a pair of ints", value, TypeError)
+    a, b = int(value[0]), int(value[1])
+    if a < min_value or b < min_value:
+        raise fail(arg, f"ints >= {min_value}", value)
+    return a, b
+
+
+def check_ndim(arg: str, x: Any, allowed: Sequence[int], names: str | None = None) -> int:
+    """Check ``x.ndim`` is among ``allowed``; ``names`` describes the shapes."""
+    nd = getattr(x, "ndim", None)
+    if nd not in allowed:
+        what = names or " or ".join(f"{n}-D" for n in allowed)
+        raise fail(arg, f"of shape {what}", x)
+    return nd
+
+
+def check_shape(arg: str, x: Any, dims: Sequence[str | int]) -> None:
+    """Check a shape against named dims (Kornia style).
+
+    A string names a free dimension (``"B"``), an int pins it.
+    """
+    shape = tuple(getattr(x, "shape", ()))
+    ok = len(shape) == len(dims) and all(
+        isinstance(d, str) or shape[i] == d for i, d in enumerate(dims)
+    )
+    if not ok:
+        raise fail(arg, "of shape (" + ", ".join(str(d) for d in dims) + ")", x)
+
+
+def check_float_dtype(arg: str, x: torch.Tensor) -> None:
+    if not x.dtype.is_floating_point:
+        raise fail(arg, "a floating-point tensor", x, TypeError)
+
+
+def check_finite(arg: str, x: torch.Tensor, why: str = "") -> None:
+    if not bool(torch.isfinite(x).all()):
+        msg = f"{arg} must be finite" + (f" ({why})" if why else "") + ", got a tensor containing NaN or Inf"
+        raise ValueError(msg)

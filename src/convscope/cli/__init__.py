@@ -1,0 +1,88 @@
+"""The ``convscope`` command line: one module per command group.
+
+Each module in :data:`COMMAND_MODULES` defines ``register(subparsers, common)``
+which adds its sub-commands; ``common`` is the parent parser carrying
+``--seed``, ``--quiet`` and ``--debug``. A handler returns an exit code (or None).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from .common import CLIError, OneLineParser
+
+__all__ = ["main", "build_parser", "COMMAND_MODULES"]
+
+# group modules, in the order their commands are listed in --help
+COMMAND_MODULES = [
+    "convscope.cli.conv",  # kernels, conv
+    "convscope.cli.fourier",  # spectrum, filter, theorem
+    "convscope.cli.diffusion",  # diffuse
+    "convscope.cli.classify",  # classify train/eval/predict/filters
+    "convscope.cli.gan",  # gan train/sample/interpolate/arithmetic/evaluate/spectrum
+    "convscope.cli.tour",  # tour
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    common = argparse.ArgumentParser(add_help=False)
+    g = common.add_argument_group("common options")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--quiet", action="store_true", help="no progress bars or chatter")
+    g.add_argument("--debug", action="store_true", help="show full tracebacks on error")
+    parser = OneLineParser(
+        prog="convscope",
+        description="Convolution three ways: in space, in frequency, as diffusion; then a CNN and a DCGAN.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"convscope {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    sub.required = True
+    for name in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name == name:  # group not built yet
+                continue
+            raise
+        mod.register(sub, common)
+    return parser
+
+
+def _seed(seed: int) -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("CONVSCOPE_DEBUG") == "1"
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "quiet", False):
+        os.environ["CONVSCOPE_QUIET"] = "1"
+    try:
+        _seed(args.seed)
+        rc = args.func(args)
+        return int(rc or 0)
+    except KeyboardInterrupt:
+        print("convscope: interrupted", file=sys.stderr)
+        return 130
+    except (CLIError, ValueError, TypeError, OSError, RuntimeError, KeyError) as e:
+        if debug:
+            raise
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"convscope: error: {msg}", file=sys.stderr)
+        return 2

@@ -1,0 +1,229 @@
+"""Named convolution kernels and parsing of custom ones.
+
+``laplacian8`` is exactly the seed's kernel, 8 in the centre and -1 around it:
+
+>>> get_kernel("laplacian8")
+tensor([[-1., -1., -1.],
+        [-1.,  8., -1.],
+        [-1., -1., -1.]], dtype=torch.float64)
+
+Kernels are float64 by default (exact values); pass ``dtype=`` to cast, or let
+the convolution functions cast to the image's dtype.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ._checks import check_float, check_int, check_option, fail
+
+__all__ = ["get_kernel", "list_kernels", "parse_kernel", "kernel_from_spec", "KERNELS"]
+
+
+def _t(rows) -> torch.Tensor:
+    return torch.tensor(rows, dtype=torch.float64)
+
+
+def _odd_size(size, default: int) -> int:
+    if size is None:
+        return default
+    size = check_int("size", size, min_value=1)
+    return size
+
+
+def _grid(size: int) -> torch.Tensor:
+    return torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+
+
+def _gaussian(size=None, sigma=None) -> torch.Tensor:
+    if sigma is None and size is None:
+        sigma = 1.0
+    if sigma is None:
+        # OpenCV's rule for sigma from size, so cv2.GaussianBlur(ksize, 0) matches.
+        sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8
+    sigma = check_float("sigma", sigma, min_value=0.0, strict_min=True)
+    size = _odd_size(size, 2 * math.ceil(3 * sigma) + 1)
+    g = torch.exp(-0.5 * (_grid(size) / sigma) ** 2)
+    g = g / g.sum()
+    return torch.outer(g, g)
+
+
+def _box(size=None, sigma=None) -> torch.Tensor:
+    size = _odd_size(size, 3)
+    return torch.full((size, size), 1.0 / (size * size), dtype=torch.float64)
+
+
+def _identity(size=None, sigma=None) -> torch.Tensor:
+    size = _odd_size(size, 3)
+    k = torch.zeros(size, size, dtype=torch.float64)
+    k[(size - 1) // 2, (size - 1) // 2] = 1.0
+    return k
+
+
+def _log(size=None, sigma=None) -> torch.Tensor:
+    """Laplacian of Gaussian, zero-sum, negative centre (like -Δ of a blur: edges light up)."""
+    sigma = 1.4 if sigma is None else check_float("sigma", sigma, min_value=0.0, strict_min=True)
+    size = _odd_size(size, 2 * math.ceil(3 * sigma) + 1)
+    x = _grid(size)
+    r2 = x[:, None] ** 2 + x[None, :] ** 2
+    k = (r2 - 2 * sigma**2) / sigma**4 * torch.exp(-r2 / (2 * sigma**2))
+    k = k - k.mean()  # exact zero sum: flat regions give exactly 0
+    return k / k.abs().sum() * 2
+
+
+def _gabor(size=None, sigma=None, theta: float = 0.0, wavelength: float | None = None) -> torch.Tensor:
+    """Real (cosine) Gabor kernel, oriented along x, zero-mean."""
+    sigma = 3.0 if sigma is None else check_float("sigma", sigma, min_value=0.0, strict_min=True)
+    size = _odd_size(size, 2 * math.ceil(3 * sigma) + 1)
+    lam = wavelength if wavelength is not None else 2.0 * sigma
+    x = _grid(size)
+    xx, yy = x[None, :].expand(size, size), x[:, None].expand(size, size)
+    xr = xx * math.cos(theta) + yy * math.sin(theta)
+    yr = -xx * math.sin(theta) + yy * math.cos(theta)
+    k = torch.exp(-(xr**2 + yr**2) / (2 * sigma**2)) * torch.cos(2 * math.pi * xr / lam)
+    k = k - k.mean()
+    return k / k.abs().sum()
+
+
+def _fixed(rows) -> Callable[..., torch.Tensor]:
+    def make(size=None, sigma=None) -> torch.Tensor:
+        k = _t(rows)
+        if size is not None and size != k.shape[0]:
+            raise fail("size", f"{k.shape[0]} (or None) for this fixed kernel", size)
+        return k
+
+    return make
+
+
+KERNELS: dict[str, tuple[Callable[..., torch.Tensor], str]] = {
+    "identity": (_identity, "delta: the output equals the input"),
+    "box": (_box, "the 'input average': every weight 1/size^2"),
+    "gaussian": (_gaussian, "normalised Gaussian blur (size, sigma)"),
+    "laplacian4": (_fixed([[0, -1, 0], [-1, 4, -1], [0, -1, 0]]), "negative 5-point Laplacian"),
+    "laplacian8": (
+        _fixed([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]]),
+        "the seed's kernel: 8 in the centre, -1 around (edge detector)",
+    ),
+    "sobel_x": (_fixed([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]), "Sobel, responds to vertical edges"),
+    "sobel_y": (_fixed([[-1, -2, -1], [0, 0, 0], [1, 2, 1]]), "Sobel, responds to horizontal edges"),
+    "scharr_x": (_fixed([[-3, 0, 3], [-10, 0, 10], [-3, 0, 3]]), "Scharr, rotation-accurate d/dx"),
+    "scharr_y": (_fixed([[-3, -10, -3], [0, 0, 0], [3, 10, 3]]), "Scharr, rotation-accurate d/dy"),
+    "prewitt_x": (_fixed([[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]]), "Prewitt d/dx"),
+    "prewitt_y": (_fixed([[-1, -1, -1], [0, 0, 0], [1, 1, 1]]), "Prewitt d/dy"),
+    "sharpen": (_fixed([[0, -1, 0], [-1, 5, -1], [0, -1, 0]]), "identity + laplacian4"),
+    "emboss": (_fixed([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]), "relief along the diagonal"),
+    "log": (_log, "Laplacian of Gaussian (size, sigma)"),
+    "gabor": (_gabor, "cosine Gabor, oriented along x (size, sigma)"),
+}
+
+
+def list_kernels() -> list[str]:
+    """Names accepted by :func:`get_kernel`.
+
+    >>> "laplacian8" in list_kernels()
+    True
+    """
+    return list(KERNELS)
+
+
+def get_kernel(name: str, size: int | None = None, sigma: float | None = None, *, dtype=None) -> torch.Tensor:
+    """Build a named kernel as a ``(kH, kW)`` tensor.
+
+    Args:
+        name: one of :func:`list_kernels`.
+        size: side length for the parametric kernels (box, gaussian, log, gabor, identity).
+        sigma: width for gaussian, log and gabor.
+        dtype: torch dtype (default float64).
+
+    Example:
+        >>> get_kernel("box", 3).sum().item()
+        1.0
+    """
+    key = check_option("name", name, KERNELS)
+    k = KERNELS[key][0](size, sigma)
+    return k.to(dtype) if dtype is not None else k
+
+
+def _from_array(arr, src: str) -> torch.Tensor:
+    arr = np.asarray(arr)
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise fail("kernel", "a numeric array", src)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.size == 0:
+        raise fail("kernel", "a non-empty 2-D array", f"{src} with shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise fail("kernel", "finite", src)
+    return torch.from_numpy(arr.astype(np.float64))
+
+
+def parse_kernel(text_or_path: str | os.PathLike) -> torch.Tensor:
+    """Parse a custom kernel of any size (even sizes too).
+
+    Accepts an inline literal ``"[[0,1,0],[1,-4,1],[0,1,0]]"``, a ``.npy`` file
+    (loaded with ``allow_pickle=False``), or a text file with whitespace- or
+    comma-separated rows.
+
+    >>> parse_kernel("[[1, 2], [3, 4]]").shape
+    torch.Size([2, 2])
+    """
+    s = os.fspath(text_or_path)
+    st = s.strip()
+    if st.startswith("["):
+        try:
+            val = ast.literal_eval(st)
+        except (ValueError, SyntaxError) as e:
+            raise fail("kernel", "a valid nested list like [[1,0],[0,1]]", s) from e
+        try:
+            return _from_array(np.array(val, dtype=np.float64), repr(s))
+        except ValueError as e:
+            if "must be" in str(e):
+                raise
+            raise fail("kernel", "a rectangular nested list of numbers", s) from e
+    p = Path(s)
+    if not p.is_file():
+        raise fail("kernel", "a kernel name, an inline [[...]] literal, or an existing .npy/.txt/.csv file", s)
+    if p.suffix.lower() == ".npy":
+        try:
+            arr = np.load(p, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            raise ValueError(f"kernel file {p} is not a readable .npy array: {e}") from e
+        return _from_array(arr, str(p))
+    try:
+        text = p.read_text()
+        rows = [r.replace(",", " ").split() for r in text.splitlines() if r.strip() and not r.lstrip().startswith("#")]
+        arr = np.array([[float(v) for v in r] for r in rows], dtype=np.float64)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"kernel file {p} must hold rows of numbers of equal length: {e}") from e
+    return _from_array(arr, str(p))
+
+
+def kernel_from_spec(spec: str, *, dtype=None) -> torch.Tensor:
+    """CLI-style spec: ``name``, ``name:size``, ``name:size:sigma``, a literal or a file.
+
+    >>> kernel_from_spec("gaussian:5").shape
+    torch.Size([5, 5])
+    """
+    s = spec.strip()
+    if s.startswith("[") or os.path.sep in s or Path(s).suffix.lower() in (".npy", ".txt", ".csv"):
+        k = parse_kernel(s)
+    else:
+        parts = s.split(":")
+        name = parts[0]
+        try:
+            size = int(parts[1]) if len(parts) > 1 and parts[1] else None
+            sigma = float(parts[2]) if len(parts) > 2 and parts[2] else None
+        except ValueError as e:
+            raise fail("kernel", "NAME[:SIZE[:SIGMA]] with numeric SIZE/SIGMA", spec) from e
+        if name.lower() not in KERNELS and Path(s).is_file():
+            k = parse_kernel(s)
+        else:
+            k = get_kernel(name, size, sigma)
+    return k.to(dtype) if dtype is not None else k
