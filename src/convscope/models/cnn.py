@@ -1,0 +1,276 @@
+"""Convolutional classifiers: a LeNet-5-style net and a small AlexNet-style one.
+
+"The point of a CNN is that it does the feature engineering for us": the
+first layer's kernels are learned, not designed (``convscope classify filters``
+draws them next to their Fourier spectra).
+
+A frozen :class:`CNNConfig` builds the network and is saved (as a plain dict)
+in every checkpoint. ``conv_method`` other than ``"torch"`` builds the
+convolutions from convscope's own engine (``direct``, ``fft``,
+``overlap_add`` or ``auto``), so a trained network can run on FFT
+convolutions; the parameter names are the same either way, so one
+``state_dict`` loads into both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .._checks import check_float, check_int, check_option, check_shape, fail
+
+__all__ = ["ARCHS", "CONV_METHODS", "CNNConfig", "CNN", "make_conv", "load_classifier", "find_checkpoint"]
+
+ARCHS = ("lenet", "alexnet")
+CONV_METHODS = ("torch", "auto", "direct", "fft", "overlap_add")
+
+
+@dataclass(frozen=True)
+class CNNConfig:
+    """Architecture of a :class:`CNN`.
+
+    Args:
+        arch: ``"lenet"`` (2 conv + 3 fully connected layers, LeNet-5 with ReLU
+            and max pooling) or ``"alexnet"`` (5 conv + 3 fully connected, a
+            scaled-down AlexNet).
+        in_channels: 1 for grey, 3 for RGB.
+        num_classes: outputs of the last layer.
+        image_size: side of the (square) input images.
+        width: multiplies every channel and hidden-unit count.
+        batch_norm: batch normalisation after each convolution.
+        dropout: dropout probability before the fully connected layers.
+        conv_method: ``"torch"`` (``torch.nn.Conv2d``) or a convscope method
+            (``"auto"``, ``"direct"``, ``"fft"``, ``"overlap_add"``).
+    """
+
+    arch: str = "lenet"
+    in_channels: int = 1
+    num_classes: int = 10
+    image_size: int = 28
+    width: float = 1.0
+    batch_norm: bool = True
+    dropout: float = 0.25
+    conv_method: str = "torch"
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        set_(self, "arch", check_option("arch", self.arch, ARCHS))
+        set_(self, "in_channels", check_int("in_channels", self.in_channels, min_value=1))
+        set_(self, "num_classes", check_int("num_classes", self.num_classes, min_value=2))
+        set_(self, "image_size", check_int("image_size", self.image_size, min_value=1))
+        set_(self, "width", check_float("width", self.width, min_value=0.0, strict_min=True))
+        if not isinstance(self.batch_norm, bool):
+            raise fail("batch_norm", "a bool", self.batch_norm, TypeError)
+        set_(self, "dropout", check_float("dropout", self.dropout, min_value=0.0, max_value=0.95))
+        set_(self, "conv_method", check_option("conv_method", self.conv_method, CONV_METHODS))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CNNConfig:
+        """Rebuild from a checkpoint's dict (unknown keys are refused)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        extra = sorted(set(d) - names)
+        if extra:
+            raise fail("config", f"keys among {sorted(names)}", extra)
+        return cls(**d)
+
+    def replace(self, **changes) -> CNNConfig:
+        return dataclasses.replace(self, **changes)
+
+
+class _EngineConv2d(nn.Conv2d):
+    """``nn.Conv2d`` whose forward runs convscope's ``conv2d(..., method=)`` (fallback
+    while ``convscope.conv.Conv2d`` is not available)."""
+
+    def __init__(self, *args, method: str = "auto", **kw):
+        super().__init__(*args, **kw)
+        self.method = method
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from ..conv import conv2d
+
+        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups,
+                      padding_mode=self.padding_mode, method=self.method)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", method={self.method!r}"
+
+
+def make_conv(cin: int, cout: int, kernel_size: int, *, padding: int = 0, stride: int = 1,
+              method: str = "torch", bias: bool = True) -> nn.Module:
+    """A 2-D convolution layer: ``torch.nn.Conv2d`` or convscope's ``Conv2d(method=...)``."""
+    method = check_option("conv_method", method, CONV_METHODS)
+    if method == "torch":
+        return nn.Conv2d(cin, cout, kernel_size, stride=stride, padding=padding, bias=bias)
+    try:
+        from ..conv.modules import Conv2d
+    except ImportError:
+        Conv2d = _EngineConv2d
+    return Conv2d(cin, cout, kernel_size, stride=stride, padding=padding, bias=bias, method=method)
+
+
+def _c(n: float, width: float) -> int:
+    return max(1, round(n * width))
+
+
+class CNN(nn.Module):
+    """A classifier built from a :class:`CNNConfig`.
+
+    ``features(x)`` gives the penultimate feature vector ``(B, feature_dim)``
+    (the input of the last linear layer; used as the feature network of the
+    GAN metrics), ``forward(x)`` the logits ``(B, num_classes)``.
+
+    Shape:
+        x: ``(B, in_channels, image_size, image_size)``.
+
+    Example:
+        >>> net = CNN(CNNConfig("lenet", image_size=28))
+        >>> net(torch.zeros(2, 1, 28, 28)).shape, net.features(torch.zeros(2, 1, 28, 28)).shape
+        (torch.Size([2, 10]), torch.Size([2, 84]))
+    """
+
+    def __init__(self, config: CNNConfig | None = None, **kw: Any):
+        super().__init__()
+        if config is None:
+            config = CNNConfig(**kw)
+        elif kw:
+            config = config.replace(**kw)
+        if not isinstance(config, CNNConfig):
+            raise fail("config", "a CNNConfig", config, TypeError)
+        self.config = config
+        c = config
+        bn = c.batch_norm
+        m = c.conv_method
+
+        def block(cin, cout, k, pad):
+            layers = [make_conv(cin, cout, k, padding=pad, method=m, bias=not bn)]
+            if bn:
+                layers.append(nn.BatchNorm2d(cout))
+            layers.append(nn.ReLU(inplace=True))
+            return layers
+
+        s = c.image_size
+        if c.arch == "lenet":
+            c1, c2, f1, f2 = _c(6, c.width), _c(16, c.width), _c(120, c.width), _c(84, c.width)
+            pad2 = 2 if s < 16 else 0  # tiny inputs (8x8 digits) keep their size through conv2
+            s1 = s // 2  # conv1 5x5 pad 2 keeps s; pool halves
+            s2 = (s1 + 2 * pad2 - 4) // 2
+            if s2 < 1:
+                raise fail("image_size", "at least 4 for lenet", s)
+            conv = [*block(c.in_channels, c1, 5, 2), nn.MaxPool2d(2),  # (B, c1, s/2, s/2)
+                    *block(c1, c2, 5, pad2), nn.MaxPool2d(2)]  # (B, c2, s2, s2)
+            flat = c2 * s2 * s2
+            hidden = [f1, f2]
+        else:
+            ch = [_c(n, c.width) for n in (48, 128, 192, 192, 128)]
+            s_out = s // 2 // 2 // 2
+            if s_out < 1:
+                raise fail("image_size", "at least 8 for alexnet", s)
+            conv = [*block(c.in_channels, ch[0], 5, 2), nn.MaxPool2d(2),  # (B, ch0, s/2, s/2)
+                    *block(ch[0], ch[1], 5, 2), nn.MaxPool2d(2),  # (B, ch1, s/4, s/4)
+                    *block(ch[1], ch[2], 3, 1),
+                    *block(ch[2], ch[3], 3, 1),
+                    *block(ch[3], ch[4], 3, 1), nn.MaxPool2d(2)]  # (B, ch4, s/8, s/8)
+            flat = ch[4] * s_out * s_out
+            hidden = [_c(512, c.width), _c(512, c.width)]
+        self.conv = nn.Sequential(*conv)
+        fc: list[nn.Module] = [nn.Flatten()]
+        cin = flat
+        for h in hidden:
+            if c.dropout > 0:
+                fc.append(nn.Dropout(c.dropout))
+            fc += [nn.Linear(cin, h), nn.ReLU(inplace=True)]
+            cin = h
+        self.fc = nn.Sequential(*fc)  # (B, feature_dim)
+        self.head = nn.Linear(cin, c.num_classes)  # (B, num_classes)
+        self.feature_dim = cin
+
+    @property
+    def first_conv(self) -> nn.Conv2d:
+        """The first convolution layer (its ``weight`` is ``(C_out, C_in, 5, 5)``)."""
+        return self.conv[0]
+
+    def _check(self, x: torch.Tensor) -> None:
+        c = self.config
+        check_shape("x", x, ["B", c.in_channels, c.image_size, c.image_size])
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate activations ``(B, feature_dim)``."""
+        self._check(x)
+        return self.fc(self.conv(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, num_classes)``."""
+        return self.head(self.features(x))
+
+    def first_layer_maps(self, x: torch.Tensor) -> torch.Tensor:
+        """Output of the first convolution alone ``(B, C_out, H, W)``: the learned feature maps."""
+        self._check(x)
+        return self.first_conv(x)
+
+
+# ---------------------------------------------------------------- loading a trained classifier
+
+
+def find_checkpoint(path_or_run_dir: str | os.PathLike) -> Path:
+    """A checkpoint file: the path itself, or a run folder's ``best.pt`` or newest ``ckpt-*.pt``."""
+    p = Path(path_or_run_dir)
+    if p.is_file():
+        return p
+    if p.is_dir():
+        if (p / "best.pt").is_file():
+            return p / "best.pt"
+        steps = sorted(p.glob("ckpt-*.pt"))
+        if steps:
+            return steps[-1]
+        raise ValueError(f"run folder {p} holds no checkpoint (best.pt or ckpt-*.pt)")
+    raise ValueError(f"checkpoint {p} does not exist")
+
+
+def load_classifier(path_or_run_dir: str | os.PathLike, *, map_location: Any = "cpu",
+                    conv_method: str | None = None) -> tuple[CNN, dict]:
+    """Rebuild a trained :class:`CNN` (in eval mode) and its metadata.
+
+    ``path_or_run_dir`` is a checkpoint file or a run folder (``best.pt``
+    preferred, else the newest). ``meta`` holds ``classes``, ``image_shape``
+    ``[C, H, W]``, ``normalize``, ``mean``, ``std`` and ``source`` (how the
+    training images were prepared), plus ``config``, ``epoch``, ``step``,
+    ``best_metric`` and ``path``. ``conv_method`` overrides the saved one.
+    """
+    path = find_checkpoint(path_or_run_dir)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ValueError(f"checkpoint {path} is corrupt, truncated or not weights-only: {first}") from None
+    if not isinstance(state, dict) or "model" not in state or "config" not in state:
+        raise ValueError(f"checkpoint {path} is not a convscope classifier checkpoint (no 'model'/'config')")
+    cfg = CNNConfig.from_dict(dict(state["config"]))
+    if conv_method is not None:
+        cfg = cfg.replace(conv_method=conv_method)
+    model = CNN(cfg)
+    model.load_state_dict(state["model"])
+    model.eval()
+    data = dict(state.get("data") or {})
+    meta = {
+        "classes": data.get("classes", [str(i) for i in range(cfg.num_classes)]),
+        "image_shape": list(data.get("image_shape", [cfg.in_channels, cfg.image_size, cfg.image_size])),
+        "normalize": data.get("normalize"),
+        "mean": data.get("mean"),
+        "std": data.get("std"),
+        "source": data.get("source"),
+        "config": cfg.to_dict(),
+        "epoch": state.get("epoch"),
+        "step": state.get("step"),
+        "best_metric": state.get("best_metric"),
+        "path": str(path),
+    }
+    return model, meta
