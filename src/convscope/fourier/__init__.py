@@ -1,0 +1,53 @@
+"""Convolution in frequency: spectra, frequency filtering, the convolution theorem, spectral derivatives.
+
+Everything works on torch tensors (any device) and accepts numpy arrays at the
+boundary (numpy in, numpy out). Images are (H, W), (C, H, W) or (B, C, H, W);
+frequencies are in cycles per pixel (0 = DC, 0.5 = Nyquist).
+"""
+
+from .calculus import Gradient, spectral_derivative, spectral_gradient, spectral_laplacian
+from .filters import (
+    FILTER_KINDS,
+    FILTER_PROFILES,
+    PADS,
+    FilterSpec,
+    filter_image,
+    frequency_mask,
+    parse_filter,
+    transform_shape,
+)
+from .spectrum import (
+    PowerLaw,
+    RadialProfile,
+    Spectrum,
+    fit_power_law,
+    power_spectrum,
+    radial_profile,
+    spectrum,
+)
+from .theorem import TheoremResult, convolution_theorem, wrap_region
+
+__all__ = [
+    "FILTER_KINDS",
+    "FILTER_PROFILES",
+    "PADS",
+    "FilterSpec",
+    "Gradient",
+    "PowerLaw",
+    "RadialProfile",
+    "Spectrum",
+    "TheoremResult",
+    "convolution_theorem",
+    "filter_image",
+    "fit_power_law",
+    "frequency_mask",
+    "parse_filter",
+    "power_spectrum",
+    "radial_profile",
+    "spectral_derivative",
+    "spectral_gradient",
+    "spectral_laplacian",
+    "spectrum",
+    "transform_shape",
+    "wrap_region",
+]
