@@ -59,7 +59,8 @@ class Report:
         >>> r = Report(d, "A title", "A lede.")
         >>> r.section("one", "First")
         >>> r.paragraph("Hello <world>.")
-        >>> r.table(["a", "b"], [[1, 2]], "Numbers.")
+        >>> r.table(["a", "b"], [[1, 2]], "Numbers.")  # returns the table number
+        1
         >>> Path(r.write()).name
         'index.html'
     """
