@@ -1,0 +1,39 @@
+"""Convolution as diffusion: the softmax propagator, exact many-step diffusion, the heat equation.
+
+Pixel intensity is a salt concentration; a kernel made into a probability
+density by softmax is the *propagator*, the probability of each jump; one
+convolution with it is one step of a random walk of the salt, and many steps
+tend to the heat equation ``∂u/∂t = D ∇²u`` (the central limit theorem).
+
+>>> from convscope.kernels import get_kernel
+>>> P = propagator(get_kernel("laplacian8"), temperature=4.0)
+>>> m = moments(P)
+>>> round(m.D, 6)
+0.171549
+"""
+
+from .evolve import BOUNDARIES, METHODS, axis_symmetric, diffuse, entropy, mass, spectral_exact
+from .heat import heat_kernel, heat_solution
+from .propagator import Moments, check_propagator, jump_grid, moments, propagator, propagator_power
+from .walk import WALK_METHODS, random_walk, walk_histogram
+
+__all__ = [
+    "BOUNDARIES",
+    "METHODS",
+    "WALK_METHODS",
+    "Moments",
+    "axis_symmetric",
+    "check_propagator",
+    "diffuse",
+    "entropy",
+    "heat_kernel",
+    "heat_solution",
+    "jump_grid",
+    "mass",
+    "moments",
+    "propagator",
+    "propagator_power",
+    "random_walk",
+    "spectral_exact",
+    "walk_histogram",
+]

@@ -1,0 +1,282 @@
+"""Many steps of diffusion: literal repeated convolution, or exactly in the spectral domain.
+
+One step moves the salt by a random jump with probability ``P(j)``:
+
+    u_{n+1}(x) = sum_j P(j) u_n(x - j)
+
+a *true* convolution (the kernel is flipped): salt at ``x - j`` arrives at
+``x`` by the jump ``j``. With ``P`` from :func:`~convscope.diffusion.propagator`
+the total salt is conserved wherever the boundary conserves it.
+
+Boundaries (the engine's names, see ``convscope.conv``), and what they mean
+for the salt:
+
+* ``circular``: periodic; salt leaving one side enters the opposite one.
+  Conserving, for any propagator.
+* ``symmetric``: a mirror with the edge repeated (numpy ``symmetric``): a
+  no-flux wall. Conserving when the propagator is symmetric in each axis
+  (then every jump across the wall is matched by its mirror image).
+* ``zeros``: absorbing; salt that jumps off the image is removed (the walk is
+  killed on leaving), so the mass decreases monotonically.
+
+Methods:
+
+* ``iterate``: ``steps`` literal convolutions through the engine
+  (:func:`convscope.conv.convolve2d`, ``mode="same"``, the chosen boundary).
+  The reference; cost grows linearly with ``steps``.
+* ``spectral``: exact, with a cost that does not depend on ``steps``. The
+  step operator is diagonal in a known basis, so ``n`` steps are one
+  multiplication by its eigenvalues to the power ``n``:
+
+  - ``circular``: the DFT. Eigenvalues ``P̂(k) = sum_j P(j) e^{-2πi k·j/N}``
+    (the propagator wrapped onto the image grid, so kernels larger than the
+    image are handled as the engine's wrap-around padding does). Any propagator.
+  - ``symmetric``: the DCT-II. Symmetric padding is the even, 2N-periodic
+    extension of the image; a propagator with ``P(j_y, j_x) = P(-j_y, j_x) =
+    P(j_y, -j_x)`` maps even extensions to even extensions, so iterating
+    equals circular convolution of the extension, which the DCT-II
+    diagonalises with eigenvalues ``sum_j P(j) cos(π k_y j_y / H) cos(π k_x j_x / W)``.
+    Exact for such propagators of **any** size (the engine extends the mirror
+    pattern periodically for pads wider than the image). A propagator that is
+    not symmetric in each axis has no such basis (one step is then not even
+    mass-conserving): ``spectral`` raises, ``auto`` iterates.
+  - ``zeros``: the DST-I. Zero padding of width 1 equals the odd extension
+    about the points ``-1`` and ``N`` (where it is 0), so for a propagator that
+    is symmetric in each axis **and at most 3 wide in each axis** the step is
+    diagonal in the DST-I basis ``sin(π k (x + 1) / (N + 1))`` with eigenvalues
+    ``sum_j P(j) cos(π k_y j_y / (H + 1)) cos(π k_x j_x / (W + 1))``. For wider
+    propagators the odd extension puts ``-u`` where zero padding puts ``0``,
+    and absorbing boundaries are not a convolution power on any padded
+    domain (a free-space convolution lets salt come back after it has left),
+    so there is no exact fast form: ``spectral`` raises, ``auto`` iterates.
+
+  The eigenvalue powers are formed in float64 (relative error about
+  ``steps x 1e-16``) and the result is cast back to the image's dtype.
+* ``auto``: ``spectral`` where it is exact (see :func:`spectral_exact`), else ``iterate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import scipy.fft
+import torch
+
+from .._arrays import as_tensor, restore
+from .._checks import check_int, check_ndim, check_option, fail
+from .propagator import check_propagator, jump_grid
+
+__all__ = ["BOUNDARIES", "METHODS", "diffuse", "spectral_exact", "mass", "entropy", "axis_symmetric"]
+
+BOUNDARIES = ("circular", "symmetric", "zeros")
+METHODS = ("auto", "iterate", "spectral")
+
+
+def axis_symmetric(P, *, rtol: float = 1e-12) -> bool:
+    """True when ``P`` equals its flip along each axis (to ``rtol`` of its largest entry)."""
+    p = torch.as_tensor(np.asarray(P) if not isinstance(P, torch.Tensor) else P).to(torch.float64)
+    tol = rtol * float(p.abs().max()) if p.numel() else 0.0
+    return bool((p - p.flip(0)).abs().max() <= tol) and bool((p - p.flip(1)).abs().max() <= tol)
+
+
+def spectral_exact(propagator, boundary: str) -> tuple[bool, str]:
+    """Whether ``method="spectral"`` is exact for this propagator and boundary, and why.
+
+    Example:
+        >>> import numpy as np
+        >>> P = np.full((5, 5), 1 / 25)
+        >>> spectral_exact(P, "symmetric")[0], spectral_exact(P, "zeros")[0]
+        (True, False)
+    """
+    boundary = check_option("boundary", boundary, BOUNDARIES)
+    p = check_propagator(propagator)
+    if boundary == "circular":
+        return True, "circular: the DFT diagonalises every circular convolution"
+    sym = axis_symmetric(p)
+    if boundary == "symmetric":
+        if sym:
+            return True, "symmetric: propagator symmetric in each axis, so the DCT-II is exact"
+        return False, (
+            "symmetric boundary needs a propagator symmetric in each axis (P(-jy, jx) = P(jy, -jx) = P(jy, jx)) "
+            "for the DCT to be exact"
+        )
+    kH, kW = p.shape
+    if sym and kH <= 3 and kW <= 3:
+        return True, "zeros: propagator symmetric in each axis and at most 3x3, so the DST-I is exact"
+    return False, (
+        "zeros (absorbing) boundary is exact spectrally (DST-I) only for a propagator symmetric in each axis "
+        f"and at most 3x3, got shape {tuple(p.shape)}{'' if sym else ' and not symmetric in each axis'}"
+    )
+
+
+def _steps_list(steps) -> tuple[list[int], bool]:
+    if isinstance(steps, Iterable) and not isinstance(steps, str | bytes | torch.Tensor | np.ndarray):
+        lst = [check_int("steps", s, min_value=0) for s in steps]
+        if not lst:
+            raise fail("steps", "an int >= 0 or a non-empty list of them", steps)
+        return lst, True
+    if isinstance(steps, np.ndarray | torch.Tensor) and np.ndim(steps) == 1:
+        return _steps_list([int(s) for s in steps.tolist()])
+    return [check_int("steps", steps, min_value=0)], False
+
+
+def diffuse(
+    image,
+    propagator,
+    steps,
+    *,
+    boundary: str = "circular",
+    method: str = "auto",
+    progress: Callable[[Iterable], Iterable] | None = None,
+):
+    """Let the salt (pixel intensity) diffuse for ``steps`` steps of the propagator.
+
+    ``u_{n+1}(x) = sum_j P(j) u_n(x - j)`` on every channel; see the module
+    docstring for the exact meaning of each boundary and method.
+
+    Args:
+        image: (H, W), (C, H, W) or (B, C, H, W) concentrations (numpy or torch);
+            float32/float64 are kept, integers become float32.
+        propagator: (kH, kW), odd sizes, non-negative, summing to 1
+            (from :func:`~convscope.diffusion.propagator`).
+        steps: an int >= 0, or a list of them: then one frame per entry, in
+            the order given, stacked along a new first axis. The spectral
+            method transforms the image once and each frame costs one inverse
+            transform; ``iterate`` records the frames in one pass.
+        boundary: ``circular`` (periodic), ``symmetric`` (no-flux mirror,
+            conserving) or ``zeros`` (absorbing).
+        method: ``auto`` (spectral where exact, else iterate), ``iterate`` or
+            ``spectral`` (raises ``ValueError`` where it would not be exact).
+        progress: optional wrapper for the iterate loop (e.g. a tqdm factory).
+
+    Returns:
+        Same kind, dtype and shape as ``image``; with a list of steps,
+        ``(len(steps), *image.shape)``.
+
+    Example:
+        >>> import numpy as np
+        >>> u = np.zeros((9, 9)); u[4, 4] = 1.0           # a drop of salt
+        >>> P = np.zeros((3, 3)); P[1, 1] = 0.5; P[1, 0] = P[1, 2] = 0.25
+        >>> v = diffuse(u, P, 2)
+        >>> np.round(v[4, 2:7], 4), float(v.sum())
+        (array([0.0625, 0.25  , 0.375 , 0.25  , 0.0625]), 1.0)
+    """
+    boundary = check_option("boundary", boundary, BOUNDARIES)
+    method = check_option("method", method, METHODS)
+    step_list, many = _steps_list(steps)
+    x, origin = as_tensor(image, "image")
+    check_ndim("image", x, (2, 3, 4), "(H, W), (C, H, W) or (B, C, H, W)")
+    if min(x.shape[-2:]) == 0:
+        raise fail("image", "non-empty", x)
+    if not bool(torch.isfinite(x).all()):
+        raise fail("image", "finite (concentrations)", x)
+    p = check_propagator(propagator, dtype=torch.float64)
+    if method in ("auto", "spectral"):
+        ok, why = spectral_exact(p, boundary)
+        if method == "spectral" and not ok:
+            raise ValueError(f"method='spectral' is not exact here: {why}; use method='iterate' or 'auto'")
+        method = "spectral" if ok else "iterate"
+    if method == "spectral":
+        frames = _spectral(x, p, step_list, boundary)
+    else:
+        frames = _iterate(x, p, step_list, boundary, progress)
+    out = torch.stack(frames) if many else frames[0]
+    return restore(out, origin)
+
+
+def _iterate(x: torch.Tensor, p: torch.Tensor, steps: list[int], boundary: str, progress) -> list[torch.Tensor]:
+    from ..conv import convolve2d
+
+    k = p.to(dtype=x.dtype, device=x.device)
+    shape = x.shape
+    u = x.reshape(-1, *shape[-2:])  # (N, H, W): every channel diffuses on its own
+    want: dict[int, torch.Tensor] = {}
+    todo = sorted(set(steps))
+    if 0 in todo:
+        want[0] = u.clone()
+    rng = range(1, max(todo) + 1)
+    for n in progress(rng) if progress is not None else rng:
+        u = convolve2d(u, k, mode="same", boundary=boundary)
+        if n in todo:
+            want[n] = u
+    return [want[s].reshape(shape) for s in steps]
+
+
+def _wrapped(p: np.ndarray, H: int, W: int) -> np.ndarray:
+    """The propagator on an H x W periodic grid: jump (dy, dx) at (dy mod H, dx mod W), summed."""
+    dy, dx = jump_grid(p.shape)
+    out = np.zeros((H, W))
+    np.add.at(out, (dy % H, dx % W), p)
+    return out
+
+
+def _spectral(x: torch.Tensor, p: torch.Tensor, steps: list[int], boundary: str) -> list[torch.Tensor]:
+    H, W = x.shape[-2:]
+    pn = p.cpu().numpy()
+    if boundary == "circular":
+        u = x.to(torch.float64)
+        uh = torch.fft.rfft2(u)  # (..., H, W//2+1)
+        lam = torch.fft.rfft2(torch.from_numpy(_wrapped(pn, H, W)).to(u.device))
+        mag, ang = lam.abs(), lam.angle()
+        frames = []
+        for s in steps:
+            if s == 0:
+                frames.append(x.clone())
+                continue
+            mult = torch.polar(mag**s, ang * s)  # P̂^s in float64
+            frames.append(torch.fft.irfft2(uh * mult, s=(H, W)).to(x.dtype))
+        return frames
+    # real, separable-in-cosines bases on the CPU (scipy.fft)
+    pn = (pn + pn[::-1] + pn[:, ::-1] + pn[::-1, ::-1]) / 4  # exactly axis-symmetric
+    dy, dx = jump_grid(pn.shape)
+    jy, jx = dy[:, 0], dx[0]
+    if boundary == "symmetric":
+        ky, kx = np.arange(H), np.arange(W)
+        cy = np.cos(np.pi * np.outer(ky, jy) / H)  # (H, kH)
+        cx = np.cos(np.pi * np.outer(kx, jx) / W)  # (W, kW)
+        fwd = lambda a: scipy.fft.dctn(a, type=2, norm="ortho", axes=(-2, -1))  # noqa: E731
+        inv = lambda a: scipy.fft.idctn(a, type=2, norm="ortho", axes=(-2, -1))  # noqa: E731
+    else:  # zeros
+        ky, kx = np.arange(1, H + 1), np.arange(1, W + 1)
+        cy = np.cos(np.pi * np.outer(ky, jy) / (H + 1))
+        cx = np.cos(np.pi * np.outer(kx, jx) / (W + 1))
+        fwd = lambda a: scipy.fft.dstn(a, type=1, norm="ortho", axes=(-2, -1))  # noqa: E731
+        inv = lambda a: scipy.fft.idstn(a, type=1, norm="ortho", axes=(-2, -1))  # noqa: E731
+    lam = cy @ pn @ cx.T  # (H, W) real eigenvalues
+    uh = fwd(x.detach().cpu().to(torch.float64).numpy())
+    frames = []
+    for s in steps:
+        if s == 0:
+            frames.append(x.clone())
+            continue
+        frames.append(torch.from_numpy(inv(uh * lam**s)).to(device=x.device, dtype=x.dtype))
+    return frames
+
+
+def mass(u) -> np.ndarray | float:
+    """Total salt: the sum over the last two axes (a float for a single 2-D field)."""
+    t, _ = as_tensor(u, "u")
+    m = t.to(torch.float64).sum(dim=(-2, -1)).cpu().numpy()
+    return float(m) if m.ndim == 0 else m
+
+
+def entropy(u) -> np.ndarray | float:
+    """Shannon entropy (nats) of a concentration field seen as a distribution over pixels.
+
+    ``-sum p log p`` with ``p = u / sum(u)`` over the last two axes; entries
+    <= 0 (round-off) contribute 0. It never decreases under a doubly
+    stochastic step: a propagator symmetric in each axis with a conserving
+    boundary. ``log(H W)`` is the maximum (uniform salt).
+
+    >>> import numpy as np
+    >>> round(entropy(np.ones((4, 4))), 6) == round(float(np.log(16)), 6)
+    True
+    """
+    t, _ = as_tensor(u, "u")
+    t = t.to(torch.float64).clamp_min(0)
+    m = t.sum(dim=(-2, -1), keepdim=True)
+    p = t / torch.where(m > 0, m, torch.ones_like(m))
+    h = -torch.where(p > 0, p * torch.log(torch.where(p > 0, p, torch.ones_like(p))), torch.zeros_like(p))
+    e = h.sum(dim=(-2, -1)).cpu().numpy()
+    return float(e) if e.ndim == 0 else e
