@@ -8,11 +8,19 @@ Two families share one engine:
   semantics (cross-correlation, stride, padding, dilation, groups).
 
 Every ``method`` (``direct``, ``fft``, ``overlap_add``) gives the same answer
-within floating-point tolerance; ``auto`` picks the fastest.
+within floating-point tolerance; ``auto`` picks the fastest with the calibrated
+cost model of :mod:`convscope.conv.select` (which may also pick OpenCV's
+filter2D for image filtering), and uses a spatial method whenever the input or
+kernel holds NaN/Inf (an FFT would smear them over the whole output).
+
+Everything reduces to one primitive, :func:`correlate_padded`: a stride-1 valid
+cross-correlation of an input extended by ``pads`` with a ``boundary``.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Any
 
 import torch
@@ -21,37 +29,100 @@ import torch.nn.functional as F
 from .._arrays import as_tensor, restore
 from .._checks import check_ndim, check_option, check_pair, fail
 from .padding import BOUNDARIES, pad2d
-from .select import choose_method
-from .spatial import direct_correlate_valid
-from .spectral import fft_correlate_valid, oa_correlate_valid
+from .select import cached_choice
+from .spatial import direct_correlate, opencv_correlate, opencv_ok, opencv_uses_dft
+from .spectral import fft_correlate, fft_lengths, kernel_spectrum, oa_correlate_valid
 
-__all__ = ["convolve2d", "correlate2d", "conv2d", "conv_transpose2d", "MODES", "BOUNDARIES", "METHODS"]
+__all__ = [
+    "convolve2d",
+    "correlate2d",
+    "conv2d",
+    "conv_transpose2d",
+    "correlate_padded",
+    "zero_insert",
+    "MODES",
+    "BOUNDARIES",
+    "METHODS",
+]
 
 MODES = ("full", "same", "valid")
 METHODS = ("auto", "direct", "fft", "overlap_add")
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+_SPECTRAL = ("fft", "overlap_add")
 
 
-def _valid_correlate(x: torch.Tensor, w: torch.Tensor, groups: int, method: str) -> torch.Tensor:
-    """Stride-1 valid cross-correlation through the chosen method."""
+def all_finite(*ts: torch.Tensor) -> bool:
+    """True when no tensor holds NaN/Inf; a sum (~20x cheaper than isfinite) decides most cases."""
+    for t in ts:
+        t = t.detach()
+        if not math.isfinite(float(t.sum())) and not bool(torch.isfinite(t).all()):
+            return False
+    return True
+
+
+def _nonfinite_error(method: str) -> ValueError:
+    return ValueError(
+        f"method must be 'direct' or 'auto' for non-finite input or kernel (an FFT spreads one "
+        f"NaN/Inf over the whole output), got {method!r}"
+    )
+
+
+def _spatial_fallback(costs: dict[str, float], kH: int, kW: int, dtype) -> str:
+    """The cheapest method that keeps NaN/Inf local."""
+    ok = {m: c for m, c in costs.items() if m == "direct" or (m == "opencv" and not opencv_uses_dft(kH, kW, dtype))}
+    return min(ok, key=ok.get)
+
+
+def correlate_padded(
+    x: torch.Tensor,
+    w: torch.Tensor,
+    groups: int = 1,
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0),
+    boundary: str = "zeros",
+    method: str = "auto",
+    *,
+    allow_opencv: bool = False,
+    spectrum_cache: tuple[dict, tuple] | None = None,
+) -> torch.Tensor:
+    """Stride-1 valid cross-correlation of ``x`` extended by ``pads`` (top, bottom, left, right).
+
+    x: (B, Cin, H, W), w: (Cout, Cin/groups, kH, kW) -> (B, Cout, H+pt+pb-kH+1, W+pl+pr-kW+1).
+    ``allow_opencv``: the problem is a single kernel per plane (w is (1, 1, kH, kW)),
+    so cv2.filter2D may be picked by ``auto``. ``spectrum_cache`` is ``(dict, key)``
+    for reusing the kernel spectrum across calls (see :class:`convscope.conv.Conv2d`).
+    """
+    B, Cin, H, W = x.shape
+    Cout, _, kH, kW = w.shape
     if method == "auto":
-        if not bool(torch.isfinite(x).all()) or not bool(torch.isfinite(w).all()):
-            method = "direct"  # an FFT would smear one NaN/Inf over the whole output
-        else:
-            B, Cin, H, W = x.shape
-            Cout, _, kH, kW = w.shape
-            method = choose_method(B, Cin, Cout, groups, H, W, kH, kW).method
-    elif method in ("fft", "overlap_add"):
-        if not bool(torch.isfinite(x).all()) or not bool(torch.isfinite(w).all()):
-            raise ValueError(
-                f"method={method!r} needs finite input and kernel (an FFT spreads one NaN/Inf over "
-                "the whole output), got non-finite values; use method='direct' or 'auto'"
-            )
+        ocv = allow_opencv and opencv_ok(x, H, W, pads, boundary)
+        choice = cached_choice(B, Cin, Cout, groups, H, W, kH, kW, pads, x.dtype, ocv)
+        method = choice.method
+        if (method in _SPECTRAL or (method == "opencv" and opencv_uses_dft(kH, kW, x.dtype))) and not all_finite(x, w):
+            method = _spatial_fallback(choice.costs, kH, kW, x.dtype)
+    elif method in _SPECTRAL and not all_finite(x, w):
+        raise _nonfinite_error(method)
+    if method == "opencv":
+        xn = x.detach().reshape(B * Cin, H, W).numpy()
+        out = opencv_correlate(xn, w.detach()[0, 0].contiguous().numpy(), pads, boundary)
+        return torch.from_numpy(out).reshape(B, Cin, *out.shape[-2:])
+    if boundary != "zeros":
+        x, pads = pad2d(x, pads, boundary), (0, 0, 0, 0)
     if method == "direct":
-        return direct_correlate_valid(x, w, groups)
+        return direct_correlate(x, w, groups, pads)
     if method == "fft":
-        return fft_correlate_valid(x, w, groups)
-    return oa_correlate_valid(x, w, groups)
+        spectrum = None
+        if spectrum_cache is not None:
+            store, key = spectrum_cache
+            lengths = fft_lengths(H, W, kH, kW, pads)
+            key = (*key, lengths, tuple(w.shape))
+            spectrum = store.get(key)
+            if spectrum is None:
+                spectrum = kernel_spectrum(w, lengths)
+                store.clear()  # one entry: bounded memory
+                store[key] = spectrum
+        return fft_correlate(x, w, groups, pads, spectrum=spectrum)
+    pt, pb, pl, pr = pads
+    return oa_correlate_valid(F.pad(x, (pl, pr, pt, pb)) if any(pads) else x, w, groups)
 
 
 # --------------------------------------------------------------------------------------
@@ -65,7 +136,8 @@ def _filter(image, kernel, mode, boundary, method, *, flip: bool):
     x, origin = as_tensor(image, "image")
     nd = check_ndim("image", x, (2, 3, 4), "(H, W), (C, H, W) or (B, C, H, W)")
     k, _ = as_tensor(kernel, "kernel", dtype=x.dtype)
-    k = k.to(x.device)
+    if k.device != x.device:
+        k = k.to(x.device)
     check_ndim("kernel", k, (2, 3), "(kH, kW) or (C, kH, kW)")
     x4 = x.reshape((1,) * (4 - nd) + tuple(x.shape))
     B, C, H, W = x4.shape
@@ -76,21 +148,17 @@ def _filter(image, kernel, mode, boundary, method, *, flip: bool):
     kH, kW = k.shape[-2:]
     if flip:
         k = k.flip(-2, -1)  # true convolution = correlation with the flipped kernel
-    swap = False
     if mode == "valid" and (kH > H or kW > W):
         if kH >= H and kW >= W and k.ndim == 2 and B * C == 1:
-            swap = True  # scipy swaps the inputs; convolution is commutative
-        else:
-            raise fail("kernel", f"no larger than the image ({H}, {W}) in 'valid' mode", k)
-    if swap:
-        # conv(x, k) == conv(k, x): correlate the (unflipped) kernel with the flipped image.
-        a = (k.flip(-2, -1) if flip else k).reshape(1, 1, kH, kW)
-        b = x4.reshape(1, 1, H, W)
-        if flip:
-            out = _valid_correlate(a, b.flip(-2, -1), 1, method)
-        else:  # scipy: correlate2d(in1, in2) with in2 bigger = correlate2d(in2, in1) rotated
-            out = _valid_correlate(a, b, 1, method).flip(-2, -1)
-        return restore(out.reshape(tuple(x.shape[:-2]) + tuple(out.shape[-2:])), origin)
+            # scipy swaps the inputs; convolution is commutative
+            a = (k.flip(-2, -1) if flip else k).reshape(1, 1, kH, kW)
+            b = x4.reshape(1, 1, H, W)
+            if flip:
+                out = correlate_padded(a, b.flip(-2, -1), 1, method=method)
+            else:  # scipy: correlate2d(in1, in2) with in2 bigger = correlate2d(in2, in1) rotated
+                out = correlate_padded(a, b, 1, method=method).flip(-2, -1)
+            return restore(out.reshape(tuple(x.shape[:-2]) + tuple(out.shape[-2:])), origin)
+        raise fail("kernel", f"no larger than the image ({H}, {W}) in 'valid' mode", k)
     if mode == "full":
         pads = (kH - 1, kH - 1, kW - 1, kW - 1)
     elif mode == "same":
@@ -102,12 +170,11 @@ def _filter(image, kernel, mode, boundary, method, *, flip: bool):
             pads = ((kH - 1) // 2, kH // 2, (kW - 1) // 2, kW // 2)
     else:
         pads = (0, 0, 0, 0)
-    xp = pad2d(x4, pads, boundary)
     if k.ndim == 2:  # one kernel for every channel: fold channels into the batch
-        out = _valid_correlate(xp.reshape(B * C, 1, *xp.shape[-2:]), k[None, None], 1, method)
+        out = correlate_padded(x4.reshape(B * C, 1, H, W), k[None, None], 1, pads, boundary, method, allow_opencv=True)
         out = out.reshape(B, C, *out.shape[-2:])
     else:  # one kernel per channel: depthwise
-        out = _valid_correlate(xp, k[:, None], C, method)
+        out = correlate_padded(x4, k[:, None], C, pads, boundary, method)
     return restore(out.reshape(tuple(x.shape[:-2]) + tuple(out.shape[-2:])), origin)
 
 
@@ -123,7 +190,9 @@ def convolve2d(image, kernel, *, mode: str = "same", boundary: str = "zeros", me
         mode: ``full`` (N+M-1), ``same`` (N, centred as scipy) or ``valid`` (N-M+1).
         boundary: ``zeros``, ``reflect``, ``symmetric``, ``replicate`` or ``circular``
             (numpy.pad meanings); applies to ``same`` and ``full``.
-        method: ``auto``, ``direct``, ``fft`` or ``overlap_add``.
+        method: ``auto``, ``direct``, ``fft`` or ``overlap_add``. ``auto`` may also use
+            OpenCV's filter2D (CPU, no autograd); ``fft``/``overlap_add`` raise
+            ``ValueError`` on non-finite input.
 
     Returns:
         The feature map(s), same kind (numpy/torch) and layout as ``image``.
@@ -142,6 +211,13 @@ def correlate2d(image, kernel, *, mode: str = "same", boundary: str = "zeros", m
     """2-D cross-correlation (kernel not flipped), scipy.signal.correlate2d semantics.
 
     Arguments as :func:`convolve2d`.
+
+    Example:
+        >>> import numpy as np
+        >>> correlate2d(np.eye(3), np.array([[1.0, 2.0]]), mode="valid")
+        array([[1., 0.],
+               [2., 1.],
+               [0., 2.]])
     """
     return _filter(image, kernel, mode, boundary, method, flip=False)
 
@@ -150,7 +226,7 @@ def correlate2d(image, kernel, *, mode: str = "same", boundary: str = "zeros", m
 # CNN layers: torch semantics
 
 
-def _dilate(w: torch.Tensor, d: tuple[int, int]) -> torch.Tensor:
+def dilate_kernel(w: torch.Tensor, d: tuple[int, int]) -> torch.Tensor:
     """Insert d-1 zeros between kernel taps (dilation as a bigger, sparse kernel)."""
     if d == (1, 1):
         return w
@@ -160,16 +236,17 @@ def _dilate(w: torch.Tensor, d: tuple[int, int]) -> torch.Tensor:
     return out
 
 
-def _strided_valid(x: torch.Tensor, w: torch.Tensor, groups: int, stride: tuple[int, int], method: str):
-    """Valid correlation with stride, computing no output that is thrown away.
+_dilate = dilate_kernel  # old private name
 
-    Polyphase: with stride s, ``y[i] = sum_p sum_j x[s*i + s*j + p] w[s*j + p]``, so the
-    s*s phases of input and kernel become extra input channels of a stride-1 problem
-    on an s-times smaller grid.
+
+def polyphase(x: torch.Tensor, w: torch.Tensor, stride: tuple[int, int]):
+    """Rewrite a strided valid correlation as a stride-1 one on an s-times smaller grid.
+
+    With stride s, ``y[i] = sum_p sum_j x[s*i + s*j + p] w[s*j + p]``: the ``s*s``
+    phases of input and kernel become extra input channels, so no output is
+    computed only to be thrown away. Returns ``(xs, ws, (oH, oW))``.
     """
     sH, sW = stride
-    if (sH, sW) == (1, 1):
-        return _valid_correlate(x, w, groups, method)
     B, Cin, H, W = x.shape
     Cout, cpg, kH, kW = w.shape
     oH, oW = (H - kH) // sH + 1, (W - kW) // sW + 1
@@ -183,7 +260,7 @@ def _strided_valid(x: torch.Tensor, w: torch.Tensor, groups: int, stride: tuple[
     xs = xs.reshape(B, Cin * sH * sW, Hn // sH, Wn // sW)
     ws = wp.reshape(Cout, cpg, kHp // sH, sH, kWp // sW, sW).permute(0, 1, 3, 5, 2, 4)
     ws = ws.reshape(Cout, cpg * sH * sW, kHp // sH, kWp // sW)
-    return _valid_correlate(xs, ws, groups, method)[..., :oH, :oW]
+    return xs, ws, (oH, oW)
 
 
 def _check_weight(input: torch.Tensor, weight: torch.Tensor, groups: int, transposed: bool):
@@ -191,7 +268,7 @@ def _check_weight(input: torch.Tensor, weight: torch.Tensor, groups: int, transp
         raise fail("input", "of shape (B, C, H, W) or (C, H, W)", input)
     if weight.ndim != 4:
         raise fail("weight", "of shape (C_out, C_in/groups, kH, kW)", weight)
-    if groups < 1:
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
         raise fail("groups", "a positive integer", groups)
     C = input.shape[-3]
     if transposed:
@@ -202,6 +279,23 @@ def _check_weight(input: torch.Tensor, weight: torch.Tensor, groups: int, transp
             raise fail(
                 "weight", f"of shape (C_out, {C}/groups={C // groups if C % groups == 0 else '?'}, kH, kW) with C_out divisible by groups={groups}", weight
             )
+
+
+@functools.lru_cache(maxsize=4096)
+def _auto_conv2d(B, Cin, Cout, groups, H, W, kH, kW, pads, stride, dilation, dtype) -> tuple[str, dict]:
+    """The model's choice for a conv2d signature (polyphase shapes when strided)."""
+    kdH, kdW = dilation[0] * (kH - 1) + 1, dilation[1] * (kW - 1) + 1
+    sH, sW = stride
+    if stride == (1, 1):
+        choice = cached_choice(B, Cin, Cout, groups, H, W, kdH, kdW, pads, dtype, False)
+    else:
+        Hp, Wp = H + pads[0] + pads[1], W + pads[2] + pads[3]
+        choice = cached_choice(
+            B, Cin * sH * sW, Cout, groups, -(-Hp // sH), -(-Wp // sW), -(-kdH // sH), -(-kdW // sW), (0, 0, 0, 0), dtype, False
+        )
+    costs = dict(choice.costs)
+    costs["direct"] = costs["direct"] * (kH * kW) / (kdH * kdW)  # torch skips the dilation holes
+    return min(costs, key=costs.get), costs
 
 
 def conv2d(
@@ -215,12 +309,17 @@ def conv2d(
     *,
     padding_mode: str = "zeros",
     method: str = "auto",
+    spectrum_cache: dict | None = None,
 ):
     """Drop-in for ``torch.nn.functional.conv2d`` with a choice of ``method``.
 
     Cross-correlation, as in torch. ``padding`` is an int, a pair, ``"same"`` or
     ``"valid"``; ``padding_mode`` is ``zeros``, ``reflect``, ``replicate`` or
-    ``circular`` (as ``torch.nn.Conv2d``).
+    ``circular`` (as ``torch.nn.Conv2d``). ``fft`` multiplies spectra (the kernel
+    dilated, strides as polyphase channels, so no discarded output is computed).
+    ``spectrum_cache`` (a dict, used by :class:`convscope.conv.Conv2d`) keeps the
+    kernel's spectrum between calls while the weight is unchanged and no gradient
+    flows to it.
 
     Shape:
         input (B, C_in, H, W) or (C_in, H, W); weight (C_out, C_in/groups, kH, kW);
@@ -235,7 +334,8 @@ def conv2d(
     padding_mode = check_option("padding_mode", padding_mode, PADDING_MODES)
     x, origin = as_tensor(input, "input")
     w, _ = as_tensor(weight, "weight", dtype=x.dtype)
-    w = w.to(x.device)
+    if w.device != x.device:
+        w = w.to(x.device)
     _check_weight(x, w, groups, False)
     unbatched = x.ndim == 3
     if unbatched:
@@ -255,104 +355,45 @@ def conv2d(
     else:
         ph, pw = check_pair("padding", padding, min_value=0)
         pads = (ph, ph, pw, pw)
-    xp = pad2d(x, pads, padding_mode) if any(pads) else x
-    if xp.shape[-2] < dilation[0] * (kH - 1) + 1 or xp.shape[-1] < dilation[1] * (kW - 1) + 1:
-        raise fail("input", "at least the dilated kernel size after padding", tuple(xp.shape))
-    if method == "direct":
-        out = F.conv2d(xp, w, None, stride, 0, dilation, groups)
-    else:
-        out = _strided_valid(xp, _dilate(w, dilation), groups, stride, method)
+    if padding_mode != "zeros" and any(pads):
+        x, pads = pad2d(x, pads, padding_mode), (0, 0, 0, 0)
+    B, Cin, H, W = x.shape
+    kdH, kdW = dilation[0] * (kH - 1) + 1, dilation[1] * (kW - 1) + 1
+    if H + pads[0] + pads[1] < kdH or W + pads[2] + pads[3] < kdW:
+        raise fail("input", "at least the dilated kernel size after padding", (B, Cin, H + pads[0] + pads[1], W + pads[2] + pads[3]))
+    b = None
     if bias is not None:
         b, _ = as_tensor(bias, "bias", dtype=x.dtype)
-        out = out + b.to(x.device).reshape(1, -1, 1, 1)
+        if b.device != x.device:
+            b = b.to(x.device)
+    if method == "auto":
+        method, _costs = _auto_conv2d(B, Cin, w.shape[0], groups, H, W, kH, kW, pads, stride, dilation, x.dtype)
+        if method in _SPECTRAL and not all_finite(x, w):
+            method = "direct"
+    if method == "direct":
+        if pads[0] == pads[1] and pads[2] == pads[3]:
+            out = F.conv2d(x, w, b, stride, (pads[0], pads[2]), dilation, groups)
+        else:
+            out = F.conv2d(F.pad(x, (pads[2], pads[3], pads[0], pads[1])), w, b, stride, 0, dilation, groups)
+    else:
+        if not all_finite(x, w):
+            raise _nonfinite_error(method)
+        wd = dilate_kernel(w, dilation)
+        cache = None
+        if spectrum_cache is not None and not (torch.is_grad_enabled() and w.requires_grad):
+            cache = (spectrum_cache, (w.data_ptr(), w._version, w.dtype, w.device, stride, dilation))
+        if stride == (1, 1):
+            out = correlate_padded(x, wd, groups, pads, "zeros", method, spectrum_cache=cache)
+        else:
+            xp = F.pad(x, (pads[2], pads[3], pads[0], pads[1])) if any(pads) else x
+            xs, ws, (oH, oW) = polyphase(xp, wd, stride)
+            out = correlate_padded(xs, ws, groups, (0, 0, 0, 0), "zeros", method, spectrum_cache=cache)[..., :oH, :oW]
+        if b is not None:
+            out = out + b.reshape(1, -1, 1, 1)
     if unbatched:
         out = out.squeeze(0)
     return restore(out, origin)
 
 
-def zero_insert(x: torch.Tensor, stride: tuple[int, int]) -> torch.Tensor:
-    """Insert ``stride-1`` zeros between input samples (the 'fractional stride').
-
-    >>> zero_insert(torch.ones(1, 1, 2, 2), (2, 2))[0, 0]
-    tensor([[1., 0., 1.],
-            [0., 0., 0.],
-            [1., 0., 1.]])
-    """
-    sH, sW = stride
-    if (sH, sW) == (1, 1):
-        return x
-    H, W = x.shape[-2:]
-    out = x.new_zeros(*x.shape[:-2], (H - 1) * sH + 1, (W - 1) * sW + 1)
-    out[..., ::sH, ::sW] = x
-    return out
-
-
-def conv_transpose2d(
-    input,
-    weight,
-    bias=None,
-    stride=1,
-    padding=0,
-    output_padding=0,
-    groups: int = 1,
-    dilation=1,
-    *,
-    method: str = "auto",
-):
-    """Drop-in for ``torch.nn.functional.conv_transpose2d``: the fractionally-strided convolution.
-
-    Written out as the seed describes it: insert ``stride-1`` zeros between the
-    input samples, then run a full convolution with the kernel (equivalently, a
-    correlation with the spatially flipped, channel-transposed weight).
-
-    Shape:
-        input (B, C_in, H, W); weight (C_in, C_out/groups, kH, kW);
-        output H_out = (H-1)*stride - 2*padding + dilation*(kH-1) + output_padding + 1.
-
-    Example (the seed: a 3x3 input, a 3x3 kernel, stride 2 gives 5x5):
-        >>> conv_transpose2d(torch.ones(1, 1, 3, 3), torch.ones(1, 1, 3, 3), stride=2, padding=1).shape
-        torch.Size([1, 1, 5, 5])
-    """
-    method = check_option("method", method, METHODS)
-    x, origin = as_tensor(input, "input")
-    w, _ = as_tensor(weight, "weight", dtype=x.dtype)
-    w = w.to(x.device)
-    _check_weight(x, w, groups, True)
-    unbatched = x.ndim == 3
-    if unbatched:
-        x = x.unsqueeze(0)
-    stride = check_pair("stride", stride, min_value=1)
-    padding = check_pair("padding", padding, min_value=0)
-    output_padding = check_pair("output_padding", output_padding, min_value=0)
-    dilation = check_pair("dilation", dilation, min_value=1)
-    for i in range(2):
-        if output_padding[i] >= max(stride[i], dilation[i]):
-            raise fail("output_padding", "smaller than either stride or dilation", output_padding)
-    if method == "direct":
-        out = F.conv_transpose2d(x, w, None, stride, padding, output_padding, groups, dilation)
-    else:
-        out = _transpose_by_zero_insertion(x, w, stride, padding, output_padding, groups, dilation, method)
-    if bias is not None:
-        b, _ = as_tensor(bias, "bias", dtype=x.dtype)
-        out = out + b.to(x.device).reshape(1, -1, 1, 1)
-    if unbatched:
-        out = out.squeeze(0)
-    return restore(out, origin)
-
-
-def transposed_weight(w: torch.Tensor, groups: int) -> torch.Tensor:
-    """(C_in, C_out/g, kH, kW) -> (C_out, C_in/g, kH, kW), spatially flipped."""
-    Cin, opg, kH, kW = w.shape
-    wt = w.reshape(groups, Cin // groups, opg, kH, kW).transpose(1, 2).reshape(groups * opg, Cin // groups, kH, kW)
-    return wt.flip(-2, -1)
-
-
-def _transpose_by_zero_insertion(x, w, stride, padding, output_padding, groups, dilation, method):
-    """Reference construction: zero insertion + full convolution."""
-    kH, kW = w.shape[-2:]
-    xz = zero_insert(x, stride)
-    fullH, fullW = dilation[0] * (kH - 1), dilation[1] * (kW - 1)
-    pads = (fullH - padding[0], fullH - padding[0] + output_padding[0], fullW - padding[1], fullW - padding[1] + output_padding[1])
-    xp = pad2d(xz, pads, "zeros")
-    wt = _dilate(transposed_weight(w, groups), dilation)
-    return _valid_correlate(xp, wt, groups, method)
+# the transposed convolution lives in its own module; re-exported here (it uses correlate_padded)
+from .transposed import conv_transpose2d, zero_insert
