@@ -59,8 +59,12 @@ class FilterSpec:
         object.__setattr__(self, "order", order)
         if kind in ("bandpass", "bandstop"):
             # store the band as its (low, high) edges: low*high = center**2, high-low = width
-            lo = (math.sqrt(width**2 + 4 * center**2) - width) / 2
-            object.__setattr__(self, "cutoff", (lo, lo + width))
+            if isinstance(self.cutoff, tuple | list):
+                lo, hi = float(self.cutoff[0]), float(self.cutoff[1])
+            else:
+                lo = (math.sqrt(width**2 + 4 * center**2) - width) / 2
+                hi = lo + width
+            object.__setattr__(self, "cutoff", (lo, hi))
             object.__setattr__(self, "width", None)
         else:
             object.__setattr__(self, "cutoff", center)
