@@ -110,10 +110,10 @@ class Moments:
     entropy: float
 
     def __str__(self) -> str:
-        c = self.covariance
+        c = [[_r(float(v)) for v in row] for row in self.covariance]
         return (
             f"drift (dy, dx) = ({_r(self.drift[0]):.6g}, {_r(self.drift[1]):.6g}) px/step\n"
-            f"covariance = [[{c[0, 0]:.6g}, {c[0, 1]:.6g}], [{c[1, 0]:.6g}, {c[1, 1]:.6g}]] px^2/step\n"
+            f"covariance = [[{c[0][0]:.6g}, {c[0][1]:.6g}], [{c[1][0]:.6g}, {c[1][1]:.6g}]] px^2/step\n"
             f"variance per axis (y, x) = ({self.variance[0]:.6g}, {self.variance[1]:.6g}) px^2/step\n"
             f"D = {self.D:.6g} px^2/step (per axis {self.D_axes[0]:.6g}, {self.D_axes[1]:.6g}); "
             "n steps ~ heat equation at t = n, variance 2Dt per axis\n"

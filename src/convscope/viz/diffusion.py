@@ -44,7 +44,7 @@ def frame_scale(frames: Sequence[np.ndarray], *, shared: bool = True, gamma: flo
 def propagator_figure(kernel, P, text: str, path: str | os.PathLike, *, title: str = "") -> Path:
     """Kernel | softmaxed propagator heat map, with the moments printed below."""
     kernel, P = np.asarray(kernel, dtype=np.float64), np.asarray(P, dtype=np.float64)
-    fig, axes = plt.subplots(1, 2, figsize=(7.2, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(7.6, 4.6))
     show_kernel(axes[0], kernel, title="kernel")
     im = axes[1].imshow(P, cmap="magma", vmin=0, vmax=P.max() or 1, interpolation="nearest")
     if max(P.shape) <= 7:
@@ -57,7 +57,8 @@ def propagator_figure(kernel, P, text: str, path: str | os.PathLike, *, title: s
     fig.colorbar(im, ax=axes[1], fraction=0.046, pad=0.04, label="jump probability")
     if title:
         fig.suptitle(title)
-    fig.text(0.02, -0.02, text, family="monospace", fontsize=7.5, va="top")
+    fig.subplots_adjust(bottom=0.3)
+    fig.text(0.02, 0.22, text, family="monospace", fontsize=7.5, va="top")
     return save_figure(fig, path)
 
 
@@ -93,7 +94,7 @@ def profile_figure(profiles: Sequence[np.ndarray], steps: Sequence[int], path: s
     for i, (p, s) in enumerate(zip(profiles, steps)):
         ax.plot(np.arange(len(p)), p, color=colors[i], lw=1.4, label=f"{s} steps")
         if heat is not None:
-            ax.plot(np.arange(len(p)), heat[i], color=colors[i], lw=1.0, ls="--",
+            ax.plot(np.arange(len(p)), heat[i], color="k", lw=0.8, ls="--", alpha=0.8,
                     label="heat equation" if i == len(steps) - 1 else None)
     ax.set_xlabel("pixel")
     ax.set_ylabel("concentration (intensity = salt)")
