@@ -25,7 +25,7 @@ from torch import nn
 
 from .._checks import check_float, check_int, check_option, check_shape, fail
 
-__all__ = ["ARCHS", "CONV_METHODS", "CNNConfig", "CNN", "make_conv", "load_classifier", "find_checkpoint"]
+__all__ = ["ARCHS", "CONV_METHODS", "CNNConfig", "CNN", "make_conv", "load_classifier", "find_checkpoint", "kernel_spectra"]
 
 ARCHS = ("lenet", "alexnet")
 CONV_METHODS = ("torch", "auto", "direct", "fft", "overlap_add")
@@ -241,9 +241,10 @@ def load_classifier(path_or_run_dir: str | os.PathLike, *, map_location: Any = "
 
     ``path_or_run_dir`` is a checkpoint file or a run folder (``best.pt``
     preferred, else the newest). ``meta`` holds ``classes``, ``image_shape``
-    ``[C, H, W]``, ``normalize``, ``mean``, ``std`` and ``source`` (how the
-    training images were prepared), plus ``config``, ``epoch``, ``step``,
-    ``best_metric`` and ``path``. ``conv_method`` overrides the saved one.
+    ``[C, H, W]``, ``normalize``, ``mean``, ``std``, ``pad`` and ``source`` (how
+    the training images were prepared; ``convscope.train.classify.prepare_images``
+    applies it to new [0, 1] images), plus ``config``, ``train``, ``epoch``,
+    ``step``, ``best_metric`` and ``path``. ``conv_method`` overrides the saved one.
     """
     path = find_checkpoint(path_or_run_dir)
     try:
@@ -267,10 +268,32 @@ def load_classifier(path_or_run_dir: str | os.PathLike, *, map_location: Any = "
         "mean": data.get("mean"),
         "std": data.get("std"),
         "source": data.get("source"),
+        "pad": data.get("pad", 0),
         "config": cfg.to_dict(),
+        "train": dict(state.get("train") or {}),
         "epoch": state.get("epoch"),
         "step": state.get("step"),
         "best_metric": state.get("best_metric"),
         "path": str(path),
     }
     return model, meta
+
+
+def kernel_spectra(weight: torch.Tensor, size: int = 32) -> torch.Tensor:
+    """Frequency response magnitudes of conv kernels ``(C_out, C_in, kH, kW)`` -> ``(C_out, size, size)``.
+
+    Each kernel is zero-padded to ``size x size`` and transformed with
+    ``torch.fft.fft2``; the magnitude is centred (``fftshift``, DC in the
+    middle) and combined over input channels as ``sqrt(sum |F|^2)``.
+
+    >>> w = torch.zeros(1, 1, 3, 3); w[0, 0, 1, 1] = 1.0  # identity kernel: flat response
+    >>> bool(torch.allclose(kernel_spectra(w, 8), torch.ones(1, 8, 8)))
+    True
+    """
+    w = weight.detach().to(torch.float64)
+    if w.ndim != 4:
+        raise fail("weight", "of shape (C_out, C_in, kH, kW)", w)
+    size = check_int("size", size, min_value=max(w.shape[-2:]))
+    F_ = torch.fft.fft2(w, s=(size, size))  # (C_out, C_in, size, size)
+    mag = F_.abs().pow(2).sum(1).sqrt()
+    return torch.fft.fftshift(mag, dim=(-2, -1)).to(torch.float32)
