@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import skimage.filters
 import torch
-from conftest import assert_close
 
+from conftest import assert_close
 from convscope import convolve2d, get_kernel
 from convscope.data.images import load_image
 from convscope.fourier import (
@@ -59,7 +59,7 @@ class TestSpectrum:
         assert_close(logmag, np.log1p(np.abs(F)), np.float64)
         np.testing.assert_array_equal(phase, phase2)
 
-    @pytest.mark.parametrize("shape", SHAPES + [(31, 31), (64, 64)])
+    @pytest.mark.parametrize("shape", [*SHAPES, (31, 31), (64, 64)])
     def test_parseval_float64(self, rng, shape):
         x = rng.standard_normal(shape)
         P = power_spectrum(x)
@@ -136,7 +136,7 @@ class TestRadialProfile:
             assert slope == pytest.approx(-4 * n, abs=0.3)
 
     def test_frequency_axis_in_cycles_per_pixel(self):
-        f, P, n = radial_profile(np.zeros((64, 48)))
+        f, _P, n = radial_profile(np.zeros((64, 48)))
         assert f.shape == (25,) and f[0] == 0 and f[-1] == pytest.approx(0.5)
         np.testing.assert_allclose(np.diff(f), 1 / 48)
         assert n[0] == 1  # DC alone
@@ -154,7 +154,7 @@ class TestRadialProfile:
 
     def test_batch_per_image_and_mean(self, rng):
         x = rng.standard_normal((3, 2, 32, 32))
-        f, P, _ = radial_profile(x)
+        _f, P, _ = radial_profile(x)
         assert P.shape == (3, 2, 17)
         _, Pm, _ = radial_profile(x, reduce="mean")
         assert_close(Pm, P.reshape(-1, 17).mean(0), np.float64)
@@ -171,7 +171,7 @@ class TestRadialProfile:
 
     def test_torch_device_agnostic(self):
         x = torch.randn(2, 1, 32, 32, dtype=torch.float64)
-        f, P, n = radial_profile(x)
+        _f, P, _n = radial_profile(x)
         assert isinstance(P, torch.Tensor) and P.shape == (2, 1, 17)
         _, Pn, _ = radial_profile(x.numpy())
         assert_close(P, Pn, np.float64)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.signal as ss
 import torch
-from conftest import assert_close
 
+from conftest import assert_close
 from convscope import convolve2d, get_kernel
 from convscope.fourier import convolution_theorem, wrap_region
 

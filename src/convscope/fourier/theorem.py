@@ -85,7 +85,7 @@ def _best_time(fn, repeat: int):
     return out, best
 
 
-def convolution_theorem(image, kernel, *, pad: bool = True, repeat: int = 3) -> TheoremResult:
+def convolution_theorem(image, kernel, *, pad: bool = True, repeat: int = 5) -> TheoremResult:
     """Convolve in space and in frequency, and compare.
 
     The spatial side is :func:`convscope.convolve2d` with ``method="direct"``;
