@@ -29,7 +29,14 @@ _ALLOWED = {
     ("numpy._core.multiarray", "_reconstruct"),
     ("numpy", "ndarray"),
     ("numpy", "dtype"),
+    ("_codecs", "encode"),  # how Python 3 writes bytes at protocol 2; only latin-1 is admitted
 }
+
+
+def _latin1_encode(text, encoding="latin1", errors="strict"):
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+        raise pickle.UnpicklingError(f"_codecs.encode is admitted only for latin-1 text, got {encoding!r}")
+    return text.encode("latin1", errors="strict")
 
 
 class CifarUnpickler(pickle.Unpickler):
@@ -47,6 +54,8 @@ class CifarUnpickler(pickle.Unpickler):
                 except ImportError:  # numpy < 2
                     from numpy.core.multiarray import _reconstruct
                 return _reconstruct
+            if name == "encode":
+                return _latin1_encode
             return np.ndarray if name == "ndarray" else np.dtype
         raise pickle.UnpicklingError(
             f"CIFAR batch {self._name} is rejected: it asks for the global {module}.{name}, "
@@ -62,7 +71,9 @@ def safe_unpickle(data: bytes, *, name: str = "<bytes>"):
     try:
         return CifarUnpickler(io.BytesIO(data), name=name).load()
     except pickle.UnpicklingError as e:
-        raise ValueError(str(e)) from None
+        if str(e).startswith("CIFAR batch"):
+            raise ValueError(str(e)) from None
+        raise ValueError(f"CIFAR batch {name} is corrupt or truncated: {e}") from None
     except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, OverflowError) as e:
         raise ValueError(f"CIFAR batch {name} is corrupt or truncated: {type(e).__name__}: {e}") from None
 

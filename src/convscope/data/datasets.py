@@ -31,6 +31,7 @@ statistics from the ``train`` split (so every split shares them), ``None`` [0, 1
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,7 +135,7 @@ def _npz(path: Path) -> _Raw:
             arrays = {k: z[k] for k in z.files}
     except ValueError as e:
         raise ValueError(f"npz file {path} could not be read without pickle: {e}") from e
-    except (OSError, EOFError) as e:
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
         raise ValueError(f"npz file {path} is corrupt or truncated: {e}") from e
     for k in ("x", "y"):
         if k not in arrays:
