@@ -311,10 +311,12 @@ def filter_image(image, mask_or_spec: Any, *, pad: str = "zeros"):
         top, left = (Hp - H) // 2, (Wp - W) // 2
         xp = pad2d(x, (top, Hp - H - top, left, Wp - W - left), "reflect")
         X = torch.fft.rfft2(xp)
-        y = torch.fft.irfft2(X * half, s=(Hp, Wp))[..., top : top + H, left : left + W]
+        X = X.mul_(half) if not X.requires_grad else X * half  # in place saves one spectrum-sized buffer
+        y = torch.fft.irfft2(X, s=(Hp, Wp))[..., top : top + H, left : left + W]
     else:
         # zero padding at the bottom/right only: on a circular grid the gap
         # between the image and its periodic copy is the same wherever it sits.
         X = torch.fft.rfft2(x, s=(Hp, Wp))  # (..., Hp, Wp//2+1)
-        y = torch.fft.irfft2(X * half, s=(Hp, Wp))[..., :H, :W]
+        X = X.mul_(half) if not X.requires_grad else X * half
+        y = torch.fft.irfft2(X, s=(Hp, Wp))[..., :H, :W]
     return restore(y.contiguous(), origin)
