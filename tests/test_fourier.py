@@ -437,3 +437,29 @@ class TestFilterImage:
             filter_image(x, object())
         with pytest.raises(ValueError, match="image must be of shape"):
             filter_image(np.ones(16), "lowpass:0.1")
+
+
+# ------------------------------------------------------------------ devices
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu():
+    from convscope.fourier import convolution_theorem, spectral_laplacian
+
+    x = torch.rand(2, 3, 40, 36, dtype=torch.float64)
+    xc = x.cuda()
+    for fn in (
+        lambda a: spectrum(a)[0],
+        lambda a: power_spectrum(a),
+        lambda a: radial_profile(a).power,
+        lambda a: filter_image(a, "bandpass:0.05:0.2:butterworth", pad="reflect"),
+        lambda a: filter_image(a, "lowpass:0.1:ideal", pad="zeros"),
+        lambda a: spectral_laplacian(a, boundary="reflect"),
+        lambda a: convolution_theorem(a, get_kernel("gaussian", 5)).frequency,
+    ):
+        got = fn(xc)
+        assert got.is_cuda
+        assert_close(got.cpu(), fn(x), torch.float64, rtol=1e-9)
+    prof = radial_profile(xc)
+    slope = fit_power_law(prof).slope
+    assert slope.is_cuda and slope.shape == (2, 3)
