@@ -17,13 +17,14 @@ def _pngs_open(paths):
             assert im.size[0] > 200 and im.size[1] > 100
 
 
-def test_spectrum(tmp_path, capsys):
-    assert main(["spectrum", "--size", "96", "--out", str(tmp_path), "--quiet"]) == 0
+@pytest.mark.parametrize("extra", [[], ["--window", "hann", "--bins", "20", "--fmin", "0.02"]])
+def test_spectrum(tmp_path, capsys, extra):
+    assert main(["spectrum", "--size", "96", "--out", str(tmp_path), "--quiet", *extra]) == 0
     out = capsys.readouterr().out
     assert "slope" in out and f"wrote 4 files to {tmp_path.resolve()}" in out
     _pngs_open([tmp_path / "spectrum_panel.png"])
     prof = np.load(tmp_path / "radial_profile.npy")
-    assert prof.shape == (2, 49)
+    assert prof.shape == (2, 21 if extra else 49)
     assert np.load(tmp_path / "log_magnitude.npy").shape == (96, 96)
 
 

@@ -77,6 +77,20 @@ class TestSpectrum:
         Fneg = np.roll(F[::-1, ::-1], shift=(1, 1), axis=(0, 1))
         _close_complex(Fneg, np.conj(F), atol_scale=100)
 
+    def test_hann_window_removes_the_edge_cross(self):
+        ramp = np.tile(np.linspace(0, 1, 64), (64, 1))  # one jump from the right edge back to the left
+        plain = power_spectrum(ramp, shift=False)
+        hann = power_spectrum(ramp, shift=False, window="hann")
+        # high frequencies along fy = 0 come only from the edge-to-edge jump
+        assert hann[0, 16:33].max() < 1e-3 * plain[0, 16:33].min()
+        noise = np.random.default_rng(3).standard_normal((8, 64, 64))
+        mean_power = power_spectrum(noise, window="hann").mean()
+        assert mean_power == pytest.approx(1.0, rel=0.05)  # scaled so average power is kept
+        with pytest.raises(ValueError, match="window must be None or 'hann', got 'kaiser'"):
+            spectrum(ramp, window="kaiser")
+        with pytest.raises(ValueError, match="window must be None with is_power=True"):
+            radial_profile(plain, is_power=True, window="hann")
+
     def test_torch_in_torch_out_and_float32(self):
         x = torch.rand(2, 1, 16, 16)
         mag, phase = spectrum(x)
@@ -126,6 +140,7 @@ class TestRadialProfile:
         assert -3 < slope < -1
         # and with equal-width rings
         assert -3 < fit_power_law(radial_profile(camera, bins=64)).slope < -1
+        assert -3 < fit_power_law(radial_profile(camera, window="hann")).slope < -1
 
     def test_butterworth_noise_has_the_filter_slope(self, rng):
         # white noise through a Butterworth low-pass of order n: power ~ f**(-4n) well above the cutoff

@@ -21,13 +21,15 @@ def register(sub, common) -> None:
         "spectrum",
         parents=[common],
         help="an image's Fourier spectrum: log magnitude, phase, radial power law",
-        description="Draw IMAGE, its centred log magnitude, its phase and its radial power spectrum on "
+        description="Draw IMAGE (converted to grey), its centred log magnitude, its phase and its radial power spectrum on "
         "log-log axes with the fitted slope (natural photographs sit near -2).",
     )
     _image_args(p, 0)
     p.add_argument("--bins", type=int, default=None, help="number of frequency rings (default: one per pixel of radius)")
     p.add_argument("--fmin", type=float, default=None, help="fit the slope from this frequency (cycles/pixel)")
     p.add_argument("--fmax", type=float, default=None, help="fit the slope up to this frequency (cycles/pixel)")
+    p.add_argument("--window", default=None, choices=["hann"],
+                   help="taper the edges first (removes the bright cross the edge-to-edge jump draws)")
     add_out(p, "spectrum")
     p.set_defaults(func=cmd_spectrum)
 
@@ -89,8 +91,8 @@ def cmd_spectrum(args) -> int:
     from ..viz.fourier import spectrum_panel
 
     img = _load(args).astype(np.float64)
-    mag, phase = spectrum(img)
-    prof = radial_profile(img, bins=args.bins)
+    mag, phase = spectrum(img, window=args.window)
+    prof = radial_profile(img, bins=args.bins, window=args.window)
     fit = fit_power_law(prof, fmin=args.fmin, fmax=args.fmax)
     out = out_dir(args)
     written = []
