@@ -9,6 +9,7 @@ report folder and adds text, figures and tables to the :class:`Report`.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -92,6 +93,148 @@ def step_feature_maps(ctx: TourContext) -> None:
     )
 
 
+def _run_cli(ctx: TourContext, argv: list[str], sub: str) -> Path:
+    """Run a convscope command in-process into ``out/sub`` (its panels become figures)."""
+    from .cli import main as cli_main
+
+    d = ctx.path(sub, ".keep").parent
+    # the commands' own chatter goes to tour.log; the tour prints one line per step
+    with open(ctx.out / "tour.log", "a") as log, contextlib.redirect_stdout(log):
+        print(f"$ convscope {' '.join(argv)}")
+        rc = cli_main([*argv, "--quiet", "--seed", str(ctx.seed), "--out", str(d)])
+    if rc != 0:
+        raise RuntimeError(f"tour step failed: convscope {' '.join(argv)} exited with {rc}")
+    return d
+
+
+# --------------------------------------------------------------------------------------
+# 2. the convolution theorem
+
+
+def step_theorem(ctx: TourContext) -> None:
+    from .data.images import load_image
+    from .fourier import convolution_theorem
+    from .kernels import get_kernel
+
+    r = ctx.report
+    r.section("theorem", "2. The convolution theorem")
+    r.paragraph(
+        "The seed's formula: input ⊛ kernel = F⁻¹(F[input]·F[kernel]). A convolution in space is a "
+        "product in frequency. The discrete Fourier transform is periodic, so the product gives a "
+        "circular convolution unless both signals are zero-padded to at least N+M−1 samples; then it "
+        "equals the linear convolution to rounding error."
+    )
+    img = ctx.image or "camera"
+    d = _run_cli(ctx, ["theorem", img, "--kernel", "gaussian:15", "--size", "192" if ctx.quick else "256"], "2_theorem")
+    r.figure(
+        d / "theorem_panel.png",
+        "Spatial and FFT results are indistinguishable; their difference (log scale) is at the level of "
+        "floating-point rounding. Without padding the FFT result is circular: light from one edge leaks "
+        "into the opposite one, and the wrap-around error is confined to a band as wide as the kernel.",
+    )
+    x = load_image(img, gray=True, size=192 if ctx.quick else 256).astype(np.float64)
+    k = get_kernel("gaussian", 15)
+    lin = convolution_theorem(x, k, pad=True)
+    circ = convolution_theorem(x, k, pad=False)
+    r.table(
+        ["", "spatial", "FFT", "largest |difference|"],
+        [["zero-padded (linear)", _fmt_ms(lin.spatial_seconds), _fmt_ms(lin.frequency_seconds), f"{lin.max_abs_diff:.1e}"],
+         ["unpadded (circular)", _fmt_ms(circ.spatial_seconds), _fmt_ms(circ.frequency_seconds),
+          f"{float(np.abs(np.asarray(circ.wrap_error)).max()):.3f} (wrap-around)"]],
+        "Timings of the two routes on this machine (float64, 15×15 Gaussian) and how far apart they land.",
+    )
+
+
+# --------------------------------------------------------------------------------------
+# 3. the Fourier domain
+
+
+def step_fourier(ctx: TourContext) -> None:
+    from .conv import convolve2d
+    from .data.images import load_image
+    from .fourier import fit_power_law, radial_profile, spectral_laplacian
+    from .kernels import get_kernel
+    from .viz.core import new_figure, save_figure, show_map
+
+    r = ctx.report
+    r.section("fourier", "3. The Fourier domain for images")
+    img = ctx.image or "camera"
+    size = "192" if ctx.quick else "256"
+    d = _run_cli(ctx, ["spectrum", img, "--size", size], "3_spectrum")
+    x = load_image(img, gray=True, size=int(size)).astype(np.float64)
+    fit = fit_power_law(radial_profile(x))
+    r.paragraph(
+        "The centred spectrum puts low frequencies in the middle. Natural photographs carry most of their "
+        f"power at low frequencies and fall off roughly as 1/f²: here the radial power spectrum has slope "
+        f"{fit.slope:.2f} on log–log axes (white noise would be flat, slope 0)."
+    )
+    r.figure(d / "spectrum_panel.png",
+             "The image, its log magnitude, its phase and the radial power spectrum with the fitted power law. "
+             "The bright cross comes from the image's edges, which the DFT sees as jumps (it assumes periodicity).")
+    d = _run_cli(ctx, ["filter", img, "--lowpass", "0.06", "--size", size], "3_lowpass")
+    r.figure(d / "filter_panel.png",
+             "Low-pass filtering: multiply the spectrum by a mask and transform back; 'high frequencies eliminated', "
+             "as the seed says. The bottom row compares the ideal (sharp) mask with the Gaussian one: the ideal "
+             "mask rings (Gibbs oscillations parallel to edges), the Gaussian does not.")
+    d = _run_cli(ctx, ["filter", img, "--highpass", "0.05", "--size", size], "3_highpass")
+    r.figure(d / "filter_panel.png",
+             "High-pass filtering keeps what the low-pass removed: the edges and the texture.")
+    # spectral derivative: the Laplacian by multiplication with -(k_x^2 + k_y^2)
+    lap_spec = spectral_laplacian(x, boundary="symmetric")
+    lap_fd = -convolve2d(x, get_kernel("laplacian4"), boundary="symmetric")
+    fig, axes = new_figure(2, ncols=2, size=3.6)
+    show_map(axes[0], lap_spec, title="spectral Laplacian  −|k|²·F[u]")
+    show_map(axes[1], lap_fd, title="finite-difference Laplacian (−laplacian4)")
+    p = save_figure(fig, ctx.path("3_spectral_laplacian.png"))
+    r.figure(p, "Fourier transforms simplify differentiation too (the fluid-mechanics remark): multiplying the "
+                "spectrum by (ik)ⁿ differentiates. The spectral Laplacian matches the 5-point finite "
+                "difference at low frequencies and is sharper at high ones.")
+
+
+# --------------------------------------------------------------------------------------
+# 4. diffusion
+
+
+def step_diffusion(ctx: TourContext) -> None:
+    from .diffusion import moments, propagator
+    from .kernels import get_kernel
+
+    r = ctx.report
+    r.section("diffusion", "4. Convolution as diffusion")
+    P = propagator(get_kernel("laplacian8"))
+    r.paragraph(
+        "Softmax turns the seed's kernel into a probability density: non-negative and summing to 1. Read as a "
+        "propagator, it is the probability that a grain of salt jumps by each offset in one step; pixel "
+        "intensity is the salt concentration, and convolving with the propagator again and again lets it "
+        "diffuse. By the central limit theorem, n steps tend to the heat equation ∂u/∂t = D∇²u."
+    )
+    Pn = np.asarray(P)
+    r.table(
+        ["", "left", "centre", "right"],
+        [[row, *(f"{v:.7f}" for v in Pn[i])] for i, row in enumerate(["top", "middle", "bottom"])],
+        "softmax of the seed's kernel (8 in the centre, −1 around). The seed prints 0.9992 and 0.0001; the exact "
+        f"values are e⁸/(e⁸+8e⁻¹) = {Pn[1, 1]:.6f} and e⁻¹/(e⁸+8e⁻¹) = {Pn[0, 0]:.7f}.",
+    )
+    m = moments(P)
+    steps = "0,10,100,1000" if ctx.quick else "0,10,100,1000,10000"
+    d = _run_cli(ctx, ["diffuse", "--drop", "disc", "--temperature", "4", "--steps", steps, "--compare-heat"], "4_diffusion")
+    r.paragraph(
+        f"At temperature 1 the salt barely moves (variance {m.variance[0]:.2e} px² per step). At temperature 4 the "
+        "propagator spreads further; a disc of salt diffuses as below, with a no-flux (mirror) boundary so no salt is lost."
+    )
+    for name, cap in [
+        ("strip.png", "A drop of salt after 0, 10, 100 and 1000 steps of convolution with softmax(laplacian8/4)."),
+        ("diffusion.gif", "The same diffusion as an animation."),
+        ("profile.png", "Concentration along a line through the drop at each step (solid) against the exact "
+                        "heat-equation solution with the propagator's D (dashed): they converge as steps grow."),
+        ("mass_entropy.png", "Total salt stays constant (mass is conserved) while the entropy of the "
+                             "distribution rises: diffusion only spreads."),
+        ("propagator.png", "The propagator softmax(laplacian8/4) as a heat map with its moments."),
+    ]:
+        if (d / name).exists():
+            r.figure(d / name, cap)
+
+
 # --------------------------------------------------------------------------------------
 # 5. fractionally-strided convolution
 
@@ -139,6 +282,9 @@ def step_fractional(ctx: TourContext) -> None:
 
 STEPS: list[tuple[str, str, Callable[[TourContext], None]]] = [
     ("feature-maps", "Feature maps", step_feature_maps),
+    ("theorem", "The convolution theorem", step_theorem),
+    ("fourier", "The Fourier domain", step_fourier),
+    ("diffusion", "Diffusion", step_diffusion),
     ("fractional", "Fractionally-strided convolution", step_fractional),
 ]
 

@@ -87,7 +87,7 @@ def show_kernel(ax, k, *, title: str | None = None, annotate: bool | None = None
     m = np.abs(k).max() or 1.0
     ax.imshow(k, cmap="RdBu_r", vmin=-m, vmax=m, interpolation="nearest")
     if annotate is None:
-        annotate = max(k.shape) <= 7
+        annotate = max(k.shape) <= 5
     if annotate:
         for (i, j), v in np.ndenumerate(k):
             ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=8,
