@@ -72,10 +72,12 @@ def filter_panel(image, mask, filtered_log_spectrum, result, removed, path, *, t
     axes[1].set_yticks([])
     axes[1].set_title("mask H(f), centred")
     _show_log(axes[2], filtered_log_spectrum, "filtered spectrum log(1+|F·H|)")
-    res = np.asarray(result)
-    signed = res.min() < -1e-3
-    show_map(axes[3], _gray(res) if signed else np.clip(res, 0, 1), title="result", scale=signed)
-    show_map(axes[4], _gray(removed), title="removed part (image − result)")
+    for ax, a, name in ((axes[3], result, "result"), (axes[4], removed, "removed part (image − result)")):
+        a = np.asarray(a)
+        # mostly non-negative (a low-pass result, or what a high-pass removed): grey picture;
+        # genuinely signed (high/band-pass detail): diverging map centred on 0
+        signed = a.min() < -0.05 * max(float(np.abs(a).max()), 1e-12)
+        show_map(ax, _gray(a) if signed else np.clip(a, 0, 1), title=name, scale=signed)
     if comparison:
         c = comparison
         r0, r1, c0, c1 = c["crop"]
