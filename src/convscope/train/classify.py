@@ -173,7 +173,7 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_
     model.train(was)
     n = x.shape[0]
     p = torch.cat(preds) if preds else torch.zeros(0, dtype=torch.int64)
-    acc = float((p == y.cpu()).float().mean()) if n else float("nan")
+    acc = int((p == y.cpu()).sum()) / n if n else float("nan")
     return {"loss": loss_sum / n if n else float("nan"), "accuracy": acc, "predictions": p}
 
 

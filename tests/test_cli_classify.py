@@ -1,0 +1,112 @@
+"""``convscope classify train|eval|predict|filters`` on the bundled data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from convscope.cli import main
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # see tests/test_train_classify.py
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cls") / "run"
+    rc = main(["classify", "train", "--data", "digits", "--epochs", "2", "--width", "0.5", "--out", str(out),
+               "--quiet"])
+    assert rc == 0
+    return out
+
+
+def test_train_writes_a_run(run, capsys):
+    for name in ("best.pt", "metrics.jsonl", "metrics.csv", "config.json", "curves.png"):
+        assert (run / name).is_file(), name
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["model"]["arch"] == "lenet" and cfg["train"]["epochs"] == 2
+
+
+def test_resume_extends_the_run(run, tmp_path, capsys):
+    import shutil
+
+    r = tmp_path / "r"
+    shutil.copytree(run, r)
+    assert main(["classify", "train", "--resume", "--epochs", "3", "--out", str(r), "--quiet"]) == 0
+    lines = (r / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["epoch"] for x in lines] == [1, 2, 3]
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_eval_prints_and_saves_confusion(run, tmp_path, capsys):
+    out = tmp_path / "ev"
+    assert main(["classify", "eval", "--checkpoint", str(run), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "digits [test], 359 images: accuracy" in text and "per-class accuracy" in text
+    assert "confusion matrix (rows: true, columns: predicted)" in text
+    cm = np.load(out / "confusion.npy")
+    res = json.loads((out / "eval.json").read_text())
+    assert cm.shape == (10, 10) and cm.sum() == 359
+    assert abs(res["accuracy"] - np.trace(cm) / 359) < 1e-9
+    assert (out / "confusion.png").stat().st_size > 1000
+
+
+def test_predict_top3(run, tmp_path, capsys):
+    img = tmp_path / "seven.png"
+    a = np.zeros((8, 8), np.uint8)
+    a[1, 1:7] = 255
+    a[2:7, 5] = 255
+    Image.fromarray(a).save(img)
+    out = tmp_path / "pred"
+    assert main(["classify", "predict", str(img), "--checkpoint", str(run), "--out", str(out)]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(str(img)))
+    probs = [float(p.split("(")[1].rstrip(")")) for p in line.split(": ", 1)[1].split(", ")]
+    assert len(probs) == 3 and probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0 + 1e-6
+    rows = json.loads((out / "predictions.json").read_text())
+    assert len(rows[0]["top"]) == 3
+    # no IMAGE: test images of the training source, with their true labels
+    assert main(["classify", "predict", "--checkpoint", str(run), "--out", str(out), "--quiet"]) == 0
+    assert "(true: " in capsys.readouterr().out
+
+
+def test_filters_panel(run, tmp_path):
+    out = tmp_path / "f"
+    assert main(["classify", "filters", "--checkpoint", str(run), "--out", str(out), "--quiet"]) == 0
+    k = np.load(out / "kernels.npy")
+    s = np.load(out / "kernel_spectra.npy")
+    m = np.load(out / "feature_maps.npy")
+    assert k.shape == (3, 1, 5, 5) and s.shape == (3, 32, 32) and m.shape[:1] == (3,)
+    # the spectrum's centre is the DC gain: the sum of the kernel
+    assert np.allclose(s[:, 16, 16], np.abs(k.sum((1, 2, 3))), rtol=1e-4, atol=1e-6)
+    assert (out / "filters.png").stat().st_size > 5000
+
+
+def test_dry_run(tmp_path, capsys):
+    out = tmp_path / "dry"
+    assert main(["classify", "train", "--data", "digits", "--dry-run", "--out", str(out)]) == 0
+    assert "dry run: one batch" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "msg"),
+    [
+        (["classify", "train", "--model", "vgg", "--dry-run"], "arch must be one of 'lenet', 'alexnet', got 'vgg'"),
+        (["classify", "train", "--data", "/no/such/dir", "--dry-run"], "source must be 'digits', 'mnist-5k'"),
+        (["classify", "eval", "--checkpoint", "/no/such/run"], "checkpoint /no/such/run does not exist"),
+        (["classify", "train", "--optimizer", "lbfgs", "--dry-run"], "optimizer must be one of 'adam', 'adamw', 'sgd'"),
+    ],
+)
+def test_errors_are_one_line(argv, msg, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert msg in err and len(err.splitlines()) == 1
