@@ -60,7 +60,9 @@ Methods:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 import numpy as np
 import scipy.fft
@@ -211,27 +213,28 @@ def _iterate(x: torch.Tensor, p: torch.Tensor, steps: list[int], boundary: str, 
 _FLUSH = -690.0
 
 
-def _power(lam: np.ndarray, s: int) -> np.ndarray:
-    """``lam ** s`` for real or complex eigenvalues as ``exp(s log lam)``; moduli below 1e-300 become 0.
+class _LogEigen(NamedTuple):
+    """``log λ`` of the step operator in its eigenbasis, ready for any power."""
 
-    numpy's exp and log are vectorised (SIMD), several times faster than
-    ``numpy.power``. Relative error of each kept entry: about ``|s log|lam|| eps
-    <= 690 eps`` (1.5e-13) however large ``s`` is, plus ``s |arg lam| eps`` in
-    the phase of a complex entry (a propagator with ``P(j) != P(-j)``).
+    log: np.ndarray  # real log|λ| (real λ) or complex log λ
+    negative: np.ndarray | None  # where a real λ < 0 (its odd powers are negative)
+
+
+def _power(le: _LogEigen, s: int) -> np.ndarray:
+    """``λ ** s`` as ``exp(s log λ)``; moduli below 1e-300 become exactly 0.
+
+    numpy's exp is vectorised (SIMD), several times faster than ``numpy.power``.
+    Relative error of each kept entry: about ``|s log|λ|| eps <= 690 eps`` (1.5e-13)
+    however large ``s`` is, plus ``s |arg λ| eps`` in the phase of a complex
+    entry (a propagator with ``P(j) != P(-j)``).
     """
-    with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
-        if not np.iscomplexobj(lam):
-            e = np.log(np.abs(lam))
-            e *= s
-            np.putmask(e, e < _FLUSH, -np.inf)  # exp(-inf) = 0: no subnormals
-            out = np.exp(e)
-            if s % 2 == 1:
-                out *= np.sign(lam)
-            return out
-        e = np.log(lam)  # log|lam| + i arg(lam)
-        e *= s
-        np.putmask(e, e.real < _FLUSH, -np.inf)
-        return np.exp(e)
+    e = le.log * s
+    np.putmask(e, (e.real if np.iscomplexobj(e) else e) < _FLUSH, -np.inf)  # exp(-inf) = 0
+    with np.errstate(under="ignore"):
+        np.exp(e, out=e)
+    if le.negative is not None and s % 2 == 1:
+        np.negative(e, out=e, where=le.negative)
+    return e
 
 
 def _sandwich(a: np.ndarray, p: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -248,62 +251,69 @@ def _sandwich(a: np.ndarray, p: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def _dft_eigenvalues(p: np.ndarray, H: int, W: int) -> np.ndarray:
-    """``P̂(k) = sum_j P(j) exp(-2πi k·j / N)`` on the ``rfft2`` grid ``(H, W // 2 + 1)``.
+def _eigenvalues(p: np.ndarray, H: int, W: int, boundary: str) -> np.ndarray:
+    """Eigenvalues of one step on an H x W image, on the grid of the matching transform.
 
-    Equal to ``rfft2`` of the propagator wrapped onto the H x W periodic grid,
-    but formed directly as ``Ey @ P @ Ex^T`` (O(H W kW), no extra FFT). Real
-    (cheaper powers) when ``P(j) = P(-j)``.
+    * circular: ``P̂(k) = sum_j P(j) exp(-2πi k·j / N)`` on the ``rfft2`` grid
+      ``(H, W // 2 + 1)`` (equal to ``rfft2`` of P wrapped onto the periodic
+      grid); real when ``P(j) = P(-j)``.
+    * symmetric (DCT-II): ``sum_j P(j) cos(π k_y j_y / H) cos(π k_x j_x / W)``, k from 0.
+    * zeros (DST-I): ``sum_j P(j) cos(π k_y j_y / (H+1)) cos(π k_x j_x / (W+1))``, k from 1.
     """
     dy, dx = jump_grid(p.shape)
     jy, jx = dy[:, 0], dx[0]
-    ey = np.exp(-2j * np.pi * np.outer(np.arange(H), jy % H) / H)  # (H, kH)
-    ex = np.exp(-2j * np.pi * np.outer(np.arange(W // 2 + 1), jx % W) / W)  # (W//2+1, kW)
-    lam = _sandwich(ey, p.astype(np.complex128), ex)
-    if np.abs(p - p[::-1, ::-1]).max() <= 1e-12 * p.max():
-        return np.ascontiguousarray(lam.real)
-    return lam
+    if boundary == "circular":
+        ey = np.exp(-2j * np.pi * np.outer(np.arange(H), jy % H) / H)  # (H, kH)
+        ex = np.exp(-2j * np.pi * np.outer(np.arange(W // 2 + 1), jx % W) / W)  # (W//2+1, kW)
+        lam = _sandwich(ey, p.astype(np.complex128), ex)
+        return lam.real.copy() if np.abs(p - p[::-1, ::-1]).max() <= 1e-12 * p.max() else lam
+    p = (p + p[::-1] + p[:, ::-1] + p[::-1, ::-1]) / 4  # exactly axis-symmetric
+    if boundary == "symmetric":
+        ky, kx, ny, nx = np.arange(H), np.arange(W), H, W
+    else:
+        ky, kx, ny, nx = np.arange(1, H + 1), np.arange(1, W + 1), H + 1, W + 1
+    cy = np.cos(np.pi * np.outer(ky, jy) / ny)  # (H, kH)
+    cx = np.cos(np.pi * np.outer(kx, jx) / nx)  # (W, kW)
+    return _sandwich(cy, p, cx)
+
+
+@functools.lru_cache(maxsize=4)
+def _log_eigen(key: bytes, shape: tuple[int, int], H: int, W: int, boundary: str) -> _LogEigen:
+    """``log λ``, cached like an FFT plan: frames and repeated calls reuse it."""
+    p = np.frombuffer(key, dtype=np.float64).reshape(shape)
+    lam = _eigenvalues(p, H, W, boundary)
+    with np.errstate(divide="ignore"):
+        if np.iscomplexobj(lam):
+            return _LogEigen(np.log(lam), None)
+        return _LogEigen(np.log(np.abs(lam)), lam < 0)
 
 
 def _spectral(x: torch.Tensor, p: torch.Tensor, steps: list[int], boundary: str) -> list[torch.Tensor]:
     H, W = x.shape[-2:]
-    pn = p.cpu().numpy()
-    if boundary == "circular":
-        u = x.to(torch.float64)
-        uh = torch.fft.rfft2(u)  # (..., H, W//2+1)
-        lam = _dft_eigenvalues(pn, H, W)  # P̂ on the rfft2 grid
-        frames = []
+    pn = np.ascontiguousarray(p.detach().cpu().numpy(), dtype=np.float64)
+    le = _log_eigen(pn.tobytes(), pn.shape, H, W, boundary)
+    frames = []
+    if boundary == "circular":  # torch FFT on the image's device
+        uh = torch.fft.rfft2(x.to(torch.float64))  # (..., H, W//2+1)
         for s in steps:
             if s == 0:
                 frames.append(x.clone())
                 continue
-            mult = torch.from_numpy(_power(lam, s)).to(u.device)
+            mult = torch.from_numpy(_power(le, s)).to(uh.device)
             frames.append(torch.fft.irfft2(uh * mult, s=(H, W)).to(x.dtype))
         return frames
     # real, separable-in-cosines bases on the CPU (scipy.fft)
-    pn = (pn + pn[::-1] + pn[:, ::-1] + pn[::-1, ::-1]) / 4  # exactly axis-symmetric
-    dy, dx = jump_grid(pn.shape)
-    jy, jx = dy[:, 0], dx[0]
-    if boundary == "symmetric":
-        ky, kx = np.arange(H), np.arange(W)
-        cy = np.cos(np.pi * np.outer(ky, jy) / H)  # (H, kH)
-        cx = np.cos(np.pi * np.outer(kx, jx) / W)  # (W, kW)
-        fwd = lambda a: scipy.fft.dctn(a, type=2, norm="ortho", axes=(-2, -1))  # noqa: E731
-        inv = lambda a: scipy.fft.idctn(a, type=2, norm="ortho", axes=(-2, -1))  # noqa: E731
-    else:  # zeros
-        ky, kx = np.arange(1, H + 1), np.arange(1, W + 1)
-        cy = np.cos(np.pi * np.outer(ky, jy) / (H + 1))
-        cx = np.cos(np.pi * np.outer(kx, jx) / (W + 1))
-        fwd = lambda a: scipy.fft.dstn(a, type=1, norm="ortho", axes=(-2, -1))  # noqa: E731
-        inv = lambda a: scipy.fft.idstn(a, type=1, norm="ortho", axes=(-2, -1))  # noqa: E731
-    lam = _sandwich(cy, pn, cx)  # (H, W) real eigenvalues
-    uh = fwd(x.detach().cpu().to(torch.float64).numpy())
-    frames = []
+    kind = 2 if boundary == "symmetric" else 1  # DCT-II / DST-I
+    fwd, inv = (scipy.fft.dctn, scipy.fft.idctn) if boundary == "symmetric" else (scipy.fft.dstn, scipy.fft.idstn)
+    uh = fwd(x.detach().cpu().to(torch.float64).numpy(), type=kind, norm="ortho", axes=(-2, -1))
     for s in steps:
         if s == 0:
             frames.append(x.clone())
             continue
-        frames.append(torch.from_numpy(inv(uh * _power(lam, s))).to(device=x.device, dtype=x.dtype))
+        mult = _power(le, s)  # (H, W), a fresh array
+        spec = np.multiply(mult, uh, out=mult) if uh.ndim == 2 else uh * mult
+        v = inv(spec, type=kind, norm="ortho", axes=(-2, -1), overwrite_x=True)
+        frames.append(torch.from_numpy(v).to(device=x.device, dtype=x.dtype))
     return frames
 
 
