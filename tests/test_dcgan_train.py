@@ -1,0 +1,159 @@
+"""DCGAN training: exact resume, failure detection, presets, outputs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from convscope.models.dcgan import DCGANConfig
+from convscope.train.checkpoint import CheckpointManager, load_checkpoint
+from convscope.train.gan import (
+    PRESETS,
+    GANTrainConfig,
+    GANTrainingError,
+    generate,
+    load_generator,
+    train_gan,
+)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny networks: one thread avoids OpenMP spin-waiting on a shared, oversubscribed machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+TINY = DCGANConfig(image_size=16, channels=1, nz=8, ngf=4, ndf=4)
+
+
+@pytest.fixture(scope="module")
+def images():
+    g = torch.Generator().manual_seed(3)
+    # smooth blobs in [-1, 1]: cheap stand-ins for digits
+    x = torch.nn.functional.avg_pool2d(torch.randn(96, 1, 20, 20, generator=g), 5, 1)
+    return (x / x.abs().amax(dim=(1, 2, 3), keepdim=True)).clamp(-1, 1)
+
+
+def _train(out, images, epochs, **kw):
+    return train_gan(TINY, images, out, train=GANTrainConfig(epochs=epochs, batch_size=16, n_fixed=8, plots=False, **kw),
+                     seed=5)
+
+
+def _state(path):
+    ck = load_checkpoint(path)
+    return ck
+
+
+def test_resume_is_bit_identical(tmp_path, images):
+    full = _train(tmp_path / "full", images, 4)
+    _train(tmp_path / "half", images, 2)
+    half = train_gan(None, images, tmp_path / "half", train=GANTrainConfig(epochs=4, batch_size=16, n_fixed=8, plots=False),
+                     resume=True, seed=5)
+    assert full.step == half.step == 4 * (96 // 16)
+    a, b = _state(full.checkpoint), _state(half.checkpoint)
+    for net in ("G", "D"):
+        for k in a[net]:
+            assert torch.equal(a[net][k], b[net][k]), f"{net}.{k} differs after resume"
+    for opt in ("optG", "optD"):
+        for i, s in a[opt]["state"].items():
+            assert torch.equal(s["exp_avg"], b[opt]["state"][i]["exp_avg"])
+    assert torch.equal(a["fixed_noise"], b["fixed_noise"])
+    assert a["history"]["loss_d"] == b["history"]["loss_d"]
+    # the log reads like one uninterrupted run
+    lines = (tmp_path / "half" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == list(range(1, 25))
+
+
+def test_mid_epoch_resume_is_bit_identical(tmp_path, images):
+    full = _train(tmp_path / "full", images, 2)
+    _train(tmp_path / "part", images, 2, max_steps=4)  # stops inside epoch 1 (6 steps/epoch)
+    part = train_gan(None, images, tmp_path / "part", train=GANTrainConfig(epochs=2, batch_size=16, n_fixed=8, plots=False),
+                     resume=True, seed=5)
+    a, b = _state(full.checkpoint), _state(part.checkpoint)
+    assert part.step == full.step == 12
+    assert all(torch.equal(a["G"][k], b["G"][k]) for k in a["G"])
+
+
+def test_checkpoint_holds_everything(tmp_path, images):
+    run = _train(tmp_path / "r", images, 1)
+    ck = _state(run.checkpoint)
+    for key in ("G", "D", "optG", "optD", "rng", "order_gen", "noise_gen", "fixed_noise", "model_config",
+                "train_config", "step", "epoch"):
+        assert key in ck
+    assert DCGANConfig.from_dict(ck["model_config"]) == TINY
+    G, meta = load_generator(tmp_path / "r")
+    assert meta["step"] == run.step and not G.training
+    x = generate(G, 5, seed=1)
+    assert x.shape == (5, 1, 16, 16) and torch.equal(x, generate(G, 5, seed=1))
+
+
+def test_resume_refuses_a_different_config(tmp_path, images):
+    _train(tmp_path / "r", images, 1)
+    with pytest.raises(ValueError, match="config must match the checkpoint's to resume, got changes: ngf: 4 -> 8"):
+        train_gan(TINY.replace(ngf=8), images, tmp_path / "r", train=GANTrainConfig(epochs=2, batch_size=16),
+                  resume=True)
+
+
+def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, images):
+    good = _train(tmp_path / "r", images, 1)
+    bad = images.clone()
+    bad[:] = float("nan")
+    with pytest.raises(GANTrainingError, match=r"training diverged at step 7 .* not finite; kept the last good checkpoint"):
+        train_gan(None, bad, tmp_path / "r", train=GANTrainConfig(epochs=3, batch_size=16, plots=False), resume=True)
+    assert CheckpointManager(tmp_path / "r" / "checkpoints").latest_path() == good.checkpoint
+    assert "diverged" in (tmp_path / "r" / "failure.txt").read_text()
+    G, _ = load_generator(tmp_path / "r")
+    assert all(torch.isfinite(p).all() for p in G.parameters())
+
+
+def test_discriminator_winning_stops(tmp_path, images, monkeypatch):
+    import convscope.train.gan as tg
+
+    good = _train(tmp_path / "r", images, 1)
+    # from here on D wins every step completely: D(x) ~ 1, D(G(z)) ~ 0
+    monkeypatch.setattr(tg, "_d_outputs", lambda real, fake: (0.9999, 0.0001))
+    with pytest.raises(GANTrainingError, match=r"the discriminator won completely for 4 steps .* kept the last good checkpoint"):
+        train_gan(None, images, tmp_path / "r", resume=True,
+                  train=GANTrainConfig(epochs=3, batch_size=16, plots=False, d_win_steps=4))
+    assert CheckpointManager(tmp_path / "r" / "checkpoints").latest_path() == good.checkpoint
+
+
+def test_pictures_and_logs(tmp_path, images):
+    train_gan(TINY, images, tmp_path / "r", train=GANTrainConfig(epochs=2, batch_size=32, n_fixed=4))
+    assert (tmp_path / "r" / "samples" / "epoch_001.png").is_file()
+    assert (tmp_path / "r" / "samples" / "epoch_002.png").is_file()
+    assert (tmp_path / "r" / "curves.png").is_file()
+    header = (tmp_path / "r" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"step", "loss_d", "loss_g", "d_real", "d_fake"} <= set(header)
+
+
+def test_bad_arguments(tmp_path, images):
+    with pytest.raises(ValueError, match="preset must be one of 'quick', 'mnist', got 'huge'"):
+        train_gan(preset="huge", out=tmp_path)
+    with pytest.raises(ValueError, match="batch_size must be <= the number of training images"):
+        train_gan(TINY, images, tmp_path, train=GANTrainConfig(batch_size=1000))
+    with pytest.raises(ValueError, match="data must be images"):
+        train_gan(TINY, torch.zeros(4, 1, 8, 8), tmp_path)
+    assert set(PRESETS) == {"quick", "mnist"}
+
+
+def test_colour_image_folder(tmp_path):
+    from PIL import Image
+
+    for cls in ("red", "blue"):
+        (tmp_path / "imgs" / cls).mkdir(parents=True)
+        for i in range(10):
+            a = torch.zeros(12, 12, 3, dtype=torch.uint8)
+            a[..., 0 if cls == "red" else 2] = 100 + 10 * i
+            Image.fromarray(a.numpy()).save(tmp_path / "imgs" / cls / f"{i}.png")
+    cfg = DCGANConfig(image_size=16, channels=3, nz=4, ngf=2, ndf=2)
+    run = train_gan(cfg, str(tmp_path / "imgs"), tmp_path / "run",
+                    train=GANTrainConfig(epochs=1, batch_size=4, n_fixed=4))
+    assert run.step >= 1
+    G, meta = load_generator(run.run_dir)
+    assert G.config.channels == 3 and meta["data"]
