@@ -21,6 +21,7 @@ penultimate layer of a classifier) and return plain floats.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -80,7 +81,9 @@ def kernel_distance(real, fake, *, subsets: int = 50, subset_size: int = 1000, s
 
     r, f = _feats(real, "real"), _feats(fake, "fake")
     size = min(subset_size, r.shape[0], f.shape[0])
-    m = KernelInceptionDistance(feature=_Given(r.shape[1]), subsets=subsets, subset_size=size, normalize=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "will save all extracted features": we hand it features
+        m = KernelInceptionDistance(feature=_Given(r.shape[1]), subsets=subsets, subset_size=size, normalize=True)
     m.update(r, real=True)
     m.update(f, real=False)
     state = torch.random.get_rng_state()
