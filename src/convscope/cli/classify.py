@@ -22,7 +22,7 @@ def register(sub, common) -> None:
 
     p = cs.add_parser("train", parents=[common], help="train a classifier (checkpoints, logs, --resume, DDP)",
                       description="Train a CNN. Every epoch: evaluate on the val split, log to metrics.jsonl/.csv, "
-                                  "checkpoint (last N + best). Ctrl-C saves before exiting; --resume continues. "
+                                  "checkpoint (last N + best by val loss). Ctrl-C saves before exiting; --resume continues. "
                                   "Under torchrun it trains with DDP (gloo on CPU, nccl on CUDA).")
     p.add_argument("--data", default=None, help=f"{DATA_HELP} (default mnist-5k)")
     p.add_argument("--model", default=None, help="lenet | alexnet (default lenet)")
@@ -47,6 +47,8 @@ def register(sub, common) -> None:
     p.add_argument("--no-augment", action="store_true", default=None, help="no random affine augmentation")
     p.add_argument("--keep-last", type=int, default=None, help="checkpoints kept besides the best (default 3)")
     p.add_argument("--device", default=None, help="auto | cpu | cuda (default auto)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's; 1 is often fastest on a busy shared machine)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     p.add_argument("--dry-run", action="store_true", help="run one batch and one evaluation, write nothing")
     add_out(p, "classify")
@@ -110,11 +112,17 @@ def _configs(args, saved: dict | None):
 
 
 def cmd_train(args) -> int:
+    import torch
+
     from ..train import distributed as D
     from ..train.checkpoint import CheckpointManager
     from ..train.classify import train_classifier
     from ..viz.classify import training_curves
 
+    if args.threads is not None:
+        if args.threads < 1:
+            raise CLIError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     out = Path(args.out or args._out_default)
     saved = None
     if args.resume:
@@ -128,8 +136,10 @@ def cmd_train(args) -> int:
     if res["history"]:
         written.append(training_curves(res["history"], out / "curves.png"))
         last = res["history"][-1]
-        print(f"final: val accuracy {last['val_acc']:.4f} (best {res['best_metric'] or float('nan'):.4f}), "
-              f"train loss {last['train_loss']:.4f}")
+        best = res["best_metric"]
+        print(f"final: val accuracy {last['val_acc']:.4f}, val loss {last['val_loss']:.4f}, "
+              f"train loss {last['train_loss']:.4f}"
+              + (f"; best.pt has the lowest val loss, {best:.4f}" if best is not None else ""))
     report(written, out, args)
     return 0
 

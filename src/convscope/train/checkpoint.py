@@ -217,17 +217,24 @@ class CheckpointManager:
         p = self.directory / "best.pt"
         return p if p.is_file() else None
 
-    def is_better(self, metric: float, higher_is_better: bool = True) -> bool:
+    def is_better(self, metric: float, higher_is_better: bool = True, ties: bool = False) -> bool:
+        """Would ``metric`` replace the best? ``ties=True`` also replaces on equality."""
         if self.best_metric is None:
+            return True
+        if ties and metric == self.best_metric:
             return True
         return metric > self.best_metric if higher_is_better else metric < self.best_metric
 
     def save(self, state: Mapping[str, Any], step: int, metric: float | None = None,
-             higher_is_better: bool = True) -> Path:
-        """Write step ``step``; keep the last ``keep_last`` and the best. Returns the new path."""
+             higher_is_better: bool = True, ties: bool = False) -> Path:
+        """Write step ``step``; keep the last ``keep_last`` and the best. Returns the new path.
+
+        ``ties=True`` lets a later checkpoint with an equal metric become the best
+        (useful for accuracy on a small validation set, where ties are common).
+        """
         step = check_int("step", step, min_value=0)
         path = save_checkpoint(self.path_for(step), state)
-        if metric is not None and self.is_better(float(metric), higher_is_better):
+        if metric is not None and self.is_better(float(metric), higher_is_better, ties):
             self._set_best(path, step, float(metric))
         self._prune()
         return path

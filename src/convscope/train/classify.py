@@ -4,7 +4,8 @@
 ``(seed, epoch)``, optional random-affine augmentation, per-epoch evaluation
 on the ``val`` split, metrics to JSONL/CSV (and TensorBoard when installed),
 a checkpoint after every epoch (last ``keep_last`` plus the best by
-validation accuracy) and one more when interrupted. Under ``torchrun`` it
+validation loss: on a few hundred validation images accuracy moves in steps
+of one image and picks noise, the loss does not) and one more when interrupted. Under ``torchrun`` it
 trains with DDP; only rank 0 writes files or shows progress.
 
 Resume (``resume=True``) continues from the newest checkpoint; on the CPU,
@@ -382,10 +383,11 @@ def train_classifier(
                     "images_per_s": n_imgs * info.world_size / max(train_time, 1e-9),
                     "epoch_time_s": train_time,
                 }
-                metric = None if math.isnan(metrics["val_acc"]) else metrics["val_acc"]
+                metric = None if math.isnan(metrics["val_loss"]) else metrics["val_loss"]
                 if main:
                     logger.log(step, **metrics)
-                    manager.save(state_dict(epoch + 1, 0, sums, metrics=metrics), step, metric=metric)
+                    manager.save(state_dict(epoch + 1, 0, sums, metrics=metrics), step, metric=metric,
+                                 higher_is_better=False, ties=True)
                     _say(f"epoch {epoch + 1}/{tc.epochs}: train loss {metrics['train_loss']:.4f} "
                          f"acc {metrics['train_acc']:.4f}, val loss {metrics['val_loss']:.4f} "
                          f"acc {metrics['val_acc']:.4f}, {metrics['images_per_s']:.0f} img/s", quiet)
