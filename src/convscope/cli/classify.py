@@ -114,7 +114,6 @@ def _configs(args, saved: dict | None):
 def cmd_train(args) -> int:
     import torch
 
-    from ..train import distributed as D
     from ..train.checkpoint import CheckpointManager
     from ..train.classify import train_classifier
     from ..viz.classify import training_curves
@@ -129,7 +128,7 @@ def cmd_train(args) -> int:
         saved = CheckpointManager(out).load_latest()
     mcfg, tcfg = _configs(args, saved)
     res = train_classifier(mcfg, tcfg, out, resume=args.resume, quiet=args.quiet, dry_run=args.dry_run)
-    if args.dry_run or not D.is_main_process():
+    if args.dry_run or res["rank"] != 0:  # only rank 0 reports (the group may be gone by now)
         return 0
     written = [p for p in (res["latest_path"], res["best_path"]) if p]
     written += [out / "metrics.jsonl", out / "metrics.csv", out / "config.json"]

@@ -242,7 +242,7 @@ def train_classifier(
 
     ``model_config``'s ``in_channels``, ``image_size`` and ``num_classes`` are
     taken from the data. Returns ``{"model", "history", "best_metric",
-    "best_path", "latest_path", "out", "interrupted", "epoch", "step"}``.
+    "best_path", "latest_path", "out", "interrupted", "epoch", "step", "rank"}``.
     ``KeyboardInterrupt`` (Ctrl-C) saves a checkpoint, then propagates.
     """
     tc = train_config
@@ -364,7 +364,8 @@ def train_classifier(
                     _say(f"dry run: one batch of {tc.batch_size}, loss {sums['loss'] / max(sums['seen'], 1):.4f}, "
                          f"val accuracy {ev['accuracy']:.3f} on {min(len(ds_val), 256)} images; nothing written", quiet)
                     return {"model": model, "history": [], "best_metric": None, "best_path": None,
-                            "latest_path": None, "out": out, "interrupted": False, "epoch": 0, "step": step}
+                            "latest_path": None, "out": out, "interrupted": False, "epoch": 0, "step": step,
+                            "rank": info.rank}
                 if sched is not None:
                     sched.step()
                 # validation on rank 0; the number is shared so every rank agrees on "best"
@@ -402,7 +403,7 @@ def train_classifier(
             raise KeyboardInterrupt
         return {"model": model, "history": history, "best_metric": manager.best_metric,
                 "best_path": manager.best_path(), "latest_path": manager.latest_path(), "out": out,
-                "interrupted": False, "epoch": tc.epochs, "step": step}
+                "interrupted": False, "epoch": tc.epochs, "step": step, "rank": info.rank}
     finally:
         if own_group:
             D.cleanup()
