@@ -59,7 +59,7 @@ def main() -> None:
         spec_t, it_ts = {}, {}
         for n in STEPS:
             # spectral and iterate measured back to back, so both see the same load
-            spec_t[n], sp = best(lambda n=n, b=b: diffuse(u, P, n, boundary=b, method="spectral"), 7)
+            spec_t[n], sp = best(lambda n=n, b=b: diffuse(u, P, n, boundary=b, method="spectral"), 15)
             if n == 10000 and not args.full:
                 it_t, diff = None, None
             else:
@@ -95,7 +95,7 @@ def main() -> None:
         f"{args.size}x{args.size} float64 image, propagator = softmax(laplacian8 / 4) (3x3). "
         "`spectral`: one forward transform, eigenvalues to the power `steps` (float64), one inverse "
         "(FFT for circular, DCT-II for symmetric, DST-I for zeros). `iterate`: `steps` calls of "
-        "`convolve2d(mode='same', boundary=...)` through the engine. Times are the best of 7 (spectral) "
+        "`convolve2d(mode='same', boundary=...)` through the engine. Times are the best of 15 (spectral) "
         "and of 5/3/2 runs (iterate at <= 10 / 100 / 1000 steps), each pair measured back to back; "
         "the ratio is iterate / spectral (above 1: spectral faster). The last column is the largest "
         "difference between the two at each step count where iterate ran (absolute, and relative to the "

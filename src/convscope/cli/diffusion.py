@@ -149,7 +149,8 @@ def cmd_diffuse(args) -> int:
     written.append(diffusion_gif(frames_all, out / "diffusion.gif", shared=shared, gamma=gamma))
     written.append(diffusion_strip(frames, steps, out / "strip.png", shared=shared, gamma=gamma,
                                    title=f"{what} diffusing under softmax({args.kernel} / {args.temperature:g}), "
-                                         f"{args.boundary} boundary"))
+                                         f"{args.boundary} boundary"
+                                         + ("" if shared else "; each frame scaled to its own maximum")))
 
     row = u0.shape[0] // 2
     profiles = [f[row] for f in frames]
