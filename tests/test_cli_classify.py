@@ -97,6 +97,39 @@ def test_dry_run(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_alexnet_on_a_cifar_folder(tmp_path, capsys):
+    from test_data_loaders import write_cifar_dir
+
+    d = write_cifar_dir(tmp_path / "cifar-10-batches-py", n=8)
+    run = tmp_path / "run"
+    assert main(["classify", "train", "--data", str(d), "--model", "alexnet", "--width", "0.25", "--epochs", "1",
+                 "--val-fraction", "0.2", "--out", str(run), "--quiet"]) == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["model"]["in_channels"] == 3 and cfg["model"]["image_size"] == 32
+    assert main(["classify", "eval", "--checkpoint", str(run), "--out", str(tmp_path / "e")]) == 0
+    assert "[test], 8 images" in capsys.readouterr().out
+    assert main(["classify", "filters", "--checkpoint", str(run), "--out", str(tmp_path / "f"), "--quiet"]) == 0
+    assert np.load(tmp_path / "f" / "kernels.npy").shape == (12, 3, 5, 5)
+
+
+def test_training_on_fft_convolutions(tmp_path):
+    """The same run on convscope's FFT convolutions tracks the torch run to float32 rounding."""
+    hist = {}
+    for method in ("torch", "fft"):
+        run = tmp_path / method
+        assert main(["classify", "train", "--data", "digits", "--conv-method", method, "--epochs", "2",
+                     "--width", "0.5", "--test-fraction", "0.6", "--out", str(run), "--quiet"]) == 0
+        hist[method] = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    from convscope.models.cnn import load_classifier
+
+    model, meta = load_classifier(tmp_path / "fft")
+    assert meta["config"]["conv_method"] == "fft" and "method='fft'" in repr(model.first_conv)
+    t, f = hist["torch"], hist["fft"]
+    assert f[1]["train_loss"] < f[0]["train_loss"]
+    assert abs(f[1]["train_loss"] - t[1]["train_loss"]) < 1e-3 * t[1]["train_loss"]
+    assert abs(f[1]["val_acc"] - t[1]["val_acc"]) <= 0.02
+
+
 @pytest.mark.parametrize(
     ("argv", "msg"),
     [

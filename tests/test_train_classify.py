@@ -141,7 +141,7 @@ def test_ctrl_c_saves_then_resume_is_exact(four_epochs, tmp_path):
         while not list(out.glob("ckpt-*.pt")) and time.time() < deadline and proc.poll() is None:
             time.sleep(0.05)
         assert proc.poll() is None, proc.communicate()
-        time.sleep(0.5)  # a few steps into epoch 2
+        time.sleep(1.0)  # a few steps (0.15 s each) into epoch 2
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
     finally:
