@@ -100,6 +100,16 @@ class TestResume:
         assert res["step"] == 1 and not (tmp_path / "dry").exists()
 
 
+def test_extending_a_cosine_run_retargets_the_schedule(tmp_path):
+    tc = TRAIN.replace(epochs=2, scheduler="cosine")
+    train_classifier(MODEL, tc, tmp_path / "a", quiet=True)
+    ext = train_classifier(MODEL, tc.replace(epochs=4), tmp_path / "a", resume=True, quiet=True)
+    planned = train_classifier(MODEL, tc.replace(epochs=4), tmp_path / "b", quiet=True)
+    lr = [h["lr"] for h in ext["history"]]
+    assert lr[1] == 0.0  # the 2-epoch plan had annealed to zero
+    assert lr[2:] == pytest.approx([h["lr"] for h in planned["history"]][2:], abs=1e-12)
+
+
 def test_augment_and_helpers():
     torch.manual_seed(0)
     x = torch.rand(4, 1, 8, 8)

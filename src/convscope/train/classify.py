@@ -63,8 +63,8 @@ class TrainConfig:
 
     ``scheduler="step"`` multiplies the learning rate by ``gamma`` every
     ``step_size`` epochs; ``"cosine"`` anneals to 0 over ``epochs`` (so
-    extending ``epochs`` on resume changes its schedule; ``step`` and
-    ``none`` do not depend on ``epochs``).
+    extending ``epochs`` on resume re-targets it at the new last epoch;
+    ``step`` and ``none`` do not depend on ``epochs``).
     """
 
     data: str = "mnist-5k"
@@ -280,6 +280,12 @@ def train_classifier(
                 opt.load_state_dict(state["optimizer"])
                 if sched is not None and state.get("scheduler"):
                     sched.load_state_dict(state["scheduler"])
+                    if tc.scheduler == "cosine" and sched.T_max != tc.epochs:
+                        # extended (or shortened) run: continue as if it had been planned this long
+                        sched.T_max = tc.epochs
+                        for g, base in zip(opt.param_groups, sched.base_lrs):
+                            g["lr"] = base * (1 + math.cos(math.pi * sched.last_epoch / tc.epochs)) / 2
+                        sched._last_lr = [g["lr"] for g in opt.param_groups]
                 set_rng_state(state["rng"])
                 if info.rank:  # other ranks draw their own augmentation/dropout streams
                     torch.manual_seed(tc.seed * 7919 + info.rank * 104729 + int(state["step"]))
