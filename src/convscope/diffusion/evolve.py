@@ -47,12 +47,16 @@ Methods:
     ``sum_j P(j) cos(π k_y j_y / (H + 1)) cos(π k_x j_x / (W + 1))``. For wider
     propagators the odd extension puts ``-u`` where zero padding puts ``0``,
     and absorbing boundaries are not a convolution power on any padded
-    domain (a free-space convolution lets salt come back after it has left),
-    so there is no exact fast form: ``spectral`` raises, ``auto`` iterates.
+    domain: one free-space convolution with the n-step propagator (then
+    cropping) lets salt that stepped outside come back, so it equals the
+    absorbing walk only while no salt can have reached the outside before the
+    last step (the initial support widened by ``(steps - 1)`` jump radii stays
+    inside the image); repeated squaring fails for the same reason. There is
+    no exact fast form in general: ``spectral`` raises, ``auto`` iterates.
 
   The eigenvalue powers are formed in float64 as ``exp(steps log λ)`` (moduli
-  below 1e-300 set to 0, so no slow subnormal numbers; relative error of a kept
-  eigenvalue at most about ``690 eps = 1.5e-13`` whatever ``steps`` is) and the
+  below 1e-200 set to 0, so no slow subnormal numbers; relative error of a kept
+  eigenvalue at most about ``460 eps = 1e-13`` whatever ``steps`` is) and the
   result is cast back to the image's dtype. ``circular`` runs on the image's
   device (torch FFT); ``symmetric`` and ``zeros`` go through ``scipy.fft`` on the CPU.
 * ``auto``: ``spectral`` where it is exact (see :func:`spectral_exact`), else ``iterate``.
@@ -208,9 +212,10 @@ def _iterate(x: torch.Tensor, p: torch.Tensor, steps: list[int], boundary: str, 
     return [want[s].reshape(shape) for s in steps]
 
 
-# |λ|^s below e^-690 (1e-300) is flushed to 0: it is negligible next to any result, and left
-# alone it would become a subnormal number, which the CPU handles ~100x slower.
-_FLUSH = -690.0
+# |λ|^s below e^-460 (1e-200) is flushed to 0: it is negligible next to any result, and left
+# alone it (or its products inside the inverse transform) could become a subnormal number,
+# which the CPU handles ~100x slower.
+_FLUSH = -460.0
 
 
 class _LogEigen(NamedTuple):
@@ -221,10 +226,10 @@ class _LogEigen(NamedTuple):
 
 
 def _power(le: _LogEigen, s: int) -> np.ndarray:
-    """``λ ** s`` as ``exp(s log λ)``; moduli below 1e-300 become exactly 0.
+    """``λ ** s`` as ``exp(s log λ)``; moduli below 1e-200 become exactly 0.
 
     numpy's exp is vectorised (SIMD), several times faster than ``numpy.power``.
-    Relative error of each kept entry: about ``|s log|λ|| eps <= 690 eps`` (1.5e-13)
+    Relative error of each kept entry: about ``|s log|λ|| eps <= 460 eps`` (1e-13)
     however large ``s`` is, plus ``s |arg λ| eps`` in the phase of a complex
     entry (a propagator with ``P(j) != P(-j)``).
     """
