@@ -78,7 +78,7 @@ class TestResume:
         assert hist[-1]["train_loss"] < hist[0]["train_loss"]
         assert hist[-1]["val_acc"] > 0.5
         best = load_checkpoint(out / "best.pt")  # chosen by the lowest validation loss
-        assert best["metrics"]["val_loss"] == min(h["val_loss"] for h in hist)
+        assert best["metrics"]["val_loss"] == min(h["val_loss"] for h in hist) == best["best_metric"]
 
     def test_refuses_other_architecture(self, four_epochs, tmp_path):
         out, _ = four_epochs

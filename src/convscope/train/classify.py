@@ -304,7 +304,8 @@ def train_classifier(
         sampler = D.make_sampler(ds_train, shuffle=True, seed=tc.seed)
         loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=tc.label_smoothing)
 
-        def state_dict(epoch: int, batch: int, sums: dict, interrupted: bool = False, metrics=None) -> dict:
+        def state_dict(epoch: int, batch: int, sums: dict, interrupted: bool = False, metrics=None,
+                       best=None) -> dict:
             from .. import __version__
 
             return {
@@ -313,7 +314,8 @@ def train_classifier(
                 "scheduler": sched.state_dict() if sched is not None else None,
                 "rng": rng_state(), "step": step, "epoch": epoch, "batch_in_epoch": batch,
                 "epoch_sums": dict(sums), "config": cfg.to_dict(), "train": tc.to_dict(), "data": data_meta,
-                "best_metric": manager.best_metric, "metrics": metrics or {}, "interrupted": interrupted,
+                "best_metric": manager.best_metric if best is None else best, "metrics": metrics or {},
+                "interrupted": interrupted,
             }
 
         def fold(sums: dict, acc: torch.Tensor, n: int) -> dict:
@@ -393,7 +395,8 @@ def train_classifier(
                 metric = None if math.isnan(metrics["val_loss"]) else metrics["val_loss"]
                 if main:
                     logger.log(step, **metrics)
-                    manager.save(state_dict(epoch + 1, 0, sums, metrics=metrics), step, metric=metric,
+                    best = metric if metric is not None and manager.is_better(metric, False, True) else None
+                    manager.save(state_dict(epoch + 1, 0, sums, metrics=metrics, best=best), step, metric=metric,
                                  higher_is_better=False, ties=True)
                     _say(f"epoch {epoch + 1}/{tc.epochs}: train loss {metrics['train_loss']:.4f} "
                          f"acc {metrics['train_acc']:.4f}, val loss {metrics['val_loss']:.4f} "
