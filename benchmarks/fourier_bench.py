@@ -20,6 +20,7 @@ Run: ``.venv/bin/python benchmarks/fourier_bench.py [--quick]``
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -125,7 +126,9 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="512² only, fewer repeats; does not write RESULTS.md")
     args = ap.parse_args(argv)
     sizes = (512,) if args.quick else (512, 2048)
+    load0 = os.getloadavg()[0]
     body = run(sizes, repeat=3 if args.quick else 5)
+    load1 = os.getloadavg()[0]
     if args.quick:
         return 0
     text = (
@@ -136,7 +139,11 @@ def main(argv=None) -> int:
         "Ratio = ours / the faster peer, target <= 1.0. Ours uses rfft2, keeps float32 as complex64, and "
         "caches the half-plane mask per grid; skimage rebuilds its mask on every call, numpy's mask was "
         "built once outside the timing.\n\n"
-        f"Machine: {machine()}. Measured while the machine was shared with other agents (timings are noisy).\n\n"
+        f"Machine: {machine()}. Measured while the machine was shared with other agents: 1-minute load "
+        f"average {load0:.1f} before and {load1:.1f} after, on {os.cpu_count()} cores, so timings are noisy. "
+        "When the threaded `ours` column is far slower than the `1 thr` column, the cause is contention: "
+        "torch's intra-op threads (OpenMP/MKL) stall while another process holds a core. "
+        "The `ratio, 1 thread` column compares like with like, since scipy.fft and numpy.fft are single-threaded.\n\n"
         + body
     )
     write_section("fourier", text)

@@ -241,14 +241,20 @@ def transform_shape(shape, pad: str = "zeros") -> tuple[int, int]:
 
 @lru_cache(maxsize=32)
 def _half_mask(spec: FilterSpec, Hp: int, Wp: int, dtype: torch.dtype, device: str) -> torch.Tensor:
-    """The mask on the rfft half grid (Hp, Wp//2+1), unshifted, cached per grid/dtype/device."""
+    """The mask on the rfft half grid (Hp, Wp//2+1), unshifted, complex, cached per grid/dtype/device."""
     D = radius_grid(Hp, Wp, half=True, device=torch.device(device))
     if spec.kind in ("bandpass", "bandstop"):
         lo, hi = spec.cutoff
         center, width = math.sqrt(lo * hi), hi - lo
     else:
         center, width = spec.cutoff, None
-    return _mask_from_radius(D, spec.kind, spec.profile, spec.order, center, width).to(dtype)
+    # stored complex: complex * complex is a plain vectorised loop, whereas
+    # complex * real makes torch cast the mask element by element on every call
+    return _mask_from_radius(D, spec.kind, spec.profile, spec.order, center, width).to(_complex(dtype))
+
+
+def _complex(dtype: torch.dtype) -> torch.dtype:
+    return torch.complex64 if dtype == torch.float32 else torch.complex128
 
 
 def _half_from_full(mask: torch.Tensor) -> torch.Tensor:
@@ -306,7 +312,7 @@ def filter_image(image, mask_or_spec: Any, *, pad: str = "zeros"):
                        type(mask_or_spec).__name__, TypeError) from e
         if tuple(m.shape[-2:]) != (Hp, Wp) or m.ndim > x.ndim:
             raise fail("mask_or_spec", f"a mask of shape {(Hp, Wp)} (transform_shape of the image with pad={pad!r})", m)
-        half = _half_from_full(m.to(x.device))
+        half = _half_from_full(m.to(x.device)).to(_complex(real_dtype))
     if pad == "reflect":
         top, left = (Hp - H) // 2, (Wp - W) // 2
         xp = pad2d(x, (top, Hp - H - top, left, Wp - W - left), "reflect")
