@@ -63,7 +63,7 @@ def register(sub, common) -> None:
 
     p = cs.add_parser("predict", parents=[common], help="top-3 classes with probabilities for images")
     p.add_argument("images", nargs="*", metavar="IMAGE",
-                   help="image files (default: 8 images of the training source's test split)")
+                   help="image files (default: 8 images spread over the training source's test split)")
     p.add_argument("--checkpoint", default="convscope-out/classify", help="run folder or .pt file")
     p.add_argument("--top", type=int, default=3, help="how many classes to list (default 3)")
     add_out(p, "classify-predict")
@@ -223,8 +223,8 @@ def _read_inputs(paths, meta, n_default: int = 8):
     if len(ds) == 0:
         ds = _source_images(meta, None, "all")
     x, y = ds.tensors()
-    return [(f"{Path(ds.source).name}[test #{i}] (true: {ds.classes[int(y[i])]})", x[i])
-            for i in range(min(n_default, len(ds)))]
+    picks = np.unique(np.linspace(0, len(ds) - 1, min(n_default, len(ds))).round().astype(int))  # spread out
+    return [(f"{Path(ds.source).name}[test #{i}] (true: {ds.classes[int(y[i])]})", x[i]) for i in picks]
 
 
 def cmd_predict(args) -> int:
