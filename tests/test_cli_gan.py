@@ -147,3 +147,23 @@ def test_errors(run_dir, classifier, tmp_path, capsys):
     assert "--expr terms must be class names" in capsys.readouterr().err
     assert main(["gan", "interpolate", "--checkpoint", str(run_dir), "--mode", "cubic", "--out", str(tmp_path)]) == 2
     assert "mode must be one of 'linear', 'slerp', got 'cubic'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ddp_torchrun_two_processes(tmp_path):
+    """DDP through torchrun (gloo, 2 CPU processes), then a DDP resume."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    torchrun = shutil.which("torchrun") or os.path.join(os.path.dirname(sys.executable), "torchrun")
+    cmd = [torchrun, "--nproc_per_node", "2", "--master_port", "29561", "-m", "convscope", "gan", "train",
+           "--data", "digits", "--batch-size", "32", *TINY, "--out", str(tmp_path / "ddp")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([*cmd, "--epochs", "1"], check=True, env=env, timeout=600, capture_output=True)
+    info = json.loads((tmp_path / "ddp" / "run.json").read_text())
+    assert info["final"]["epoch"] == 1 and info["final"]["step"] > 0
+    r = subprocess.run([*cmd, "--epochs", "2", "--resume"], check=True, env=env, timeout=600, capture_output=True, text=True)
+    assert r.stdout.count("wrote") == 1  # only rank 0 reports
+    assert json.loads((tmp_path / "ddp" / "run.json").read_text())["final"]["epoch"] == 2

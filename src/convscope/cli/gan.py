@@ -124,6 +124,8 @@ def _configs(args, *, upsample: str | None = None):
             train[name] = v
     if args.time_limit is not None:
         train["time_limit_s"] = args.time_limit * 60
+    elif args.gan_command == "compare":
+        train["time_limit_s"] = None  # identical training means identical steps, not identical minutes
     train.update(device=args.device, channels_last=args.channels_last, fused_adam=args.fused_adam,
                  compile=args.compile)
     if getattr(args, "dry_run", False):
@@ -156,8 +158,15 @@ def _run_train(args, out: Path, *, upsample: str | None = None, resume: bool = F
 
 
 def cmd_train(args) -> int:
+    from ..train import distributed as dist_
+
     out = Path(args.out or args._out_default)
-    run = _run_train(args, out, resume=args.resume)
+    try:
+        run = _run_train(args, out, resume=args.resume)
+        if not dist_.is_main_process():  # under torchrun only rank 0 reports
+            return 0
+    finally:
+        dist_.cleanup()
     files = sorted(p for p in out.rglob("*") if p.is_file() and p.suffix in (".png", ".pt", ".jsonl", ".csv", ".json"))
     if run.stopped == "interrupted":
         print(f"interrupted at step {run.step}: saved {run.checkpoint}; continue with --resume")

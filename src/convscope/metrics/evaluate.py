@@ -169,6 +169,9 @@ def evaluate_gan(
     if probe and y_tr is not None:
         D = load_discriminator(gmeta, device)
         k = min(probe_train, len(real_tr))
+        # a seeded random subset: splits are often stored class by class
+        pick = torch.randperm(len(real_tr), generator=torch.Generator().manual_seed(seed))[:k]
+        real_tr, y_tr = real_tr[pick], y_tr[pick]
         with torch.no_grad():
             dtr = torch.cat([D.features(real_tr[i:i + 500].to(device)).cpu() for i in range(0, k, 500)]).numpy()
             dte = torch.cat([D.features(real_te[i:i + 500].to(device)).cpu() for i in range(0, len(real_te), 500)]).numpy()

@@ -47,6 +47,7 @@ __all__ = [
     "load_data",
     "load_discriminator",
     "load_generator",
+    "make_train_step",
     "train_gan",
 ]
 
@@ -115,7 +116,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "quick": {
         "data": "digits",
         "model": {"image_size": 16, "nz": 32, "ngf": 32, "ndf": 32},
-        "train": {"epochs": 15, "batch_size": 64, "n_fixed": 64},
+        "train": {"epochs": 15, "batch_size": 64, "n_fixed": 64, "time_limit_s": 120},
     },
     "mnist": {
         "data": "mnist-5k",
@@ -371,12 +372,8 @@ def train_gan(
         perm = ck["perm"] if ck["perm"].numel() else None
         history = {k: list(v) for k, v in ck["history"].items()}
 
-    d_loss_fn, g_loss_fn = get_loss(config.loss)
     memfmt = torch.channels_last if tcfg.channels_last else torch.contiguous_format
-    G_step, D_step = G_ddp, D_ddp
-    if tcfg.compile:
-        G_step, D_step = torch.compile(G_ddp), torch.compile(D_ddp)
-    D_frozen = torch.compile(D) if tcfg.compile else D  # D without DDP hooks for the G step
+    train_step = make_train_step(G_ddp, D_ddp, optG, optD, config.loss, compile=tcfg.compile, D_plain=D)
 
     logger = MetricLogger(run_dir, enabled=main, tensorboard=False)
     if ck is not None:
@@ -435,21 +432,7 @@ def train_gan(
                 if tcfg.channels_last:
                     real = real.contiguous(memory_format=memfmt)
                 z = torch.randn(bs, config.nz, 1, 1, generator=noise_gen).to(device)
-                # --- D step: real up, fake down
-                fake = G_step(z)
-                optD.zero_grad(set_to_none=True)
-                logit_real = D_step(real)
-                logit_fake = D_step(fake.detach())
-                loss_d = d_loss_fn(logit_real, logit_fake)
-                loss_d.backward()
-                optD.step()
-                # --- G step: fool the (frozen) D
-                D.requires_grad_(False)
-                optG.zero_grad(set_to_none=True)
-                loss_g = g_loss_fn(D_frozen(fake))
-                loss_g.backward()
-                optG.step()
-                D.requires_grad_(True)
+                loss_d, loss_g, logit_real, logit_fake = train_step(real, z)
                 train_time += time.perf_counter() - t0
                 images_done += bs * world
 
@@ -507,6 +490,41 @@ def train_gan(
     dist_.barrier()
     return GANRun(run_dir=run_dir, checkpoint=last_ckpt, step=step, epoch=epoch, stopped=stopped,
                   metrics=metrics, images_per_s=ips)
+
+
+def make_train_step(G, D, optG, optD, loss: str = "bce", *, compile: bool = False, D_plain=None) -> Callable:
+    """One alternating DCGAN update as a function ``step(real, z) -> (loss_d, loss_g, logit_real, logit_fake)``.
+
+    1. D step: ``d_loss(D(x), D(G(z).detach()))``; Adam on D.
+    2. G step: ``g_loss(D(G(z)))`` on the same G(z); D's parameters are frozen for this
+       backward (pytorch/examples computes their gradients and throws them away).
+
+    ``D_plain`` is D without a DDP wrapper (used for the G step so no gradient sync is
+    triggered for frozen weights); ``compile`` wraps the networks in ``torch.compile``.
+    """
+    d_loss_fn, g_loss_fn = get_loss(loss)
+    D_plain = D if D_plain is None else D_plain
+    G_f, D_f, D_g = (torch.compile(G), torch.compile(D), torch.compile(D_plain)) if compile else (G, D, D_plain)
+
+    def step(real: torch.Tensor, z: torch.Tensor):
+        # --- D step: real up, fake down
+        fake = G_f(z)
+        optD.zero_grad(set_to_none=True)
+        logit_real = D_f(real)
+        logit_fake = D_f(fake.detach())
+        loss_d = d_loss_fn(logit_real, logit_fake)
+        loss_d.backward()
+        optD.step()
+        # --- G step: fool the (frozen) D
+        D_plain.requires_grad_(False)
+        optG.zero_grad(set_to_none=True)
+        loss_g = g_loss_fn(D_g(fake))
+        loss_g.backward()
+        optG.step()
+        D_plain.requires_grad_(True)
+        return loss_d, loss_g, logit_real, logit_fake
+
+    return step
 
 
 def _d_outputs(logit_real: torch.Tensor, logit_fake: torch.Tensor) -> tuple[float, float]:
