@@ -224,7 +224,7 @@ def step_diffusion(ctx: TourContext) -> None:
     )
     for name, cap in [
         ("strip.png", "A drop of salt after 0, 10, 100 and 1000 steps of convolution with softmax(laplacian8/4)."),
-        ("diffusion.gif", "The same diffusion as an animation."),
+        ("diffusion.gif", "The same diffusion as an animation."),  # noqa: RUF100
         ("profile.png", "Concentration along a line through the drop at each step (solid) against the exact "
                         "heat-equation solution with the propagator's D (dashed): they converge as steps grow."),
         ("mass_entropy.png", "Total salt stays constant (mass is conserved) while the entropy of the "
@@ -280,12 +280,121 @@ def step_fractional(ctx: TourContext) -> None:
     ctx.results["fractional_max_diff"] = diff
 
 
+# --------------------------------------------------------------------------------------
+# 6. recognition
+
+
+def step_recognition(ctx: TourContext) -> None:
+    import json
+
+    r = ctx.report
+    r.section("recognition", "6. Recognition: a CNN does the feature engineering")
+    data, size, epochs = ("digits", "16", "6") if ctx.quick else ("mnist-5k", "32", "12")
+    r.paragraph(
+        "The seed opens with image recognition: AlexNet won ILSVRC-2012 as team SuperVision. The point of a "
+        "CNN is that it learns its kernels (the feature engineering) from data instead of having them "
+        f"designed. Here a LeNet-5-style network trains for {epochs} epochs on the bundled "
+        f"{'8×8 scikit-learn digits (upscaled to 16×16)' if data == 'digits' else '5,000 MNIST digits'}."
+    )
+    run = _run_cli(ctx, ["classify", "train", "--data", data, "--image-size", size, "--epochs", epochs], "6_classifier")
+    ctx.results["classifier"] = run
+    d = _run_cli(ctx, ["classify", "eval", "--checkpoint", str(run), "--data", data], "6_eval")
+    ev = json.loads((d / "eval.json").read_text())
+    f = _run_cli(ctx, ["classify", "filters", "--checkpoint", str(run)], "6_filters")
+    r.figure(f / "filters.png",
+             "What the network learned: its first-layer kernels (left), the magnitudes of their Fourier spectra "
+             "(middle: most are oriented band-pass filters, edge and stroke detectors like the hand-made Sobel "
+             "and Laplacian of step 1) and the feature maps they produce on one digit (right).")
+    if (run / "curves.png").exists():
+        r.figure(run / "curves.png", "Training and validation loss and accuracy per epoch.")
+    r.figure(d / "confusion.png", "Confusion matrix on the held-out test split: the diagonal is what the "
+                                  "network got right; off-diagonal cells show which digits it confuses.")
+    worst = sorted(ev["per_class"].items(), key=lambda kv: kv[1])[:3]
+    r.table(
+        ["data", "test images", "accuracy", "hardest classes"],
+        [[data, ev["n"], f"{100 * ev['accuracy']:.1f}%", ", ".join(f"{k} ({100 * v:.0f}%)" for k, v in worst)]],
+        "Held-out accuracy of the classifier; it is also the feature network that judges the DCGAN below.",
+    )
+    ctx.results["classifier_accuracy"] = ev["accuracy"]
+
+
+# --------------------------------------------------------------------------------------
+# 7. DCGAN
+
+
+def step_dcgan(ctx: TourContext) -> None:
+    import json
+
+    from PIL import Image
+
+    from .viz.core import new_figure, save_figure
+
+    r = ctx.report
+    r.section("dcgan", "7. DCGAN: convolution that generates")
+    r.paragraph(
+        "A generator turns noise into images with fractionally-strided convolutions (step 5); a discriminator "
+        "judges them with strided convolutions. The five guidelines of the DCGAN paper: replace pooling with "
+        "strided convolutions (D) and fractionally-strided ones (G); batch norm in both; no fully connected "
+        "hidden layers; ReLU in G with Tanh at the output; LeakyReLU in D."
+    )
+    data = "digits" if ctx.quick else "mnist-5k"
+    argv = ["gan", "train", "--preset", "quick" if ctx.quick else "mnist"]
+    if not ctx.quick:
+        argv += ["--time-limit", "12"]
+    run = _run_cli(ctx, argv, "7_gan")
+    grids = sorted((run / "samples").glob("epoch_*.png"))
+    if grids:
+        pick = sorted({0, len(grids) // 3, 2 * len(grids) // 3, len(grids) - 1})
+        fig, axes = new_figure(len(pick), ncols=len(pick), size=3.0)
+        for ax, i in zip(axes, pick):
+            with Image.open(grids[i]) as im:
+                ax.imshow(im.convert("L"), cmap="gray")
+            ax.set_title(grids[i].stem.replace("_", " "))
+            ax.axis("off")
+        p = save_figure(fig, ctx.path("7_samples_over_epochs.png"))
+        r.figure(p, "Samples from the same fixed noise after successive epochs: blobs become strokes, strokes "
+                    "become digits. Fixed noise makes the grids comparable across epochs.")
+    if (run / "curves.png").exists():
+        r.figure(run / "curves.png", "Losses of G and D, and D's mean output on real images D(x) and on "
+                                     "generated ones D(G(z)); a healthy run keeps both away from 0 and 1.")
+    i = _run_cli(ctx, ["gan", "interpolate", "--checkpoint", str(run)], "7_interpolate")
+    r.figure(i / "interpolation.png", "Walking in the latent space (slerp between random points): the digits "
+                                      "morph smoothly, the paper's evidence that G has not memorised its data.")
+    r.figure(i / "interpolation.gif", "The same walk, animated.", width=640, pixelated=True)
+    cls = ctx.results.get("classifier")
+    if cls is not None:
+        n = "2000" if ctx.quick else "10000"
+        e = _run_cli(ctx, ["gan", "evaluate", "--checkpoint", str(run), "--data", data, "--classifier", str(cls), "-n", n],
+                     "7_evaluate")
+        m = json.loads((e / "metrics.json").read_text())["metrics"]
+        rows = []
+        for name, v in m.items():
+            if name.endswith("_2000"):
+                continue
+            fl = v.get("floor")
+            rows.append([name.replace("_", " "), f"{v['value']:.3g}", f"{v['ideal']:.3g}",
+                         "–" if fl is None else f"{fl:.3g}", v.get("better", "")])
+        r.table(["metric", "generated", "ideal", "real-vs-real floor", "better"], rows,
+                "Offline evaluation in the classifier's feature space (there are no Inception weights here). "
+                "The floor is the same metric between two real splits: the best a perfect generator could do.")
+    s = _run_cli(ctx, ["gan", "spectrum", "--checkpoint", str(run)], "7_spectrum")
+    r.figure(s / "spectrum.png",
+             "The Fourier tools turned on the GAN: azimuthally averaged power spectra of real and generated "
+             "images. Transposed convolutions with stride 2 leave peaks at the frequencies their zero insertion "
+             "folds back (a checkerboard); the score summarises the gap between the two curves.")
+    sp = json.loads((s / "spectrum.json").read_text())
+    r.table(["spectral discrepancy", "high-frequency power ratio (generated / real)"],
+            [[f"{sp['discrepancy']:.3f}", f"{sp['high_freq_ratio']:.2f}"]],
+            "Spectral diagnostics of the generator (0 and 1 would be a perfect match).")
+
 STEPS: list[tuple[str, str, Callable[[TourContext], None]]] = [
     ("feature-maps", "Feature maps", step_feature_maps),
     ("theorem", "The convolution theorem", step_theorem),
     ("fourier", "The Fourier domain", step_fourier),
     ("diffusion", "Diffusion", step_diffusion),
     ("fractional", "Fractionally-strided convolution", step_fractional),
+    ("recognition", "Recognition", step_recognition),
+    ("dcgan", "DCGAN", step_dcgan),
 ]
 
 

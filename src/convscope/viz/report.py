@@ -88,14 +88,22 @@ class Report:
     def code(self, text: str) -> None:
         self._add(f"<pre><code>{html.escape(text)}</code></pre>")
 
-    def figure(self, path: str | os.PathLike, caption: str, *, alt: str | None = None, width: int | None = None) -> int:
+    def figure(
+        self, path: str | os.PathLike, caption: str, *, alt: str | None = None, width: int | None = None,
+        pixelated: bool = False,
+    ) -> int:
         """Add an image (must live under the report folder); returns its figure number."""
         p = Path(path)
         rel = os.path.relpath(p.resolve(), self.dir.resolve())
         if rel.startswith(".."):
             raise ValueError(f"figure path must be inside the report folder {self.dir}, got {p}")
         self.n_fig += 1
-        style = f' style="max-width:{width}px"' if width else ""
+        css = []
+        if width:  # display width (scales small images up, large ones down)
+            css.append(f"width:{width}px;max-width:100%")
+        if pixelated:  # keep small generated images crisp when scaled up
+            css.append("image-rendering:pixelated")
+        style = f' style="{";".join(css)}"' if css else ""
         self._add(
             f'<figure id="fig{self.n_fig}"><img src="{html.escape(Path(rel).as_posix())}" '
             f'alt="{html.escape(alt or caption)}"{style}>'
