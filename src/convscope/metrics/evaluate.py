@@ -17,7 +17,6 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .features import (
     class_histogram_kl,
@@ -31,24 +30,14 @@ __all__ = ["classifier_adapter", "classify_images", "evaluate_gan", "linear_prob
 
 
 def classifier_adapter(meta: dict) -> Callable[[torch.Tensor], torch.Tensor]:
-    """[-1, 1] GAN images -> the classifier's input (size, channels, normalisation from ``meta``)."""
-    from ..data import transforms as T
+    """[-1, 1] GAN images -> the classifier's input: channels, size, padding and normalisation from ``meta``.
 
-    c, h, w = (int(v) for v in meta["image_shape"])
-    norm = meta.get("normalize")
+    Uses :func:`convscope.train.classify.prepare_images`, the classifier's own preprocessing.
+    """
+    from ..train.classify import prepare_images
 
     def adapt(x: torch.Tensor) -> torch.Tensor:
-        x = (x.float() + 1) / 2  # [0, 1]
-        x = T.to_channels(x, c)
-        if x.shape[-2:] != (h, w):
-            x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=x.shape[-1] > w)
-        if norm == "gan":
-            return x * 2 - 1
-        if norm == "standard":
-            mean = torch.as_tensor(meta["mean"], dtype=x.dtype).view(1, -1, 1, 1)
-            std = torch.as_tensor(meta["std"], dtype=x.dtype).view(1, -1, 1, 1)
-            return (x - mean) / std
-        return x
+        return prepare_images((x.float() + 1) / 2, meta)
 
     return adapt
 

@@ -42,29 +42,25 @@ def mean_power(images) -> torch.Tensor:
 
     Shape: (N, C, H, W) -> (H, W), ``fftshift``-ed so that index (H//2, W//2) is DC.
     """
+    from ..fourier import power_spectrum
+
     x = _images(images, "images")
     x = x - x.mean(dim=(-2, -1), keepdim=True)  # drop DC: brightness is not texture
-    p = torch.fft.fft2(x).abs().square() / (x.shape[-1] * x.shape[-2])
-    return torch.fft.fftshift(p.mean(dim=(0, 1)), dim=(-2, -1))
+    return power_spectrum(x, shift=True).mean(dim=(0, 1))  # |F|^2 / (H W), centred
 
 
 def radial_profile(power: torch.Tensor) -> torch.Tensor:
     """Azimuthal average of a centred 2-D power spectrum over integer radii 0..H//2.
 
-    Uses :func:`convscope.fourier.radial_profile` when that module is present.
+    A thin wrapper of :func:`convscope.fourier.radial_profile` (rings of integer radius).
 
     >>> p = torch.ones(8, 8)
     >>> radial_profile(p).tolist()
     [1.0, 1.0, 1.0, 1.0, 1.0]
     """
-    h, w = power.shape[-2:]
-    yy, xx = torch.meshgrid(torch.arange(h) - h // 2, torch.arange(w) - w // 2, indexing="ij")
-    r = torch.sqrt(yy.double() ** 2 + xx.double() ** 2).round().long().flatten()
-    n = h // 2 + 1
-    keep = r < n
-    sums = torch.zeros(n, dtype=torch.float64).index_add_(0, r[keep], power.flatten()[keep].double())
-    counts = torch.zeros(n, dtype=torch.float64).index_add_(0, r[keep], torch.ones(int(keep.sum()), dtype=torch.float64))
-    return sums / counts.clamp_min(1)
+    from ..fourier import radial_profile as _radial
+
+    return _radial(power, is_power=True, shifted=True).power
 
 
 def checkerboard_frequencies(image_size: int, n_up: int | None = None) -> list[tuple[int, int]]:
@@ -113,7 +109,8 @@ def spectral_report(real, fake, *, image_size: int | None = None, n_up: int | No
     Returns:
         dict with ``freqs`` (radii, cycles per image), ``real_profile``, ``fake_profile``,
         ``discrepancy`` (mean |log10 fake - log10 real| over radii 1..S/2),
-        ``high_freq_ratio`` (fake/real power above S/4), ``peaks`` (every candidate with
+        ``high_freq_ratio`` (fake/real power above S/4), ``slope_real``/``slope_fake``
+        (power-law slopes, :func:`convscope.fourier.fit_power_law`), ``peaks`` (every candidate with
         its ratios), ``flagged`` (the checkerboard peaks) and the 2-D mean spectra.
     """
     r, f = _images(real, "real"), _images(fake, "fake")
@@ -125,6 +122,11 @@ def spectral_report(real, fake, *, image_size: int | None = None, n_up: int | No
     eps = 1e-12
     lr, lf = torch.log10(prof_r[1:] + eps), torch.log10(prof_f[1:] + eps)
     discrepancy = float((lf - lr).abs().mean())
+    from ..fourier import fit_power_law
+
+    fr = torch.arange(len(prof_r), dtype=torch.float64) / s
+    slope_r = fit_power_law((fr, prof_r)).slope
+    slope_f = fit_power_law((fr, prof_f)).slope
     hi = slice(s // 4 + 1, None)
     high_ratio = float(prof_f[hi].sum() / prof_r[hi].sum().clamp_min(eps))
     peaks = []
@@ -142,6 +144,8 @@ def spectral_report(real, fake, *, image_size: int | None = None, n_up: int | No
         "real_profile": prof_r.tolist(),
         "fake_profile": prof_f.tolist(),
         "discrepancy": discrepancy,
+        "slope_real": float(slope_r),
+        "slope_fake": float(slope_f),
         "high_freq_ratio": high_ratio,
         "peaks": peaks,
         "flagged": flagged,
