@@ -157,3 +157,30 @@ def test_colour_image_folder(tmp_path):
     assert run.step >= 1
     G, meta = load_generator(run.run_dir)
     assert G.config.channels == 3 and meta["data"]
+
+
+def test_ctrl_c_saves_and_resume_matches(tmp_path, images, monkeypatch):
+    import signal
+
+    import convscope.train.gan as tg
+
+    full = _train(tmp_path / "full", images, 2)
+    real_outputs = tg._d_outputs
+    calls = {"n": 0}
+
+    def outputs_then_ctrl_c(lr, lf):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            signal.raise_signal(signal.SIGINT)  # as if the user pressed Ctrl-C during step 3
+        return real_outputs(lr, lf)
+
+    monkeypatch.setattr(tg, "_d_outputs", outputs_then_ctrl_c)
+    run = _train(tmp_path / "cut", images, 2)
+    assert run.stopped == "interrupted" and run.step == 3
+    assert run.checkpoint is not None and load_checkpoint(run.checkpoint)["step"] == 3
+    monkeypatch.setattr(tg, "_d_outputs", real_outputs)
+    done = train_gan(None, images, tmp_path / "cut", train=GANTrainConfig(epochs=2, batch_size=16, n_fixed=8, plots=False),
+                     resume=True, seed=5)
+    a, b = _state(full.checkpoint), _state(done.checkpoint)
+    assert all(torch.equal(a["G"][k], b["G"][k]) for k in a["G"])
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
