@@ -42,29 +42,40 @@ import torch
 
 from .._checks import check_int
 from .spatial import opencv_uses_dft
-from .spectral import fast_len
+from .spectral import fast_len, oa_block
 
 __all__ = ["choose_method", "MethodChoice", "predict_costs", "calibrate", "cache_path", "CONSTANTS"]
 
 CANDIDATES = ("direct", "opencv", "fft", "overlap_add")
 
-# Fitted with calibrate() on this project's benchmark machine (2-core x86, torch 2.13 CPU,
-# MKL FFT, OpenCV 4.x). Seconds, or seconds per unit of work.
+# Seconds, or seconds per unit of work, for one thread (torch.set_num_threads(1),
+# cv2.setNumThreads(1)) on this project's benchmark machine: a 2-core x86 VM shared with
+# other jobs, torch 2.13 CPU (oneDNN, MKL FFT), OpenCV 4.x. First fitted with calibrate()
+# (log-time least squares), then checked against best-of round-robin timings of
+# benchmarks/conv_bench.py and adjusted where the load on the shared machine skewed the fit.
 CONSTANTS: dict[str, float] = {
-    "direct_call": 2.0e-5,  # per F.conv2d call
-    "direct_mac": 1.0e-10,  # per multiply-add, dense channels (cpg > 1)
-    "direct_mac_dw": 1.45e-10,  # per multiply-add, one channel per group (oneDNN depthwise)
-    "direct_f64": 4.0,  # float64 slowdown while im2col fits the cache
-    "direct_f64_slow": 22.0,  # float64 slowdown once the im2col buffer is > 32 MB
-    "opencv_call": 4.0e-6,  # per plane
-    "opencv_mac": 3.5e-11,  # per multiply-add (spatial filter2D), float32
-    "opencv_f64": 3.3,  # float64 slowdown (spatial)
-    "opencv_dft": 1.25e-9,  # per N log2 N of its internal DFT (per plane)
-    "fft_call": 4.0e-5,  # per call
-    "fft_point": 1.1e-10,  # per real point * log2(points) per transform
-    "fft_mix": 1.6e-9,  # per complex multiply-add in channel mixing
-    "fft_f64": 1.9,  # float64 slowdown
-    "oa_block": 2.0e-5,  # per block (gather, fold)
+    "direct_call": 2.0e-05,  # per F.conv2d call
+    "direct_mac": 2.0e-11,  # per multiply-add, dense channels (cpg > 1), for many channels
+    "direct_chan": 2.0,  # ... times (1 + direct_chan / channels per group): few channels vectorise worse
+    "direct_mac_dw": 3.0e-10,  # per multiply-add, single-channel planes (B*C images, one kernel)
+    "direct_mac_dwc": 1.0e-10,  # per multiply-add, depthwise over many channels, kernels up to 13x13
+    "direct_mac_dwc_big": 6.2e-10,  # ... and from 14x14 on, where oneDNN leaves its fast depthwise path
+    "direct_bwd": 2.0,  # backward / forward time (input and weight gradients), dense
+    "direct_bwd_dw_mac": 8.0e-10,  # backward per multiply-add, one channel per group
+    "fft_bwd": 2.0,  # backward / forward time, FFT paths
+    "direct_f64": 2.3,  # float64 slowdown while im2col fits the cache
+    "direct_f64_slow": 22.7,  # float64 slowdown once the im2col buffer is > 32 MB
+    "opencv_call": 1.65e-05,  # per plane
+    "opencv_mac": 3.73e-11,  # per multiply-add (spatial filter2D), float32
+    "opencv_f64": 4.0,  # float64 slowdown (spatial)
+    "opencv_dft": 6.75e-10,  # per N log2 N of its internal DFT (per plane, float32 or float64)
+    "fft_call": 3.0e-05,  # per call (Python, allocation)
+    "fft_plane": 2.0e-06,  # per 2-D transform
+    "fft_point": 1.75e-10,  # per real point * log2(points) per transform
+    "fft_mix": 5.0e-10,  # per complex multiply-add in channel mixing (batched cgemm)
+    "fft_copy": 1.0e-09,  # per complex value moved into/out of the GEMM layout
+    "fft_f64": 1.75,  # float64 slowdown
+    "oa_block": 1.8e-04,  # per block (gather, fold)
 }
 
 
@@ -81,11 +92,6 @@ def _nlogn(n: int) -> float:
     return n * math.log2(max(n, 2))
 
 
-def oa_block(kH: int, kW: int) -> int:
-    """Overlap-add block side: a few times the kernel (scipy's rule of thumb)."""
-    return max(32, 4 * max(kH, kW))
-
-
 def predict_costs(
     B: int,
     Cin: int,
@@ -99,12 +105,14 @@ def predict_costs(
     pads: tuple[int, int, int, int] = (0, 0, 0, 0),
     dtype: torch.dtype = torch.float32,
     opencv: bool = False,
+    training: bool = False,
     constants: dict[str, float] | None = None,
 ) -> dict[str, float]:
     """Predicted seconds of each candidate for one valid correlation.
 
     ``(H, W)`` is the unpadded input, ``pads`` the (implicit) zero/boundary
-    padding. ``opencv`` says whether OpenCV is eligible (single kernel per plane).
+    padding. ``opencv`` says whether OpenCV is eligible (single kernel per plane);
+    ``training`` adds the backward pass (input and weight gradients).
     """
     c = CONSTANTS if constants is None else constants
     f64 = dtype == torch.float64
@@ -116,11 +124,20 @@ def predict_costs(
     costs: dict[str, float] = {}
 
     # torch direct
-    per_mac = c["direct_mac_dw"] if cpg == 1 else c["direct_mac"]
+    if cpg > 1:
+        per_mac = c["direct_mac"] * (1 + c["direct_chan"] / cpg)
+    elif Cin == 1:
+        per_mac = c["direct_mac_dw"]
+    else:
+        per_mac = c["direct_mac_dwc"] if max(kH, kW) <= 13 else c["direct_mac_dwc_big"]
+    f64_factor = 1.0
     if f64:
         im2col = cpg * kH * kW * oH * oW * 8
-        per_mac *= c["direct_f64_slow"] if im2col > 32e6 else c["direct_f64"]
-    costs["direct"] = c["direct_call"] + macs * per_mac
+        f64_factor = c["direct_f64_slow"] if im2col > 32e6 else c["direct_f64"]
+    costs["direct"] = c["direct_call"] + macs * per_mac * f64_factor
+    if training:
+        bwd = macs * c["direct_bwd_dw_mac"] if cpg == 1 else macs * per_mac * c["direct_bwd"]
+        costs["direct"] += bwd * f64_factor
 
     # OpenCV filter2D, plane by plane
     if opencv:
@@ -134,25 +151,28 @@ def predict_costs(
 
     # FFT: forward transforms of inputs and kernels, channel mixing, inverse transforms
     dt = c["fft_f64"] if f64 else 1.0
+    elementwise = cpg == 1 and (Cin == 1 or groups == Cin)
+
+    def fft_cost(nblocks: int, LH: int, LW: int) -> float:
+        n, nfr = LH * LW, LH * (LW // 2 + 1)
+        planes = nblocks * B * (Cin + Cout) + Cout * cpg
+        cost = planes * (c["fft_plane"] + c["fft_point"] * _nlogn(n))
+        if not elementwise:
+            cost += c["fft_mix"] * nblocks * B * Cout * cpg * nfr + c["fft_copy"] * planes * nfr
+        return dt * cost
+
     LH = fast_len(max(H + pt, oH + kH - 1 - min(pt, kH - 1), H))
     LW = fast_len(max(W + pl, oW + kW - 1 - min(pl, kW - 1), W))
-    n = LH * LW
-    transforms = B * Cin + Cout * cpg + B * Cout
-    mix = 0 if (cpg == 1 and (Cin == 1 or groups == Cin)) else B * Cout * cpg * LH * (LW // 2 + 1)
-    costs["fft"] = c["fft_call"] + dt * (c["fft_point"] * transforms * _nlogn(n) + c["fft_mix"] * mix)
+    costs["fft"] = c["fft_call"] + fft_cost(1, LH, LW)
 
     # overlap-add: the same work on blocks, plus the per-block overhead
     blk = oa_block(kH, kW)
     tH, tW = min(blk, Hp), min(blk, Wp)
     nb = -(-Hp // tH) * -(-Wp // tW)
-    fH, fW = fast_len(tH + kH - 1), fast_len(tW + kW - 1)
-    nbk = fH * fW
-    mix_b = 0 if (cpg == 1 and (Cin == 1 or groups == Cin)) else nb * B * Cout * cpg * fH * (fW // 2 + 1)
-    costs["overlap_add"] = (
-        c["fft_call"]
-        + c["oa_block"] * nb
-        + dt * (c["fft_point"] * (nb * B * (Cin + Cout) + Cout * cpg) * _nlogn(nbk) + c["fft_mix"] * mix_b)
-    )
+    costs["overlap_add"] = c["fft_call"] + c["oa_block"] * nb + fft_cost(nb, fast_len(tH + kH - 1), fast_len(tW + kW - 1))
+    if training:
+        costs["fft"] *= 1 + c["fft_bwd"]
+        costs["overlap_add"] *= 1 + c["fft_bwd"]
     return costs
 
 
@@ -261,6 +281,7 @@ def choose_method(
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "cpu",
     opencv: bool = False,
+    training: bool = False,
     measure: bool = False,
     persist: bool = False,
 ) -> MethodChoice:
@@ -272,6 +293,7 @@ def choose_method(
         pads: implicit padding (top, bottom, left, right) of the input.
         dtype, device: of the data.
         opencv: OpenCV's filter2D is eligible (single-kernel image filtering on CPU).
+        training: a backward pass will follow (the model adds it; measurement times forward only).
         measure: time the candidates on random data (once per signature, cached in
             memory) instead of trusting the model.
         persist: with ``measure``, also keep the decision in a JSON file in the user's
@@ -289,7 +311,7 @@ def choose_method(
     """
     for name, v in (("B", B), ("Cin", Cin), ("Cout", Cout), ("groups", groups), ("H", H), ("W", W), ("kH", kH), ("kW", kW)):
         check_int(name, v, min_value=1)
-    costs = predict_costs(B, Cin, Cout, groups, H, W, kH, kW, pads=tuple(pads), dtype=dtype, opencv=opencv)
+    costs = predict_costs(B, Cin, Cout, groups, H, W, kH, kW, pads=tuple(pads), dtype=dtype, opencv=opencv, training=training)
     if not measure:
         return MethodChoice(min(costs, key=costs.get), costs)
     sig = _signature(B, Cin, Cout, groups, H, W, kH, kW, pads, dtype, device, opencv)
@@ -306,9 +328,9 @@ def choose_method(
 
 
 @functools.lru_cache(maxsize=4096)
-def cached_choice(B, Cin, Cout, groups, H, W, kH, kW, pads, dtype, opencv) -> MethodChoice:
+def cached_choice(B, Cin, Cout, groups, H, W, kH, kW, pads, dtype, opencv, training=False) -> MethodChoice:
     """The model's choice, memoised (the hot path of ``method='auto'``)."""
-    costs = predict_costs(B, Cin, Cout, groups, H, W, kH, kW, pads=pads, dtype=dtype, opencv=opencv)
+    costs = predict_costs(B, Cin, Cout, groups, H, W, kH, kW, pads=pads, dtype=dtype, opencv=opencv, training=training)
     return MethodChoice(min(costs, key=costs.get), costs)
 
 

@@ -1,0 +1,100 @@
+"""choose_method: the cost model's decisions (the traps of issue 2) and the measured cache."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from convscope.conv import choose_method
+from convscope.conv import select as sel
+
+
+class TestChooseMethod:
+    def test_returns_a_cost_for_every_candidate(self):
+        c = choose_method(1, 1, 1, 1, 256, 256, 5, 5, pads=(2,) * 4, opencv=True)
+        assert set(c.costs) == {"direct", "opencv", "fft", "overlap_add"}
+        assert c.method == min(c.costs, key=c.costs.get)
+        assert all(v > 0 for v in c.costs.values()) and not c.measured
+        assert "opencv" not in choose_method(1, 1, 1, 1, 256, 256, 5, 5).costs  # only when eligible
+
+    def test_small_kernel_on_a_big_image_is_not_fft(self):
+        # trap 1: scipy.signal.choose_conv_method picks FFT for 3x3 on 512², OpenCV is ~50x faster
+        for dtype in (torch.float32, torch.float64):
+            c = choose_method(1, 1, 1, 1, 512, 512, 3, 3, pads=(1,) * 4, dtype=dtype, opencv=True)
+            assert c.method == "opencv"
+            assert c.costs["fft"] > 5 * c.costs["opencv"]
+        assert choose_method(1, 1, 1, 1, 512, 512, 3, 3, pads=(1,) * 4).method == "direct"
+
+    def test_large_single_channel_kernel_avoids_onednn(self):
+        # trap 2: torch's oneDNN path with one channel and a 31x31 kernel is ~200x slower than the best
+        c = choose_method(1, 1, 1, 1, 512, 512, 31, 31, pads=(15,) * 4, opencv=True)
+        assert c.method == "fft"
+        assert c.costs["direct"] > 10 * c.costs["fft"]
+        assert choose_method(8, 64, 64, 64, 64, 64, 31, 31, pads=(15,) * 4).method == "fft"  # depthwise too
+
+    def test_overlap_add_only_in_its_band(self):
+        # trap 3: overlap-add only pays for large images with kernels small relative to them
+        assert choose_method(1, 1, 1, 1, 512, 512, 63, 63, pads=(31,) * 4).method != "overlap_add"
+        assert choose_method(1, 1, 1, 1, 64, 64, 15, 15, pads=(7,) * 4).method != "overlap_add"
+        big = choose_method(1, 1, 1, 1, 8192, 8192, 17, 17)
+        assert big.costs["overlap_add"] < big.costs["fft"]
+
+    def test_dense_small_kernels_stay_direct(self):
+        assert choose_method(32, 64, 64, 1, 32, 32, 3, 3, pads=(1,) * 4).method == "direct"
+        assert choose_method(8, 16, 16, 1, 64, 64, 3, 3, pads=(1,) * 4).method == "direct"
+
+    def test_float64_is_costlier(self):
+        a = choose_method(2, 4, 4, 1, 64, 64, 7, 7)
+        b = choose_method(2, 4, 4, 1, 64, 64, 7, 7, dtype=torch.float64)
+        assert all(b.costs[m] > a.costs[m] for m in a.costs)
+
+    def test_bad_arguments(self):
+        with pytest.raises(ValueError, match="kH must be an integer >= 1, got 0"):
+            choose_method(1, 1, 1, 1, 8, 8, 0, 3)
+        with pytest.raises(TypeError, match="B must be an integer >= 1"):
+            choose_method(1.5, 1, 1, 1, 8, 8, 3, 3)
+
+
+class TestMeasured:
+    @pytest.fixture(autouse=True)
+    def _isolated(self, monkeypatch, tmp_path):
+        monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path))
+        monkeypatch.setattr(sel, "_MEMORY", {})
+        return tmp_path
+
+    def test_measures_and_caches_in_memory(self, monkeypatch):
+        calls = []
+        real = sel._measure
+        monkeypatch.setattr(sel, "_measure", lambda *a: calls.append(a) or real(*a))
+        c = choose_method(2, 3, 4, 1, 24, 24, 5, 5, pads=(2,) * 4, measure=True)
+        assert c.measured and c.method in ("direct", "fft", "overlap_add")
+        assert c.method == min(c.costs, key=c.costs.get)
+        again = choose_method(2, 3, 4, 1, 24, 24, 5, 5, pads=(2,) * 4, measure=True)
+        assert again.method == c.method and len(calls) == 1  # second call: from the cache
+        assert not sel.cache_path().exists()  # persist=False: nothing on disk
+
+    def test_persists_to_disk_atomically_and_reloads(self, _isolated):
+        c = choose_method(1, 1, 1, 1, 40, 40, 9, 9, pads=(4,) * 4, opencv=True, measure=True, persist=True)
+        path = sel.cache_path()
+        assert path.parent == _isolated and path.exists()
+        data = json.loads(path.read_text())
+        assert list(data["choices"].values()) == [c.method]
+        assert not list(_isolated.glob(".*.tmp"))  # no temporary file left behind
+        sel._MEMORY.clear()  # a new process: the decision comes back from disk without timing
+        sel._MEMORY.clear()
+        again = choose_method(1, 1, 1, 1, 40, 40, 9, 9, pads=(4,) * 4, opencv=True, measure=True, persist=True)
+        assert again.method == c.method
+
+    def test_corrupt_cache_file_is_ignored(self, _isolated):
+        sel.cache_path().write_text("{not json")
+        c = choose_method(1, 2, 2, 1, 16, 16, 3, 3, measure=True, persist=True)
+        assert c.method in ("direct", "fft", "overlap_add")
+        assert json.loads(sel.cache_path().read_text())["version"] == 1
+
+
+def test_calibrate_fits_the_constants():
+    cfg = [(1, 1, 1, 1, 64, 64, k, k, (k // 2,) * 4, torch.float32, True) for k in (3, 9)]
+    c = sel.calibrate(cfg)
+    assert set(c) == set(sel.CONSTANTS) and all(v > 0 for v in c.values())
