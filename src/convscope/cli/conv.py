@@ -70,8 +70,7 @@ def cmd_conv(args) -> int:
     from ..conv import convolve2d
     from ..data.images import load_image, save_image
     from ..kernels import kernel_from_spec
-    from ..viz import display_scale
-    from ..viz.panels import conv_panel
+    from ..viz.panels import conv_panel, feature_display
 
     specs = args.kernel or ["laplacian8"]
     kernels = [(s, kernel_from_spec(s)) for s in specs]
@@ -87,7 +86,7 @@ def cmd_conv(args) -> int:
         written.append(out / f"featuremap_{safe}.npy")
         chans = fmap[None] if fmap.ndim == 2 else fmap
         for c, ch in enumerate(chans):
-            written.append(save_image(out / f"featuremap_{safe}_ch{c}.png", display_scale(ch)))
+            written.append(save_image(out / f"featuremap_{safe}_ch{c}.png", feature_display(ch)[0]))
         pooled = None
         if pool:
             t = torch.from_numpy(np.ascontiguousarray(chans))[None]
