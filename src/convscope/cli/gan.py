@@ -398,6 +398,7 @@ def cmd_compare(args) -> int:
             ev = evaluate_gan(run.run_dir, args.data or _configs(args)[2], args.classifier, n_samples=2000, probe=False,
                               seed=args.seed)
             results[up]["metrics"] = {k: v["value"] for k, v in ev["metrics"].items()}
+            results[up]["floors"] = {k: v["floor"] for k, v in ev["metrics"].items()}
         _print_spectrum(up, rep)
     paths = [save_compare(grids, reports, out / "compare.png", real=real),
              save_spectrum(reports, out / "compare_spectrum.png", title="transposed vs resize_conv")]
