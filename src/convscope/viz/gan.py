@@ -156,15 +156,20 @@ def save_spectrum(report: dict | Sequence[tuple[str, dict]], path: str | os.Path
     ax.set_xlabel("spatial frequency (cycles per image)")
     ax.set_ylabel("mean power")
     ax.set_title(title or "azimuthally averaged power spectrum")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="lower left")
     panels = [("real", r0["real_power"], [])] + [(lab, rep["fake_power"], rep["flagged"]) for lab, rep in reports]
     for ax, (label, p, flagged) in zip(axes[1:], panels):
         p = np.asarray(p)
         s = p.shape[-1]
         ax.imshow(np.log10(p + 1e-8), cmap="magma", extent=(-s / 2 - 0.5, s / 2 - 0.5, s / 2 - 0.5, -s / 2 - 0.5))
+        def wrap(f, s=s):  # the centred layout shows -S/2 .. S/2 - 1; S/2 is drawn at -S/2
+            return (f + s // 2) % s - s // 2
+
         for pk in flagged:
-            for sy, sx in ((1, 1), (-1, -1)):
-                ax.plot(sx * pk["fx"], sy * pk["fy"], "o", mfc="none", mec="cyan", ms=9)
+            for sy, sx in ((1, 1), (-1, -1)):  # a real image's spectrum is symmetric: mark both
+                ax.plot(wrap(sx * pk["fx"]), wrap(sy * pk["fy"]), "o", mfc="none", mec="cyan", ms=10, mew=1.5)
+        ax.set_xlim(-s / 2 - 0.5, s / 2 - 0.5)
+        ax.set_ylim(s / 2 - 0.5, -s / 2 - 0.5)
         ax.set_title(f"log power: {label}", fontsize=9)
         ax.set_xlabel("fx")
         ax.set_ylabel("fy")
