@@ -273,6 +273,15 @@ def correlate2d(image, kernel, *, mode: str = "same", boundary: str = "zeros", m
 # CNN layers: torch semantics
 
 
+def _pair(arg: str, v, min_value: int) -> tuple[int, int]:
+    """check_pair with a fast path for the common plain-int / int-tuple cases (hot in CNNs)."""
+    if type(v) is int and v >= min_value:
+        return (v, v)
+    if type(v) is tuple and len(v) == 2 and type(v[0]) is int and type(v[1]) is int and min(v) >= min_value:
+        return v
+    return check_pair(arg, v, min_value=min_value)
+
+
 def dilate_kernel(w: torch.Tensor, d: tuple[int, int]) -> torch.Tensor:
     """Insert d-1 zeros between kernel taps (dilation as a bigger, sparse kernel)."""
     if d == (1, 1):
@@ -388,8 +397,8 @@ def conv2d(
     unbatched = x.ndim == 3
     if unbatched:
         x = x.unsqueeze(0)
-    stride = check_pair("stride", stride, min_value=1)
-    dilation = check_pair("dilation", dilation, min_value=1)
+    stride = _pair("stride", stride, 1)
+    dilation = _pair("dilation", dilation, 1)
     kH, kW = w.shape[-2:]
     if isinstance(padding, str):
         p = check_option("padding", padding, ("same", "valid"))
@@ -401,7 +410,7 @@ def conv2d(
             tH, tW = dilation[0] * (kH - 1), dilation[1] * (kW - 1)
             pads = (tH // 2, tH - tH // 2, tW // 2, tW - tW // 2)
     else:
-        ph, pw = check_pair("padding", padding, min_value=0)
+        ph, pw = _pair("padding", padding, 0)
         pads = (ph, ph, pw, pw)
     if padding_mode != "zeros" and any(pads):
         x, pads = pad2d(x, pads, padding_mode), (0, 0, 0, 0)

@@ -169,19 +169,23 @@ def _finish(out, bias, x, origin, unbatched):
 
 
 @functools.lru_cache(maxsize=4096)
-def _auto_transpose(B, Cin, Cout, groups, H, W, kdH, kdW, stride, dtype) -> str:
-    """'direct' (torch), 'subpixel' (sub-pixel, direct inner conv) or 'fft' (sub-pixel, FFT inner conv)."""
-    from .select import CONSTANTS, cached_choice
+def _auto_transpose(B, Cin, Cout, groups, H, W, kdH, kdW, stride, dtype, training) -> str:
+    """'direct' (torch's kernel) or 'fft' / 'overlap_add' (sub-pixel form, spectral inner conv).
+
+    torch's transposed kernel does the same multiply-adds as an ordinary convolution of the
+    input with the kernel, so it is costed as one. The sub-pixel form with a *direct* inner
+    convolution is never picked: measured here it loses to torch on DCGAN shapes (its
+    full-size phase outputs and the interleave cost more than the zeros it skips).
+    """
+    from .select import cached_choice
 
     sH, sW = stride
     MH, MW = -(-kdH // sH), -(-kdW // sW)
-    choice = cached_choice(B, Cin, Cout * sH * sW, groups, H, W, MH, MW, (MH - 1, MH - 1, MW - 1, MW - 1), dtype, False)
-    if choice.method == "direct":
-        # torch's own transposed kernel vs the sub-pixel conv2d: same MACs; oneDNN's
-        # forward conv2d beats its deconvolution for stride > 1 (measured), but not by
-        # enough to pay the reshuffle on tiny problems
-        return "subpixel" if stride != (1, 1) and choice.costs["direct"] > 20 * CONSTANTS["direct_call"] else "direct"
-    return choice.method
+    spectral = cached_choice(B, Cin, Cout * sH * sW, groups, H, W, MH, MW, (MH - 1, MH - 1, MW - 1, MW - 1), dtype, False, training)
+    same = ((kdH - 1) // 2, kdH // 2, (kdW - 1) // 2, kdW // 2)
+    direct = cached_choice(B, Cin, Cout, groups, H, W, kdH, kdW, same, dtype, False, training).costs["direct"]
+    best = min(("fft", "overlap_add"), key=spectral.costs.get)
+    return best if spectral.costs[best] < direct else "direct"
 
 
 def conv_transpose2d(
@@ -202,8 +206,8 @@ def conv_transpose2d(
     Same result as :func:`conv_transpose2d_reference` (zero insertion + full
     convolution, the seed's construction); ``direct`` runs torch's kernel, ``fft``
     and ``overlap_add`` the sub-pixel form with that inner method, never
-    multiplying the inserted zeros. ``auto`` picks among torch, sub-pixel direct
-    and sub-pixel FFT.
+    multiplying the inserted zeros. ``auto`` picks torch's kernel or the sub-pixel
+    FFT (large kernels) with the cost model.
 
     Shape:
         input (B, C_in, H, W); weight (C_in, C_out/groups, kH, kW);
@@ -222,7 +226,8 @@ def conv_transpose2d(
     if method == "auto":
         B, Cin, H, W = x.shape
         kdH, kdW = dilation[0] * (w.shape[-2] - 1) + 1, dilation[1] * (w.shape[-1] - 1) + 1
-        method = _auto_transpose(B, Cin, w.shape[1] * groups, groups, H, W, kdH, kdW, stride, x.dtype)
+        training = torch.is_grad_enabled() and (x.requires_grad or w.requires_grad)
+        method = _auto_transpose(B, Cin, w.shape[1] * groups, groups, H, W, kdH, kdW, stride, x.dtype, training)
         if method in ("fft", "overlap_add") and not all_finite(x, w):
             method = "direct"
     elif method != "direct" and not all_finite(x, w):
