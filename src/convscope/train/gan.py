@@ -338,6 +338,7 @@ def train_gan(
             saved_t = GANTrainConfig.from_dict(ck["train_config"])
             tcfg = dataclasses.replace(saved_t, **{k: getattr(tcfg, k) for k in _RESUME_MAY_CHANGE})
             data = ck.get("data_arg", data) if isinstance(data, str) or data is None else data
+            seed = int(ck.get("seed", seed))  # the run keeps its seed (weights and streams come from the checkpoint)
             say(f"resuming from {latest} (step {ck['step']}, epoch {ck['epoch']})")
 
     x, _y, classes, source = load_data(data, image_size=config.image_size,
