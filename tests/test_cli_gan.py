@@ -167,3 +167,18 @@ def test_ddp_torchrun_two_processes(tmp_path):
     r = subprocess.run([*cmd, "--epochs", "2", "--resume"], check=True, env=env, timeout=600, capture_output=True, text=True)
     assert r.stdout.count("wrote") == 1  # only rank 0 reports
     assert json.loads((tmp_path / "ddp" / "run.json").read_text())["final"]["epoch"] == 2
+
+
+def test_compare(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    assert main(["gan", "compare", "--data", "digits", "--epochs", "1", "--batch-size", "128", *TINY, "-n", "100",
+                 "--out", str(out)]) == 0
+    res = json.loads((out / "compare.json").read_text())
+    assert set(res) == {"transposed", "resize_conv"}
+    assert res["transposed"]["steps"] == res["resize_conv"]["steps"] > 0  # trained identically
+    for v in res.values():
+        assert v["spectrum"]["discrepancy"] >= 0 and "flagged" in v["spectrum"]
+    assert (out / "compare.png").is_file() and (out / "compare_spectrum.png").is_file()
+    assert (out / "resize_conv" / "checkpoints").is_dir()
+    text = capsys.readouterr().out
+    assert "transposed: spectral discrepancy" in text and "resize_conv: spectral discrepancy" in text
