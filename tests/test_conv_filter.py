@@ -119,6 +119,14 @@ class TestConvolve2d:
         for method in METHODS:
             assert torch.autograd.gradcheck(lambda a, b, m=method: convolve2d(a, b, method=m, boundary="reflect"), (x, k))
 
+    def test_auto_keeps_the_kernel_gradient(self):
+        # a small kernel on a big image is OpenCV territory, but OpenCV has no autograd
+        x = torch.rand(64, 64, dtype=torch.float64)
+        k = torch.rand(3, 3, dtype=torch.float64, requires_grad=True)
+        convolve2d(x, k).sum().backward()
+        expected = torch.autograd.grad(convolve2d(x, k, method="direct").sum(), k)[0]
+        assert k.grad is not None and torch.allclose(k.grad, expected)
+
     @pytest.mark.parametrize(
         ("kwargs", "match"),
         [

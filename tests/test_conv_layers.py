@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 import convscope as cs
@@ -90,6 +92,23 @@ class TestConv2d:
         b = torch.randn(4, dtype=f64, requires_grad=True)
         fn = lambda x, w, b: conv2d(x, w, b, method=method, **kw)  # noqa: E731
         assert torch.autograd.gradcheck(fn, (x, w, b), fast_mode=fast)
+
+    @settings(max_examples=30, deadline=None)
+    @given(
+        B=st.integers(1, 2), g=st.sampled_from([1, 2]), cpg=st.integers(1, 2), opg=st.integers(1, 2),
+        H=st.integers(1, 11), W=st.integers(1, 11), kH=st.integers(1, 5), kW=st.integers(1, 5),
+        stride=st.integers(1, 3), dilation=st.integers(1, 2), padding=st.integers(0, 3),
+        method=st.sampled_from(METHODS), seed=st.integers(0, 2**16),
+    )  # fmt: skip
+    def test_random_shapes(self, B, g, cpg, opg, H, W, kH, kW, stride, dilation, padding, method, seed):
+        r = torch.Generator().manual_seed(seed)
+        x = torch.randn(B, g * cpg, H, W, generator=r, dtype=f64)
+        w = torch.randn(g * opg, cpg, kH, kW, generator=r, dtype=f64)
+        if H + 2 * padding < dilation * (kH - 1) + 1 or W + 2 * padding < dilation * (kW - 1) + 1:
+            with pytest.raises(ValueError, match="input must be at least the dilated kernel size"):
+                conv2d(x, w, None, stride, padding, dilation, g, method=method)
+            return
+        assert_close(conv2d(x, w, None, stride, padding, dilation, g, method=method), F.conv2d(x, w, None, stride, padding, dilation, g))
 
     def test_gradients_equal_torchs(self):
         x = torch.randn(2, 4, 12, 12, dtype=f64, requires_grad=True)
@@ -224,6 +243,16 @@ class TestConvTranspose2d:
         lhs = (conv2d(x, w, None, 2, 1, 1, 2, method=method) * y).sum()
         rhs = (x * conv_transpose2d(y, w, None, 2, 1, op, 2, method=method)).sum()
         assert abs(float(lhs - rhs)) < 1e-10 * abs(float(lhs))
+
+    def test_non_finite(self):
+        x = torch.randn(1, 2, 12, 12)
+        x[0, 1, 3, 3] = float("inf")
+        w = torch.randn(2, 3, 21, 21)
+        out = conv_transpose2d(x, w, stride=2)  # auto: never the FFT with an Inf inside
+        assert torch.isfinite(out[..., :2, :2]).all() and not torch.isfinite(out).all()
+        for method in ("fft", "overlap_add"):
+            with pytest.raises(ValueError, match="method must be 'direct' or 'auto' for non-finite input"):
+                conv_transpose2d(x, w, stride=2, method=method)
 
     def test_errors(self):
         x, w = torch.ones(1, 2, 4, 4), torch.ones(2, 1, 3, 3)

@@ -95,8 +95,8 @@ def correlate_padded(
     B, Cin, H, W = x.shape
     Cout, _, kH, kW = w.shape
     if method == "auto":
-        ocv = allow_opencv and opencv_ok(x, H, W, pads, boundary)
         training = torch.is_grad_enabled() and (x.requires_grad or w.requires_grad)
+        ocv = allow_opencv and not training and opencv_ok(x, H, W, pads, boundary)
         choice = cached_choice(B, Cin, Cout, groups, H, W, kH, kW, pads, x.dtype, ocv, training)
         method = choice.method
         if (method in _SPECTRAL or (method == "opencv" and opencv_uses_dft(kH, kW, x.dtype))) and not all_finite(x, w):
