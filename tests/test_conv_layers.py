@@ -54,7 +54,7 @@ class TestConv2d:
     @pytest.mark.parametrize("method", METHODS)
     def test_matches_torch_over_the_grid(self, method, full):
         n = 0
-        for cin, cout, g, k, stride, dilation, padding, pm in itertools.islice(conv_grid(), 0, None, 1 if full else 4):
+        for cin, cout, g, k, stride, dilation, padding, pm in itertools.islice(conv_grid(), 0, None, 1 if full else 5):
             x = torch.randn(2, cin, 11, 10, dtype=f64)
             w = torch.randn(cout, cin // g, *k, dtype=f64)
             b = torch.randn(cout, dtype=f64)
@@ -65,7 +65,7 @@ class TestConv2d:
             out = conv2d(x, w, b, stride, padding, dilation, g, padding_mode=pm, method=method)
             assert_close(out, ref)
             n += 1
-        assert n > (300 if full else 75)
+        assert n > (300 if full else 60)
 
     @pytest.mark.parametrize("method", METHODS)
     def test_float32(self, method):
