@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 from pathlib import Path
@@ -88,9 +89,11 @@ def _train_args(p) -> None:
     p.add_argument("--time-limit", type=float, default=None, metavar="MIN", help="stop (and save) after MIN minutes")
     p.add_argument("--d-win-steps", type=int, default=None, help="stop when D wins completely this many steps")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    p.add_argument("--channels-last", action="store_true", help="channels_last memory format")
-    p.add_argument("--fused-adam", action="store_true", help="fused Adam")
-    p.add_argument("--compile", action="store_true", help="torch.compile both networks")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="channels_last memory format (default on: measured faster)")
+    p.add_argument("--fused-adam", action=argparse.BooleanOptionalAction, default=None,
+                   help="fused Adam (default on: measured faster)")
+    p.add_argument("--compile", action="store_true", help="torch.compile both networks (slower on CPU)")
     p.add_argument("--out", metavar="DIR", default=None, help="run folder")
 
 
@@ -126,8 +129,10 @@ def _configs(args, *, upsample: str | None = None):
         train["time_limit_s"] = args.time_limit * 60
     elif args.gan_command == "compare":
         train["time_limit_s"] = None  # identical training means identical steps, not identical minutes
-    train.update(device=args.device, channels_last=args.channels_last, fused_adam=args.fused_adam,
-                 compile=args.compile)
+    train.update(device=args.device, compile=args.compile)
+    for key in ("channels_last", "fused_adam"):
+        if getattr(args, key) is not None:
+            train[key] = getattr(args, key)
     if getattr(args, "dry_run", False):
         train["max_steps"] = 1
         train["epochs"] = 1
