@@ -296,7 +296,7 @@ def main(argv=None) -> int:
         rows = bench_transposed(rounds)
         out += [
             "",
-            "### C. Transposed convolution, float32 forward: `conv_transpose2d(method='auto')` (sub-pixel) vs torch",
+            "### C. Transposed convolution, float32 forward: `conv_transpose2d(method='auto')` (torch's kernel or the sub-pixel FFT, by the cost model) vs torch",
             "",
             "`reference` is the seed's construction (zero insertion + full convolution), for scale.",
             "",
