@@ -209,8 +209,8 @@ def _section(cache: dict) -> str:
                   f"`convscope classify train --data mnist-5k` (accuracy on the real test split through the same "
                   f"adapter: {q['classifier_accuracy_real']:.3f}). The floor is the metric between the train and the test "
                   "split of the real images (sample sizes matched). The probe row's floor column is the same probe on raw "
-                  f"pixels. {q.get('when')}. Machine: {q['machine']}; shared with ~6 other agents (load average 8-10 on "
-                  "2 cores), so the run got a fraction of the 2 cores: see the note below."]
+                  f"pixels. {q.get('when')}. Machine: {q['machine']}; shared with ~6 other agents, so the run got a "
+                  "fraction of the 2 cores that varied with their load: see the note below."]
     if cache.get("note"):
         parts.append("\n" + cache["note"])
     return "\n".join(parts)
