@@ -224,7 +224,7 @@ def step_diffusion(ctx: TourContext) -> None:
     )
     for name, cap in [
         ("strip.png", "A drop of salt after 0, 10, 100 and 1000 steps of convolution with softmax(laplacian8/4)."),
-        ("diffusion.gif", "The same diffusion as an animation."),  # noqa: RUF100
+        ("diffusion.gif", "The same diffusion as an animation."),
         ("profile.png", "Concentration along a line through the drop at each step (solid) against the exact "
                         "heat-equation solution with the propagator's D (dashed): they converge as steps grow."),
         ("mass_entropy.png", "Total salt stays constant (mass is conserved) while the entropy of the "

@@ -8,6 +8,7 @@ which adds its sub-commands; ``common`` is the parent parser carrying
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -71,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv or os.environ.get("CONVSCOPE_DEBUG") == "1"
     parser = build_parser()
     args = parser.parse_args(argv)
+    old_quiet = os.environ.get("CONVSCOPE_QUIET")
     if getattr(args, "quiet", False):
         os.environ["CONVSCOPE_QUIET"] = "1"
     try:
@@ -80,9 +82,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("convscope: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `convscope kernels | head`: the reader left, nothing is wrong
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")
+        return 0
     except (CLIError, ValueError, TypeError, OSError, RuntimeError, KeyError) as e:
         if debug:
             raise
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"convscope: error: {msg}", file=sys.stderr)
         return 2
+    finally:
+        if old_quiet is None:
+            os.environ.pop("CONVSCOPE_QUIET", None)
+        else:
+            os.environ["CONVSCOPE_QUIET"] = old_quiet
