@@ -29,6 +29,16 @@ def assert_close(actual, expected, dtype=None, *, rtol=None, atol_scale: float =
     assert err <= rtol * scale * atol_scale, f"max abs error {err:.3g} > {rtol:g} x {scale:.3g}"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    """One intra-op thread per test process: `make test` runs 2 pytest workers on 2 cores,
+    and spinning OpenMP threads on an oversubscribed machine run 10-40x slower than one."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     random.seed(0)

@@ -10,15 +10,6 @@ import torch
 
 from convscope.cli import main
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 TINY = ["--image-size", "16", "--nz", "8", "--ngf", "4", "--ndf", "4", "--quiet"]
 
 

@@ -19,16 +19,6 @@ from convscope.models.dcgan import (
     make_optimizers,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny networks: one thread avoids OpenMP spin-waiting on a shared, oversubscribed machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 CONFIGS = [
     DCGANConfig(image_size=16, channels=1, nz=8, ngf=4, ndf=4),
     DCGANConfig(image_size=32, channels=3, nz=8, ngf=4, ndf=4, upsample="resize_conv"),

@@ -18,16 +18,6 @@ from convscope.train.gan import (
     train_gan,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny networks: one thread avoids OpenMP spin-waiting on a shared, oversubscribed machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 TINY = DCGANConfig(image_size=16, channels=1, nz=8, ngf=4, ndf=4)
 
 

@@ -11,15 +11,6 @@ from convscope.models.cnn import CNN, CNNConfig, kernel_spectra, load_classifier
 from convscope.train.checkpoint import save_checkpoint
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a shared, loaded machine two spinning OpenMP threads are 10-40x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 class TestConfig:
     def test_frozen_and_normalised(self):
         c = CNNConfig(arch="LeNet", conv_method="FFT")

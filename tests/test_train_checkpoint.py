@@ -29,15 +29,6 @@ from convscope.train.checkpoint import (
 from convscope.train.logging import MetricLogger, read_jsonl
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a shared, loaded machine two spinning OpenMP threads are 10-40x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @dataclass(frozen=True)
 class Cfg:
     arch: str = "lenet"

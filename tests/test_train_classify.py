@@ -25,16 +25,6 @@ from convscope.train.classify import (
 )
 from convscope.train.logging import read_jsonl
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a shared, loaded machine two spinning OpenMP threads are 10-40x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 # small and quick: ~720 training images of 8x8 digits, 12 steps an epoch
 MODEL = CNNConfig("lenet", width=0.5)
 TRAIN = TrainConfig(data="digits", epochs=4, batch_size=64, val_fraction=0.1, test_fraction=0.5)
