@@ -25,7 +25,7 @@ main { max-width: 980px; margin: 0 auto; padding: 2rem 1.25rem 4rem; }
 header h1 { font-size: 2.1rem; margin: .2rem 0; }
 header p.lede { color: var(--muted); font-size: 1.1rem; margin-top: 0; }
 nav.toc { background:#fff; border:1px solid var(--rule); border-radius:8px; padding:.75rem 1.25rem; margin:1.5rem 0; }
-nav.toc ol { margin:.25rem 0; padding-left:1.25rem; }
+nav.toc ol { margin:.25rem 0; padding-left:.25rem; list-style:none; }
 section { border-top:1px solid var(--rule); padding-top:1.25rem; margin-top:2rem; }
 section h2 { font-size:1.5rem; margin:.25rem 0 .5rem; }
 figure { margin:1.25rem 0; background:#fff; border:1px solid var(--rule); border-radius:8px; padding:.75rem; }
