@@ -117,12 +117,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     "quick": {
         "data": "digits",
         "model": {"image_size": 16, "nz": 32, "ngf": 32, "ndf": 32},
-        "train": {"epochs": 15, "batch_size": 64, "n_fixed": 64, "time_limit_s": 120},
+        "train": {"epochs": 60, "batch_size": 64, "n_fixed": 64, "time_limit_s": 90},
     },
     "mnist": {
         "data": "mnist-5k",
         "model": {"image_size": 32, "nz": 64, "ngf": 32, "ndf": 32},
-        "train": {"epochs": 40, "batch_size": 64, "n_fixed": 64, "time_limit_s": 15 * 60},
+        "train": {"epochs": 190, "batch_size": 64, "n_fixed": 64, "time_limit_s": 15 * 60},
     },
 }
 
