@@ -13,7 +13,7 @@ def register(sub, common) -> None:
         description="Feature maps, the convolution theorem, the Fourier domain, diffusion, "
         "fractionally-strided convolution, recognition and a DCGAN, written to DIR/index.html.",
     )
-    p.add_argument("--quick", action="store_true", help="about 2-3 minutes on 2 cores (short training runs)")
+    p.add_argument("--quick", action="store_true", help="short training runs: about a minute on 2 idle cores, at most about 3 under load")
     p.add_argument("--image", default=None, help="photograph for the image steps (default: bundled astronaut/camera)")
     add_out(p, "tour")
     p.set_defaults(func=cmd_tour)
