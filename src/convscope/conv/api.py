@@ -355,6 +355,23 @@ def _auto_conv2d(B, Cin, Cout, groups, H, W, kH, kW, pads, stride, dilation, dty
     return min(costs, key=costs.get), costs
 
 
+def layer_inputs(input, weight, groups: int, *, transposed: bool):
+    """The shared front of conv2d / conv_transpose2d: tensors, weight on the input's
+    device and dtype, shape checks, and a batch dimension added to (C, H, W) input.
+
+    Returns ``(x, w, origin, unbatched)``.
+    """
+    x, origin = as_tensor(input, "input")
+    w, _ = as_tensor(weight, "weight", dtype=x.dtype)
+    if w.device != x.device:
+        w = w.to(x.device)
+    _check_weight(x, w, groups, transposed)
+    unbatched = x.ndim == 3
+    if unbatched:
+        x = x.unsqueeze(0)
+    return x, w, origin, unbatched
+
+
 def conv2d(
     input,
     weight,
@@ -389,14 +406,7 @@ def conv2d(
     """
     method = check_option("method", method, METHODS)
     padding_mode = check_option("padding_mode", padding_mode, PADDING_MODES)
-    x, origin = as_tensor(input, "input")
-    w, _ = as_tensor(weight, "weight", dtype=x.dtype)
-    if w.device != x.device:
-        w = w.to(x.device)
-    _check_weight(x, w, groups, False)
-    unbatched = x.ndim == 3
-    if unbatched:
-        x = x.unsqueeze(0)
+    x, w, origin, unbatched = layer_inputs(input, weight, groups, transposed=False)
     stride = _pair("stride", stride, 1)
     dilation = _pair("dilation", dilation, 1)
     kH, kW = w.shape[-2:]

@@ -134,16 +134,9 @@ def conv_transpose2d_reference(
 
 
 def _prepare(input, weight, stride, padding, output_padding, groups, dilation):
-    from .api import _check_weight
+    from .api import layer_inputs
 
-    x, origin = as_tensor(input, "input")
-    w, _ = as_tensor(weight, "weight", dtype=x.dtype)
-    if w.device != x.device:
-        w = w.to(x.device)
-    _check_weight(x, w, groups, True)
-    unbatched = x.ndim == 3
-    if unbatched:
-        x = x.unsqueeze(0)
+    x, w, origin, unbatched = layer_inputs(input, weight, groups, transposed=True)
     stride = check_pair("stride", stride, min_value=1)
     padding = check_pair("padding", padding, min_value=0)
     output_padding = check_pair("output_padding", output_padding, min_value=0)
