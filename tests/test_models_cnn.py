@@ -36,7 +36,7 @@ class TestConfig:
     def test_dict_round_trip(self):
         c = CNNConfig("alexnet", in_channels=3, width=0.5, batch_norm=False)
         assert CNNConfig.from_dict(c.to_dict()) == c
-        with pytest.raises(ValueError, match="config must be keys among"):
+        with pytest.raises(ValueError, match="CNNConfig keys must be among"):
             CNNConfig.from_dict({**c.to_dict(), "depth": 3})
 
 

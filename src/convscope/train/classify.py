@@ -17,7 +17,6 @@ differences; only ``epochs``, ``keep_last`` and ``device`` may change.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import sys
@@ -29,7 +28,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_float, check_int, check_option, fail
+from .._checks import ArgumentError, check_float, check_int, check_option, fail
+from .._config import ConfigMixin
 from .._io import atomic_write_text
 from ..data import load_dataset
 from ..data import transforms as T
@@ -58,7 +58,7 @@ RESUMABLE_CHANGES = ("epochs", "keep_last", "device")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(ConfigMixin):
     """How to train (saved in every checkpoint as a dict).
 
     ``scheduler="step"`` multiplies the learning rate by ``gamma`` every
@@ -110,18 +110,6 @@ class TrainConfig:
         s(self, "label_smoothing", check_float("label_smoothing", self.label_smoothing, min_value=0.0, max_value=0.5))
         s(self, "seed", check_int("seed", self.seed, min_value=0))
         s(self, "keep_last", check_int("keep_last", self.keep_last, min_value=1))
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-
-    def replace(self, **changes) -> TrainConfig:
-        return dataclasses.replace(self, **changes)
-
 
 # ---------------------------------------------------------------- pieces
 
@@ -220,7 +208,7 @@ def _check_resume(state: dict, cfg: CNNConfig, tc: TrainConfig, path) -> None:
     now_tc = {k: v for k, v in tc.to_dict().items() if k not in RESUMABLE_CHANGES}
     diffs += config_diff(saved_tc, now_tc)
     if diffs:
-        raise ValueError(
+        raise ArgumentError(
             f"cannot resume from {path}: the settings differ from the checkpoint's ({'; '.join(diffs)}); "
             "use the saved settings or a new --out"
         )
@@ -269,7 +257,7 @@ def train_classifier(
         manager = CheckpointManager(out, keep_last=tc.keep_last)
         step, start_epoch, skip, sums = 0, 0, 0, {"loss": 0.0, "correct": 0, "seen": 0}
         if manager.paths() and not resume and not dry_run:
-            raise ValueError(f"{out} already holds checkpoints; pass --resume to continue that run or choose another --out")
+            raise ArgumentError(f"{out} already holds checkpoints; pass --resume to continue that run or choose another --out")
         if resume and not dry_run:
             state = manager.load_latest(map_location=device)
             if state is None:

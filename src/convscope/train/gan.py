@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._checks import check_option, fail
+from .._checks import ArgumentError, check_option, fail
+from .._config import ConfigMixin
 from .._io import atomic_write_text
 from ..models.dcgan import DCGANConfig, Discriminator, Generator, get_loss, make_optimizers
 
@@ -57,7 +58,7 @@ class GANTrainingError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class GANTrainConfig:
+class GANTrainConfig(ConfigMixin):
     """How to train (the architecture is :class:`DCGANConfig`).
 
     Args:
@@ -102,15 +103,6 @@ class GANTrainConfig:
             raise fail("max_steps", "a positive int or None", self.max_steps)
         if not (self.lr > 0):
             raise fail("lr", "> 0", self.lr)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> GANTrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-
 
 # The tour's quick run, and the real one. Each preset: data source, model and training overrides.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -187,7 +179,7 @@ def _resolve_checkpoint(path: str | os.PathLike) -> Path:
         latest = CheckpointManager(d).latest_path() if d.is_dir() else None
         if latest is not None:
             return latest
-    raise ValueError(f"checkpoint must be a GAN run folder or checkpoint file, got {str(path)!r} (no checkpoint found)")
+    raise ArgumentError(f"checkpoint must be a GAN run folder or checkpoint file, got {str(path)!r} (no checkpoint found)")
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[Generator, dict]:
@@ -202,7 +194,7 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") 
     file = _resolve_checkpoint(path)
     ck = load_checkpoint(file, map_location="cpu")
     if ck.get("kind") != "convscope-dcgan":
-        raise ValueError(f"checkpoint must be a convscope DCGAN checkpoint, got {str(file)!r} (kind {ck.get('kind')!r})")
+        raise ArgumentError(f"checkpoint must be a convscope DCGAN checkpoint, got {str(file)!r} (kind {ck.get('kind')!r})")
     cfg = DCGANConfig.from_dict(ck["model_config"])
     G = Generator(cfg)
     G.load_state_dict(ck["G"])
@@ -333,7 +325,7 @@ def train_gan(
             saved = DCGANConfig.from_dict(ck["model_config"])
             if config_given is not None and config_given != saved:
                 diffs = config_diff(saved.to_dict(), config_given.to_dict())
-                raise ValueError(f"config must match the checkpoint's to resume, got changes: {'; '.join(diffs)}")
+                raise ArgumentError(f"config must match the checkpoint's to resume, got changes: {'; '.join(diffs)}")
             config = saved
             # training settings may change on resume (more epochs, time limit), the rest must not
             saved_t = GANTrainConfig.from_dict(ck["train_config"])

@@ -24,7 +24,7 @@ import threading
 import numpy as np
 import torch
 
-from .._checks import check_int
+from .._checks import ArgumentError, check_int
 from . import distributed as D
 
 __all__ = ["progress_bar", "epoch_batches", "epoch_generator", "InterruptFlag", "resolve_device", "set_seed"]
@@ -111,7 +111,7 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     try:
         return torch.device(device)
     except RuntimeError as e:
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}") from e
+        raise ArgumentError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}") from e
 
 
 def set_seed(seed: int) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import ArgumentError
 from .core import new_figure, save_figure, save_gif, to_hwc
 
 __all__ = [
@@ -71,7 +72,7 @@ def save_curves(history: dict, path: str | os.PathLike, *, smooth: int = 20) -> 
     """Loss curves and D(x), D(G(z)) against the step."""
     steps = np.asarray(history["step"], dtype=float)
     if steps.size == 0:
-        raise ValueError("history must hold at least one step, got none")
+        raise ArgumentError("history must hold at least one step, got none")
 
     def sm(v):
         v = np.asarray(v, dtype=float)

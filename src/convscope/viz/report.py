@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._checks import ArgumentError
 from .._io import atomic_write_text
 
 __all__ = ["Report"]
@@ -96,7 +97,7 @@ class Report:
         p = Path(path)
         rel = os.path.relpath(p.resolve(), self.dir.resolve())
         if rel.startswith(".."):
-            raise ValueError(f"figure path must be inside the report folder {self.dir}, got {p}")
+            raise ArgumentError(f"figure path must be inside the report folder {self.dir}, got {p}")
         self.n_fig += 1
         css = []
         if width:  # display width (scales small images up, large ones down)
