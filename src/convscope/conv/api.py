@@ -251,6 +251,9 @@ def convolve2d(image, kernel, *, mode: str = "same", boundary: str = "zeros", me
         >>> float(out[2, 2])  # the seed's Laplacian is 0 on a flat image
         0.0
     """
+    if type(image).__module__.startswith("dask."):  # larger than memory: chunk by chunk, lazily
+        from .chunked import filter_dask
+        return filter_dask(image, kernel, mode, boundary, method, inner=convolve2d, flip=True)
     return _filter(image, kernel, mode, boundary, method, flip=True)
 
 
@@ -266,6 +269,9 @@ def correlate2d(image, kernel, *, mode: str = "same", boundary: str = "zeros", m
                [2., 1.],
                [0., 2.]])
     """
+    if type(image).__module__.startswith("dask."):  # larger than memory: chunk by chunk, lazily
+        from .chunked import filter_dask
+        return filter_dask(image, kernel, mode, boundary, method, inner=correlate2d, flip=False)
     return _filter(image, kernel, mode, boundary, method, flip=False)
 
 
