@@ -232,7 +232,8 @@ def convolve2d(image, kernel, *, mode: str = "same", boundary: str = "zeros", me
 
     Args:
         image: (H, W), (C, H, W) or (B, C, H, W); numpy array or torch tensor.
-            uint8/int are promoted to float32; float32/float64 are kept.
+            uint8/int are promoted to float32; float32/float64 are kept. A dask array
+            gives a dask array, lazily, chunk by chunk (:mod:`convscope.conv.chunked`).
         kernel: (kH, kW) applied to every channel, or (C, kH, kW), one per channel.
         mode: ``full`` (N+M-1), ``same`` (N, centred as scipy) or ``valid`` (N-M+1).
         boundary: ``zeros``, ``reflect``, ``symmetric``, ``replicate`` or ``circular``

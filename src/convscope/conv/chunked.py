@@ -68,10 +68,10 @@ def axis_plan(chunks: tuple[int, ...], k: int, lo: int, hi: int):
 
     >>> axis_plan((4, 4, 2), 3, 1, 1)  # 'same', k=3: output chunks = input chunks
     ((4, 4, 2), (5, 4, 3), (1, 1))
-    >>> axis_plan((4, 4, 2), 5, 0, 0)  # 'valid', k=5: the last chunk shrinks by 4
-    ((4, 2), (4, 6), (0, 4))
-    >>> axis_plan((2, 2, 2), 7, 6, 6)  # 'full', kernel larger than a chunk: merged
-    ((6, 6), (12, 6), (6, 0))
+    >>> axis_plan((8, 8, 6), 5, 0, 0)  # 'valid', k=5: the last chunk shrinks by 4, then merges
+    ((8, 10), (8, 14), (0, 4))
+    >>> axis_plan((4, 4, 4, 4), 7, 6, 6)  # 'full', halo (6) larger than a chunk: merged
+    ((8, 14), (14, 14), (6, 0))
     """
     a = min(lo, k - 1)
     b = k - 1 - a
