@@ -94,6 +94,16 @@ def test_integer_image_and_same_chunks_as_input():
     assert rel_err(y.compute(), convolve2d(img, np.ones((3, 3)) / 9, boundary="replicate")) < 1e-4
 
 
+def test_output_chunk_grid_follows_the_input():
+    x = da.zeros((300, 260), chunks=64)  # last chunks 44 and 4: the 4 is merged to compute, then split back
+    k = np.ones((31, 31))
+    assert convolve2d(x, k, mode="same", boundary="reflect").chunks == x.chunks
+    full = convolve2d(x, k, mode="full")
+    assert full.shape == (330, 290) and full.chunks == ((64,) * 5 + (10,), (64,) * 4 + (34,))
+    valid = correlate2d(x, k, mode="valid")
+    assert valid.shape == (270, 230) and valid.chunks == ((64,) * 4 + (14,), (64,) * 3 + (38,))
+
+
 def test_valid_kernel_larger_than_image_swaps_as_scipy():
     img = np.random.default_rng(7).standard_normal((4, 5))
     k = np.random.default_rng(8).standard_normal((6, 7))

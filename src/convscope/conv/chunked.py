@@ -17,9 +17,10 @@ How the result stays identical to the in-memory call, outer edges included:
 3. Each grown chunk is filtered by the in-memory function in ``valid`` mode
    with ``method`` (``auto`` picks direct, OpenCV, FFT or overlap-add per chunk).
 
-For ``same`` the output has the input's chunks; for ``full`` and ``valid`` the
-last chunk along each spatial axis grows or shrinks by ``k-1``. Chunks smaller
-than the halo (a kernel larger than a chunk) are merged with a neighbour.
+Chunks smaller than the halo (a kernel larger than a chunk) are merged with a
+neighbour for the computation. The result is handed back on the input's chunk
+grid: the very same chunks for ``same``, and for ``full`` / ``valid`` regular
+chunks of the input's first chunk size (what zarr needs to store it).
 """
 
 from __future__ import annotations
@@ -176,7 +177,7 @@ def filter_dask(image, kernel, mode: str, boundary: str, method: str, *, inner: 
     out_w, pad_w, depth_w = axis_plan(x.chunks[-1], kW, pl, pr)
     xp = _pad_axis(_pad_axis(x, nd - 2, pt, pb, boundary), nd - 1, pl, pr, boundary)
     xp = xp.rechunk((*x.chunks[:-2], pad_h, pad_w))
-    return da.map_overlap(
+    y = da.map_overlap(
         partial(_filter_block, inner=inner, kernel=kernel, method=method),
         xp,
         depth={nd - 2: depth_h, nd - 1: depth_w},
@@ -187,3 +188,13 @@ def filter_dask(image, kernel, mode: str, boundary: str, method: str, *, inner: 
         dtype=dtype,
         meta=np.empty((0,) * nd, dtype),
     )
+    final = (*x.chunks[:-2], *(_grid_like(c, n) for c, n in zip(x.chunks[-2:], y.shape[-2:])))
+    return y if final == y.chunks else y.rechunk(final)
+
+
+def _grid_like(chunks: tuple[int, ...], n: int) -> tuple[int, ...]:
+    """The input's chunks when the length is unchanged, else a regular grid of its first chunk size."""
+    if sum(chunks) == n:
+        return chunks
+    c = chunks[0]
+    return (c,) * (n // c) + ((n % c,) if n % c else ())
