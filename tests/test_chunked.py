@@ -217,11 +217,13 @@ def test_cli_zarr_channels(tmp_path):
 def test_cli_chunks_errors(tmp_path, capsys):
     np.save(tmp_path / "a.npy", np.zeros((8, 8), np.float32))
     (tmp_path / "a.png").write_bytes(b"")
+    pytest.importorskip("zarr").open_group(str(tmp_path / "group.zarr"), mode="w")
     cases = [
         (["conv", str(tmp_path / "a.npy"), "--chunks", "0"], "--chunks must be a positive integer"),
         (["conv", str(tmp_path / "a.png"), "--chunks", "4"], "a .npy file or a .zarr folder"),
         (["conv", str(tmp_path / "missing.npy"), "--chunks", "4"], "existing .npy file"),
         (["conv", str(tmp_path / "a.npy"), "--chunks", "4", "--pool", "max:2"], "do not apply"),
+        (["conv", str(tmp_path / "group.zarr"), "--chunks", "4"], "must be a zarr array"),
     ]
     for argv, message in cases:
         assert main([*argv, "--out", str(tmp_path / "o")]) == 2

@@ -130,7 +130,10 @@ def _open_chunked(path, n: int):
     elif path.suffix.lower() == ".zarr":
         import zarr
 
-        arr = zarr.open_array(str(path), mode="r")
+        try:
+            arr = zarr.open_array(str(path), mode="r")
+        except Exception as e:  # a group, or not zarr at all: zarr's error types vary across versions
+            raise CLIError(f"image must be a zarr array (not a group), got {str(path)!r}: {type(e).__name__}") from e
     else:
         raise CLIError(f"image must be a .npy file or a .zarr folder with --chunks, got {str(path)!r}")
     if arr.ndim not in (2, 3, 4) or arr.dtype.kind not in "biuf":
