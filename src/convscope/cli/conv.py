@@ -37,6 +37,14 @@ def register(sub, common) -> None:
     p.add_argument("--pool", default=None, metavar="KIND:SIZE", help="also pool the feature maps, e.g. max:2 or avg:2")
     p.add_argument("--gray", action="store_true", help="convert the image to grey first")
     p.add_argument("--size", type=int, default=256, help="resize the short side to this (default 256; 0 keeps)")
+    p.add_argument(
+        "--chunks",
+        type=int,
+        default=None,
+        metavar="N",
+        help="filter a .npy or .zarr IMAGE larger than memory in N x N chunks (last two axes are H, W) "
+        "and write zarr; needs pip install -e '.[scale]'",
+    )
     add_out(p, "conv")
     p.set_defaults(func=cmd_conv)
 
@@ -64,6 +72,8 @@ def parse_pool(spec: str | None):
 
 
 def cmd_conv(args) -> int:
+    if args.chunks is not None:
+        return cmd_conv_chunked(args)
     import torch
     import torch.nn.functional as F
 
@@ -96,5 +106,110 @@ def cmd_conv(args) -> int:
             written.append(out / f"pooled_{safe}.npy")
         maps.append((spec, k.numpy(), chans, pooled))
     written.append(conv_panel(img, maps, out / "panel.png", pool=pool))
+    report(written, out, args)
+    return 0
+
+
+# --------------------------------------------------------------------------------------
+# convscope conv BIG.npy|BIG.zarr --chunks N: images larger than memory (dask + zarr)
+
+SCALE_HINT = "pip install -e '.[scale]'"
+
+
+def _open_chunked(path, n: int):
+    """A memory-mapped .npy or a zarr array as a dask array in n x n chunks (nothing read yet)."""
+    from pathlib import Path
+
+    import dask.array as da
+
+    path = Path(path)
+    if not path.exists():
+        raise CLIError(f"image must be an existing .npy file or .zarr folder, got {str(path)!r}")
+    if path.suffix.lower() == ".npy":
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    elif path.suffix.lower() == ".zarr":
+        import zarr
+
+        try:
+            arr = zarr.open_array(str(path), mode="r")
+        except Exception as e:  # a group, or not zarr at all: zarr's error types vary across versions
+            raise CLIError(f"image must be a zarr array (not a group), got {str(path)!r}: {type(e).__name__}") from e
+    else:
+        raise CLIError(f"image must be a .npy file or a .zarr folder with --chunks, got {str(path)!r}")
+    if arr.ndim not in (2, 3, 4) or arr.dtype.kind not in "biuf":
+        raise CLIError(f"image must be a real (H, W), (C, H, W) or (B, C, H, W) array, got shape {arr.shape} dtype {arr.dtype}")
+    # batch in ones, all channels together, n x n in space
+    lead = tuple(-1 if i == arr.ndim - 3 else 1 for i in range(arr.ndim - 2))
+    return da.from_array(arr, chunks=(*lead, n, n), asarray=False)
+
+
+def _write_zarr(result, final, args):
+    """Compute ``result`` chunk by chunk into ``final`` (.zarr), atomically, with a progress bar."""
+    import os
+    import shutil
+
+    from dask.callbacks import Callback
+
+    from .common import progress
+
+    class _Bar(Callback):
+        def _start_state(self, dsk, state):
+            total = sum(len(state[k]) for k in ("ready", "waiting", "running", "finished"))
+            self.bar = progress(total=total, args=args, desc=final.name, unit="task")
+
+        def _posttask(self, key, result, dsk, state, worker_id):
+            self.bar.update(1)
+
+        def _finish(self, dsk, state, errored):
+            self.bar.close()
+
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")  # same folder: the rename is atomic
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        with _Bar():
+            result.to_zarr(str(tmp), overwrite=True)
+        old = None
+        if final.exists():
+            old = final.with_name(f".{final.name}.old-{os.getpid()}")
+            os.replace(final, old)
+        os.replace(tmp, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def cmd_conv_chunked(args) -> int:
+    from .._checks import fail
+
+    try:
+        import dask.array  # noqa: F401
+        import zarr  # noqa: F401
+    except ImportError as e:
+        missing = e.name or "a module"
+        raise CLIError(f"--chunks needs dask and zarr ({missing} is missing): {SCALE_HINT}") from None
+    from ..conv import convolve2d
+    from ..kernels import kernel_from_spec
+
+    n = args.chunks
+    if n < 1:
+        raise fail("--chunks", "a positive integer", n)
+    if args.image is None:
+        raise CLIError("image must be given with --chunks: a .npy file or a .zarr folder")
+    if args.pool or args.gray:
+        raise CLIError("--pool and --gray do not apply with --chunks (the image is filtered as stored)")
+    x = _open_chunked(args.image, n)
+    specs = args.kernel or ["laplacian8"]
+    kernels = [(s, kernel_from_spec(s).numpy()) for s in specs]
+    out = out_dir(args)
+    written = []
+    for spec, k in kernels:
+        y = convolve2d(x, k, mode=args.mode, boundary=args.boundary, method=args.method).astype(np.float32)
+        # zarr stores regular chunks: full/valid change the last chunk's size
+        y = y.rechunk((*y.chunks[:-2], n, n))
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in spec)[:40]
+        written.append(_write_zarr(y, out / f"featuremap_{safe}.zarr", args))
     report(written, out, args)
     return 0

@@ -232,7 +232,8 @@ def convolve2d(image, kernel, *, mode: str = "same", boundary: str = "zeros", me
 
     Args:
         image: (H, W), (C, H, W) or (B, C, H, W); numpy array or torch tensor.
-            uint8/int are promoted to float32; float32/float64 are kept.
+            uint8/int are promoted to float32; float32/float64 are kept. A dask array
+            gives a dask array, lazily, chunk by chunk (:mod:`convscope.conv.chunked`).
         kernel: (kH, kW) applied to every channel, or (C, kH, kW), one per channel.
         mode: ``full`` (N+M-1), ``same`` (N, centred as scipy) or ``valid`` (N-M+1).
         boundary: ``zeros``, ``reflect``, ``symmetric``, ``replicate`` or ``circular``
@@ -251,6 +252,9 @@ def convolve2d(image, kernel, *, mode: str = "same", boundary: str = "zeros", me
         >>> float(out[2, 2])  # the seed's Laplacian is 0 on a flat image
         0.0
     """
+    if type(image).__module__.startswith("dask."):  # larger than memory: chunk by chunk, lazily
+        from .chunked import filter_dask
+        return filter_dask(image, kernel, mode, boundary, method, inner=convolve2d, flip=True)
     return _filter(image, kernel, mode, boundary, method, flip=True)
 
 
@@ -266,6 +270,9 @@ def correlate2d(image, kernel, *, mode: str = "same", boundary: str = "zeros", m
                [2., 1.],
                [0., 2.]])
     """
+    if type(image).__module__.startswith("dask."):  # larger than memory: chunk by chunk, lazily
+        from .chunked import filter_dask
+        return filter_dask(image, kernel, mode, boundary, method, inner=correlate2d, flip=False)
     return _filter(image, kernel, mode, boundary, method, flip=False)
 
 
