@@ -10,7 +10,7 @@ import numpy as np
 
 from ._common import as_image, out_folder, save_npy
 
-__all__ = ["Filtering", "filtering", "clean_edge", "save_filtering"]
+__all__ = ["Filtering", "filtering", "clean_edge", "filter_title", "save_filtering"]
 
 
 @dataclass(frozen=True)

@@ -74,10 +74,10 @@ def parse_expression(expr: str, classes: Sequence[str]) -> list[tuple[int, int]]
     classes = [str(c) for c in classes]
     toks = re.findall(r"([+-]?)\s*([^+\-\s]+)", expr.strip())
     if not toks:
-        raise ArgumentError(f"expr must look like 'A-B+C' with class names, got {expr!r}")
+        raise ArgumentError(f"--expr must look like 'A-B+C' with class names, got {expr!r}")
     terms = []
     for sign, name in toks:
         if name not in classes:
-            raise ArgumentError(f"expr terms must be class names ({', '.join(classes)}), got {name!r}")
+            raise ArgumentError(f"--expr terms must be class names ({', '.join(classes)}), got {name!r}")
         terms.append((-1 if sign == "-" else 1, classes.index(name)))
     return terms
