@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import random
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -40,3 +42,25 @@ def as_image(image) -> np.ndarray:
 
         image = load_image(image)
     return np.asarray(image, dtype=np.float64)
+
+
+def keeps_global_rng(fn):
+    """Run ``fn`` with Python's, NumPy's and torch's global generators restored afterwards.
+
+    Building a model (default initialisation) or a library call that seeds torch globally
+    would otherwise leave the caller's random state changed behind its back.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        import torch
+
+        py, np_state = random.getstate(), np.random.get_state()
+        try:
+            with torch.random.fork_rng(devices=[]):
+                return fn(*args, **kwargs)
+        finally:
+            random.setstate(py)
+            np.random.set_state(np_state)
+
+    return wrapper

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import ArgumentError
-from ._common import out_folder, save_json, save_npy
+from ._common import keeps_global_rng, out_folder, save_json, save_npy
 
 __all__ = [
     "ClassifierEvaluation", "evaluate_classifier", "save_classifier_evaluation",
@@ -71,6 +71,7 @@ class ClassifierEvaluation:
                 "checkpoint": self.checkpoint}
 
 
+@keeps_global_rng
 def evaluate_classifier(checkpoint: str | os.PathLike, data: str | None = None, split: str = "test") -> ClassifierEvaluation:
     """Evaluate a trained classifier (run folder or ``.pt``) on ``split`` of ``data`` (default: its source)."""
     from ..metrics.classification import confusion_matrix, evaluate
@@ -138,6 +139,7 @@ def _read_inputs(paths, meta, n_default: int = 8):
     return [(f"{Path(ds.source).name}[test #{i}] (true: {ds.classes[int(y[i])]})", x[i]) for i in picks]
 
 
+@keeps_global_rng
 def predict(checkpoint: str | os.PathLike, images: Sequence[str | os.PathLike] = (), *, top: int = 3) -> Predictions:
     """Top-``top`` classes with probabilities for image files (default: 8 test images of the source)."""
     import torch
@@ -187,6 +189,7 @@ class LearnedFilters:
     maps: np.ndarray
 
 
+@keeps_global_rng
 def learned_filters(checkpoint: str | os.PathLike, image: str | os.PathLike | None = None, *,
                     spectrum_size: int = 32) -> LearnedFilters:
     """What the network learned: first-layer kernels, their spectra, and the feature maps of ``image``

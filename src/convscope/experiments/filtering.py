@@ -62,6 +62,8 @@ def clean_edge(gray: np.ndarray, w: int = 12) -> tuple[int, int]:
     score = np.abs(right_m - left_m) - 3 * (left_s + right_s)
     r0, r1, c0, c1 = H // 6, 5 * H // 6, max(W // 8, 2 * w), min(7 * W // 8, W - 2 * w)
     sub = score[r0:r1, c0:c1]
+    if sub.size == 0:  # too small to have flat sides: the centre will do
+        return H // 2, W // 2
     i, j = np.unravel_index(int(np.argmax(sub)), sub.shape)
     return r0 + int(i), c0 + int(j)
 

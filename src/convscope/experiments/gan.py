@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import ArgumentError
-from ._common import out_folder, save_json, save_npy
+from ._common import keeps_global_rng, out_folder, save_json, save_npy
 
 __all__ = [
     "Samples", "sample", "save_samples",
@@ -38,6 +38,7 @@ class Samples:
     seed: int
 
 
+@keeps_global_rng
 def sample(checkpoint: str | os.PathLike, n: int = 64, *, seed: int = 0) -> Samples:
     """``n`` images from the run's generator, noise drawn from ``seed``."""
     from ..models.dcgan import generate, load_generator
@@ -71,6 +72,7 @@ class Interpolation:
     mode: str
 
 
+@keeps_global_rng
 def interpolate(checkpoint: str | os.PathLike, *, mode: str = "slerp", steps: int = 10, rows: int = 6,
                 points: Sequence[int] | None = None, seed: int = 0) -> Interpolation:
     """Walk the latent space: ``rows`` random walks between two points, or one walk visiting ``points``
@@ -127,6 +129,7 @@ class Arithmetic:
     result_predicted: tuple[str, ...]
 
 
+@keeps_global_rng
 def arithmetic(checkpoint: str | os.PathLike, classifier: str | os.PathLike, *, expr: str | None = None,
                pool: int = 2000, seed: int = 0) -> Arithmetic:
     """Pick three confident ``z`` per concept among ``pool`` draws, average them and add/subtract the means.
@@ -220,6 +223,7 @@ class GANSpectrum:
         return {k: v for k, v in self.report.items() if k not in ("real_power", "fake_power")}
 
 
+@keeps_global_rng
 def gan_spectrum(checkpoint: str | os.PathLike, data=None, *, n: int = 2000, seed: int = 0) -> GANSpectrum:
     """Compare the power spectra of ``n`` real images (default: the run's data) and ``n`` generated ones."""
     from ..metrics.spectral import spectral_report
@@ -268,6 +272,7 @@ class GANEvaluation:
         return self.result["metrics"]
 
 
+@keeps_global_rng
 def evaluate_generator(checkpoint: str | os.PathLike, data, classifier: str | os.PathLike, *, n: int = 10_000,
                        probe: bool = True, seed: int = 0) -> GANEvaluation:
     """Fréchet distance, KID, precision/recall, coverage, class balance and linear probes in the classifier's features."""
