@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from convscope.cli import main
-from convscope.cli.diffusion import gif_steps, parse_steps
+from convscope.experiments.diffusion import gif_steps, parse_steps
 
 EXPECTED = {
     "propagator.npy", "propagator.png", "frames.npy", "diffusion.gif", "strip.png", "profile.png",

@@ -69,7 +69,7 @@ def test_interpolate(run_dir, tmp_path, mode):
 
 
 def test_interpolate_chosen_points(run_dir, tmp_path):
-    from convscope.cli.gan import latent_walk
+    from convscope.models.latent import latent_walk
 
     assert main(["gan", "interpolate", "--checkpoint", str(run_dir), "--points", "1", "2", "3", "--steps", "3",
                  "--out", str(tmp_path), "--quiet"]) == 0

@@ -1,4 +1,4 @@
-"""Named convolution kernels and parsing of custom ones.
+"""Named convolution kernels and parsing of custom ones (the engine layer, beside :mod:`convscope.conv`).
 
 ``laplacian8`` is exactly the seed's kernel, 8 in the centre and -1 around it:
 

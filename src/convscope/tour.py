@@ -9,7 +9,6 @@ report folder and adds text, figures and tables to the :class:`Report`.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,12 +52,9 @@ def _fmt_ms(s: float) -> str:
 
 
 def step_feature_maps(ctx: TourContext) -> None:
-    import torch.nn.functional as F
-
-    from .conv import convolve2d
     from .data.images import load_image
+    from .experiments.feature_maps import feature_maps, save_feature_maps
     from .kernels import get_kernel
-    from .viz.panels import conv_panel
 
     r = ctx.report
     r.section("feature-maps", "1. Feature maps: image ⊛ kernel")
@@ -68,14 +64,10 @@ def step_feature_maps(ctx: TourContext) -> None:
         "regions vanish and only edges survive. Each colour channel gets its own feature map."
     )
     img = load_image(ctx.image or "astronaut", size=192 if ctx.quick else 320).astype(np.float64)
-    names = ["laplacian8", "sobel_x", "gaussian"]
-    maps = []
-    for name in names:
-        k = get_kernel(name, 7) if name == "gaussian" else get_kernel(name)
-        fmap = convolve2d(img, k, mode="same", boundary="reflect")
-        pooled = F.max_pool2d(torch.from_numpy(np.abs(fmap))[None], 2).numpy()[0]
-        maps.append((name, k.numpy(), fmap, pooled))
-    p = conv_panel(img, maps, ctx.path("1_feature_maps.png"), pool=("max", 2))
+    kernels = [("laplacian8", get_kernel("laplacian8")), ("sobel_x", get_kernel("sobel_x")),
+               ("gaussian", get_kernel("gaussian", 7))]
+    res = feature_maps(img, kernels, boundary="reflect", pool=("max", 2), pool_magnitude=True)
+    (p,) = save_feature_maps(res, ctx.out, panel="1_feature_maps.png", data=False)
     r.figure(
         p,
         "Each row convolves the photograph with one kernel. The seed's Laplacian (top) lights up edges in "
@@ -83,28 +75,18 @@ def step_feature_maps(ctx: TourContext) -> None:
         "that tells dark-to-light from light-to-dark; the Gaussian only blurs. The last column max-pools "
         "|feature map| 2×2: the edges survive at half the resolution.",
     )
-    seed = get_kernel("laplacian8").numpy()
-    flat = convolve2d(np.ones((8, 8)), seed, mode="valid")
     r.table(
         ["kernel", "sum of weights", "response on a flat image"],
-        [["laplacian8 (seed)", f"{seed.sum():g}", f"{np.abs(flat).max():g}"],
-         ["gaussian 7×7", f"{get_kernel('gaussian', 7).sum().item():.6f}", "1 (preserves brightness)"]],
+        [["laplacian8 (seed)", f"{res.kernel_sums[0]:g}", f"{res.flat_responses[0]:g}"],
+         ["gaussian 7×7", f"{res.kernel_sums[2]:.6f}", "1 (preserves brightness)"]],
         "Zero-sum kernels detect change; unit-sum kernels average.",
     )
 
 
-def _run_cli(ctx: TourContext, argv: list[str], sub: str) -> Path:
-    """Run a convscope command in-process into ``out/sub`` (its panels become figures)."""
-    from .cli import main as cli_main
-
-    d = ctx.path(sub, ".keep").parent
-    # the commands' own chatter goes to tour.log; the tour prints one line per step
-    with open(ctx.out / "tour.log", "a") as log, contextlib.redirect_stdout(log):
-        print(f"$ convscope {' '.join(argv)}")
-        rc = cli_main([*argv, "--quiet", "--seed", str(ctx.seed), "--out", str(d)])
-    if rc != 0:
-        raise RuntimeError(f"tour step failed: convscope {' '.join(argv)} exited with {rc}")
-    return d
+def _log_files(ctx: TourContext, what: str, paths: list[Path], d: Path) -> None:
+    """tour.log: what each step wrote and where (the tour prints one line per step)."""
+    with open(ctx.out / "tour.log", "a") as log:
+        print(f"{what}: wrote {len(paths)} file{'s' if len(paths) != 1 else ''} to {d.resolve()}", file=log)
 
 
 # --------------------------------------------------------------------------------------
@@ -113,8 +95,7 @@ def _run_cli(ctx: TourContext, argv: list[str], sub: str) -> Path:
 
 def step_theorem(ctx: TourContext) -> None:
     from .data.images import load_image
-    from .fourier import convolution_theorem
-    from .kernels import get_kernel
+    from .experiments.theorem import save_theorem, theorem
 
     r = ctx.report
     r.section("theorem", "2. The convolution theorem")
@@ -124,23 +105,21 @@ def step_theorem(ctx: TourContext) -> None:
         "circular convolution unless both signals are zero-padded to at least N+M−1 samples; then it "
         "equals the linear convolution to rounding error."
     )
-    img = ctx.image or "camera"
-    d = _run_cli(ctx, ["theorem", img, "--kernel", "gaussian:15", "--size", "192" if ctx.quick else "256"], "2_theorem")
+    x = load_image(ctx.image or "camera", gray=True, size=192 if ctx.quick else 256).astype(np.float64)
+    res = theorem(x, "gaussian:15")
+    d = ctx.path("2_theorem", ".keep").parent
+    _log_files(ctx, "theorem", save_theorem(res, d, kernel_label="gaussian:15"), d)
     r.figure(
         d / "theorem_panel.png",
         "Spatial and FFT results are indistinguishable; their difference (log scale) is at the level of "
         "floating-point rounding. Without padding the FFT result is circular: light from one edge leaks "
         "into the opposite one, and the wrap-around error is confined to a band as wide as the kernel.",
     )
-    x = load_image(img, gray=True, size=192 if ctx.quick else 256).astype(np.float64)
-    k = get_kernel("gaussian", 15)
-    lin = convolution_theorem(x, k, pad=True)
-    circ = convolution_theorem(x, k, pad=False)
     r.table(
         ["", "spatial", "FFT", "largest |difference|"],
-        [["zero-padded (linear)", _fmt_ms(lin.spatial_seconds), _fmt_ms(lin.frequency_seconds), f"{lin.max_abs_diff:.1e}"],
-         ["unpadded (circular)", _fmt_ms(circ.spatial_seconds), _fmt_ms(circ.frequency_seconds),
-          f"{float(np.abs(np.asarray(circ.wrap_error)).max()):.3f} (wrap-around)"]],
+        [["zero-padded (linear)", _fmt_ms(res.spatial_seconds), _fmt_ms(res.frequency_seconds), f"{res.max_abs_diff:.1e}"],
+         ["unpadded (circular)", _fmt_ms(res.circular_spatial_seconds), _fmt_ms(res.circular_frequency_seconds),
+          f"{res.max_wrap_error:.3f} (wrap-around)"]],
         "Timings of the two routes on this machine (float64, 15×15 Gaussian) and how far apart they land.",
     )
 
@@ -150,42 +129,41 @@ def step_theorem(ctx: TourContext) -> None:
 
 
 def step_fourier(ctx: TourContext) -> None:
-    from .conv import convolve2d
     from .data.images import load_image
-    from .fourier import fit_power_law, radial_profile, spectral_laplacian
-    from .kernels import get_kernel
-    from .viz.core import new_figure, save_figure, show_map
+    from .experiments.filtering import filtering, save_filtering
+    from .experiments.spectrum import (
+        image_spectrum,
+        save_spectral_laplacian,
+        save_spectrum,
+        spectral_laplacian,
+    )
 
     r = ctx.report
     r.section("fourier", "3. The Fourier domain for images")
-    img = ctx.image or "camera"
-    size = "192" if ctx.quick else "256"
-    d = _run_cli(ctx, ["spectrum", img, "--size", size], "3_spectrum")
-    x = load_image(img, gray=True, size=int(size)).astype(np.float64)
-    fit = fit_power_law(radial_profile(x))
+    x = load_image(ctx.image or "camera", gray=True, size=192 if ctx.quick else 256).astype(np.float64)
+    spec = image_spectrum(x)
+    d = ctx.path("3_spectrum", ".keep").parent
+    _log_files(ctx, "spectrum", save_spectrum(spec, d), d)
     r.paragraph(
         "The centred spectrum puts low frequencies in the middle. Natural photographs carry most of their "
         f"power at low frequencies and fall off roughly as 1/f²: here the radial power spectrum has slope "
-        f"{fit.slope:.2f} on log–log axes (white noise would be flat, slope 0)."
+        f"{spec.slope:.2f} on log–log axes (white noise would be flat, slope 0)."
     )
     r.figure(d / "spectrum_panel.png",
              "The image, its log magnitude, its phase and the radial power spectrum with the fitted power law. "
              "The bright cross comes from the image's edges, which the DFT sees as jumps (it assumes periodicity).")
-    d = _run_cli(ctx, ["filter", img, "--lowpass", "0.06", "--size", size], "3_lowpass")
+    d = ctx.path("3_lowpass", ".keep").parent
+    _log_files(ctx, "lowpass", save_filtering(filtering(x, "lowpass", 0.06), d), d)
     r.figure(d / "filter_panel.png",
              "Low-pass filtering: multiply the spectrum by a mask and transform back; 'high frequencies eliminated', "
              "as the seed says. The bottom row compares the ideal (sharp) mask with the Gaussian one: the ideal "
              "mask rings (Gibbs oscillations parallel to edges), the Gaussian does not.")
-    d = _run_cli(ctx, ["filter", img, "--highpass", "0.05", "--size", size], "3_highpass")
+    d = ctx.path("3_highpass", ".keep").parent
+    _log_files(ctx, "highpass", save_filtering(filtering(x, "highpass", 0.05), d), d)
     r.figure(d / "filter_panel.png",
              "High-pass filtering keeps what the low-pass removed: the edges and the texture.")
     # spectral derivative: the Laplacian by multiplication with -(k_x^2 + k_y^2)
-    lap_spec = spectral_laplacian(x, boundary="symmetric")
-    lap_fd = -convolve2d(x, get_kernel("laplacian4"), boundary="symmetric")
-    fig, axes = new_figure(2, ncols=2, size=3.6)
-    show_map(axes[0], lap_spec, title="spectral Laplacian  −|k|²·F[u]")
-    show_map(axes[1], lap_fd, title="finite-difference Laplacian (−laplacian4)")
-    p = save_figure(fig, ctx.path("3_spectral_laplacian.png"))
+    (p,) = save_spectral_laplacian(spectral_laplacian(x, boundary="symmetric"), ctx.path("3_spectral_laplacian.png"))
     r.figure(p, "Fourier transforms simplify differentiation too (the fluid-mechanics remark): multiplying the "
                 "spectrum by (ik)ⁿ differentiates. The spectral Laplacian matches the 5-point finite "
                 "difference at low frequencies and is sharper at high ones.")
@@ -197,6 +175,7 @@ def step_fourier(ctx: TourContext) -> None:
 
 def step_diffusion(ctx: TourContext) -> None:
     from .diffusion import moments, propagator
+    from .experiments.diffusion import diffusion, drop, save_diffusion
     from .kernels import get_kernel
 
     r = ctx.report
@@ -216,8 +195,11 @@ def step_diffusion(ctx: TourContext) -> None:
         f"values are e⁸/(e⁸+8e⁻¹) = {Pn[1, 1]:.6f} and e⁻¹/(e⁸+8e⁻¹) = {Pn[0, 0]:.7f}.",
     )
     m = moments(P)
-    steps = "0,10,100,1000" if ctx.quick else "0,10,100,1000,10000"
-    d = _run_cli(ctx, ["diffuse", "--drop", "disc", "--temperature", "4", "--steps", steps, "--compare-heat"], "4_diffusion")
+    steps = [0, 10, 100, 1000] if ctx.quick else [0, 10, 100, 1000, 10000]
+    res = diffusion(drop(128, "disc"), "laplacian8", temperature=4.0, steps=steps, compare_heat=True)
+    d = ctx.path("4_diffusion", ".keep").parent
+    _log_files(ctx, "diffuse", save_diffusion(res, d, kernel_label="laplacian8", what="a drop of salt (disc)",
+                                              shared=False), d)
     r.paragraph(
         f"At temperature 1 the salt barely moves (variance {m.variance[0]:.2e} px² per step). At temperature 4 the "
         "propagator spreads further; a disc of salt diffuses as below, with a no-flux (mirror) boundary so no salt is lost."
@@ -240,10 +222,7 @@ def step_diffusion(ctx: TourContext) -> None:
 
 
 def step_fractional(ctx: TourContext) -> None:
-    import torch.nn.functional as F
-
-    from .conv import conv_transpose2d, pad2d, zero_insert
-    from .viz.tour import fractional_stride_figure
+    from .experiments.fractional_stride import fractional_stride, save_fractional_stride
 
     r = ctx.report
     r.section("fractional", "5. Fractionally-strided convolution: 3×3 → 5×5")
@@ -252,16 +231,8 @@ def step_fractional(ctx: TourContext) -> None:
         "describes the construction: upsample the 3×3 input by inserting a zero between samples (stride 2 "
         "gives 5×5), pad, then run an ordinary full convolution with a 3×3 kernel: the output is 5×5."
     )
-    x = torch.arange(1.0, 10.0, dtype=torch.float64).reshape(1, 1, 3, 3)
-    w = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]], dtype=torch.float64).reshape(1, 1, 3, 3)
-    xz = zero_insert(x, (2, 2))
-    xp = pad2d(xz, (1, 1, 1, 1), "zeros")
-    ours = conv_transpose2d(x, w, stride=2, padding=1)
-    ref = F.conv_transpose2d(x, w, stride=2, padding=1)
-    p = fractional_stride_figure(
-        x[0, 0].numpy(), xz[0, 0].numpy(), xp[0, 0].numpy(), w[0, 0].flip(-2, -1).numpy(), ours[0, 0].numpy(),
-        ctx.path("5_fractional_stride.png"), window=(1, 1),
-    )
+    res = fractional_stride()
+    (p,) = save_fractional_stride(res, ctx.path("5_fractional_stride.png"), window=(1, 1))
     r.figure(
         p,
         "Step by step: the 3×3 input (1), zeros inserted between samples (2, hatched), one pixel of zero "
@@ -269,38 +240,70 @@ def step_fractional(ctx: TourContext) -> None:
         "the 5×5 output (5). Output pixels on the inserted rows and columns only see the kernel's "
         "off-centre taps: uneven overlap is where GAN checkerboard artefacts come from.",
     )
-    diff = float((ours - ref).abs().max())
     r.table(
         ["quantity", "value"],
-        [["input", "3×3"], ["after zero insertion", f"{xz.shape[-2]}×{xz.shape[-1]}"],
-         ["output", f"{ours.shape[-2]}×{ours.shape[-1]}"],
-         ["max |ours − torch.conv_transpose2d|", f"{diff:.1e}"]],
+        [["input", "3×3"], ["after zero insertion", f"{res.zero_inserted.shape[-2]}×{res.zero_inserted.shape[-1]}"],
+         ["output", f"{res.output.shape[-2]}×{res.output.shape[-1]}"],
+         ["max |ours − torch.conv_transpose2d|", f"{res.max_abs_diff:.1e}"]],
         "The construction equals torch's transposed convolution exactly.",
     )
-    ctx.results["fractional_max_diff"] = diff
+    ctx.results["fractional_max_diff"] = res.max_abs_diff
 
 
 # --------------------------------------------------------------------------------------
 # 6. recognition
 
 
+def _train_classifier(ctx: TourContext, run: Path, data: str, size: int, epochs: int) -> None:
+    """``convscope classify train --data DATA --image-size SIZE --epochs EPOCHS`` into ``run``."""
+    from .models.cnn import CNNConfig
+    from .train.classify import TrainConfig, train_classifier
+    from .viz.curves import classifier_curves
+
+    tcfg = TrainConfig.from_dict({"data": data, "image_size": size, "epochs": epochs, "seed": ctx.seed})
+    res = train_classifier(CNNConfig(), tcfg, run, quiet=True)
+    if res["history"]:
+        classifier_curves(res["history"], run / "curves.png")
+
+
+def _train_gan(ctx: TourContext, run: Path):
+    """``convscope gan train --preset quick|mnist`` into ``run``."""
+    from .models.dcgan import DCGANConfig
+    from .train.gan import PRESETS, GANTrainConfig, train_gan
+
+    preset = PRESETS["quick" if ctx.quick else "mnist"]
+    train = {**preset["train"], "device": "cpu", "compile": False}
+    if not ctx.quick:
+        train["time_limit_s"] = 12 * 60
+    return train_gan(DCGANConfig(**{"channels": 1, **preset["model"]}), preset["data"], run,
+                     train=GANTrainConfig(**train), seed=ctx.seed)
+
+
 def step_recognition(ctx: TourContext) -> None:
-    import json
+    from .experiments.classify import (
+        evaluate_classifier,
+        learned_filters,
+        save_classifier_evaluation,
+        save_learned_filters,
+    )
 
     r = ctx.report
     r.section("recognition", "6. Recognition: a CNN does the feature engineering")
-    data, size, epochs = ("digits", "16", "6") if ctx.quick else ("mnist-5k", "32", "12")
+    data, size, epochs = ("digits", 16, 6) if ctx.quick else ("mnist-5k", 32, 12)
     r.paragraph(
         "The seed opens with image recognition: AlexNet won ILSVRC-2012 as team SuperVision. The point of a "
         "CNN is that it learns its kernels (the feature engineering) from data instead of having them "
         f"designed. Here a LeNet-5-style network trains for {epochs} epochs on the bundled "
         f"{'8×8 scikit-learn digits (upscaled to 16×16)' if data == 'digits' else '5,000 MNIST digits'}."
     )
-    run = _run_cli(ctx, ["classify", "train", "--data", data, "--image-size", size, "--epochs", epochs], "6_classifier")
+    run = ctx.path("6_classifier", ".keep").parent
+    _train_classifier(ctx, run, data, size, epochs)
     ctx.results["classifier"] = run
-    d = _run_cli(ctx, ["classify", "eval", "--checkpoint", str(run), "--data", data], "6_eval")
-    ev = json.loads((d / "eval.json").read_text())
-    f = _run_cli(ctx, ["classify", "filters", "--checkpoint", str(run)], "6_filters")
+    ev = evaluate_classifier(run, data)
+    d = ctx.path("6_eval", ".keep").parent
+    _log_files(ctx, "classify eval", save_classifier_evaluation(ev, d), d)
+    f = ctx.path("6_filters", ".keep").parent
+    _log_files(ctx, "classify filters", save_learned_filters(learned_filters(run), f), f)
     r.figure(f / "filters.png",
              "What the network learned: its first-layer kernels (left), the magnitudes of their Fourier spectra "
              "(middle: most are oriented band-pass filters, edge and stroke detectors like the hand-made Sobel "
@@ -309,13 +312,13 @@ def step_recognition(ctx: TourContext) -> None:
         r.figure(run / "curves.png", "Training and validation loss and accuracy per epoch.")
     r.figure(d / "confusion.png", "Confusion matrix on the held-out test split: the diagonal is what the "
                                   "network got right; off-diagonal cells show which digits it confuses.")
-    worst = sorted(ev["per_class"].items(), key=lambda kv: kv[1])[:3]
+    worst = sorted(zip(ev.classes, ev.per_class), key=lambda kv: kv[1])[:3]
     r.table(
         ["data", "test images", "accuracy", "hardest classes"],
-        [[data, ev["n"], f"{100 * ev['accuracy']:.1f}%", ", ".join(f"{k} ({100 * v:.0f}%)" for k, v in worst)]],
+        [[data, ev.n, f"{100 * ev.accuracy:.1f}%", ", ".join(f"{k} ({100 * v:.0f}%)" for k, v in worst)]],
         "Held-out accuracy of the classifier; it is also the feature network that judges the DCGAN below.",
     )
-    ctx.results["classifier_accuracy"] = ev["accuracy"]
+    ctx.results["classifier_accuracy"] = ev.accuracy
 
 
 # --------------------------------------------------------------------------------------
@@ -323,10 +326,16 @@ def step_recognition(ctx: TourContext) -> None:
 
 
 def step_dcgan(ctx: TourContext) -> None:
-    import json
-
     from PIL import Image
 
+    from .experiments.gan import (
+        evaluate_generator,
+        gan_spectrum,
+        interpolate,
+        save_gan_evaluation,
+        save_gan_spectrum,
+        save_interpolation,
+    )
     from .viz.core import new_figure, save_figure
 
     r = ctx.report
@@ -338,10 +347,10 @@ def step_dcgan(ctx: TourContext) -> None:
         "hidden layers; ReLU in G with Tanh at the output; LeakyReLU in D."
     )
     data = "digits" if ctx.quick else "mnist-5k"
-    argv = ["gan", "train", "--preset", "quick" if ctx.quick else "mnist"]
-    if not ctx.quick:
-        argv += ["--time-limit", "12"]
-    run = _run_cli(ctx, argv, "7_gan")
+    run = ctx.path("7_gan", ".keep").parent
+    _train_gan(ctx, run)
+    # the trainer's per-epoch grids of its fixed noise (the one thing the tour reads back: the
+    # trainer keeps no other record of its samples over epochs)
     grids = sorted((run / "samples").glob("epoch_*.png"))
     if grids:
         pick = sorted({0, len(grids) // 3, 2 * len(grids) // 3, len(grids) - 1})
@@ -357,18 +366,18 @@ def step_dcgan(ctx: TourContext) -> None:
     if (run / "curves.png").exists():
         r.figure(run / "curves.png", "Losses of G and D, and D's mean output on real images D(x) and on "
                                      "generated ones D(G(z)); a healthy run keeps both away from 0 and 1.")
-    i = _run_cli(ctx, ["gan", "interpolate", "--checkpoint", str(run)], "7_interpolate")
+    i = ctx.path("7_interpolate", ".keep").parent
+    _log_files(ctx, "gan interpolate", save_interpolation(interpolate(run, seed=ctx.seed), i), i)
     r.figure(i / "interpolation.png", "Walking in the latent space (slerp between random points): the digits "
                                       "morph smoothly, the paper's evidence that G has not memorised its data.")
     r.figure(i / "interpolation.gif", "The same walk, animated.", width=640, pixelated=True)
     cls = ctx.results.get("classifier")
     if cls is not None:
-        n = "2000" if ctx.quick else "10000"
-        e = _run_cli(ctx, ["gan", "evaluate", "--checkpoint", str(run), "--data", data, "--classifier", str(cls), "-n", n],
-                     "7_evaluate")
-        m = json.loads((e / "metrics.json").read_text())["metrics"]
+        ev = evaluate_generator(run, data, cls, n=2000 if ctx.quick else 10000, seed=ctx.seed)
+        e = ctx.path("7_evaluate", ".keep").parent
+        _log_files(ctx, "gan evaluate", save_gan_evaluation(ev, e), e)
         rows = []
-        for name, v in m.items():
+        for name, v in ev.metrics.items():
             if name.endswith("_2000"):
                 continue
             fl = v.get("floor")
@@ -377,15 +386,17 @@ def step_dcgan(ctx: TourContext) -> None:
         r.table(["metric", "generated", "ideal", "real-vs-real floor", "better"], rows,
                 "Offline evaluation in the classifier's feature space (there are no Inception weights here). "
                 "The floor is the same metric between two real splits: the best a perfect generator could do.")
-    s = _run_cli(ctx, ["gan", "spectrum", "--checkpoint", str(run)], "7_spectrum")
+    sp = gan_spectrum(run, seed=ctx.seed)
+    s = ctx.path("7_spectrum", ".keep").parent
+    _log_files(ctx, "gan spectrum", save_gan_spectrum(sp, s), s)
     r.figure(s / "spectrum.png",
              "The Fourier tools turned on the GAN: azimuthally averaged power spectra of real and generated "
              "images. Transposed convolutions with stride 2 leave peaks at the frequencies their zero insertion "
              "folds back (a checkerboard); the score summarises the gap between the two curves.")
-    sp = json.loads((s / "spectrum.json").read_text())
     r.table(["spectral discrepancy", "high-frequency power ratio (generated / real)"],
-            [[f"{sp['discrepancy']:.3f}", f"{sp['high_freq_ratio']:.2f}"]],
+            [[f"{sp.discrepancy:.3f}", f"{sp.high_freq_ratio:.2f}"]],
             "Spectral diagnostics of the generator (0 and 1 would be a perfect match).")
+
 
 STEPS: list[tuple[str, str, Callable[[TourContext], None]]] = [
     ("feature-maps", "Feature maps", step_feature_maps),
@@ -411,8 +422,6 @@ def run_tour(out: str | Path, *, quick: bool = True, image: str | None = None, s
     t_all = time.perf_counter()
     for i, (key, title, fn) in enumerate(STEPS, 1):
         ctx.log(f"[{i}/{len(STEPS)}] {title} ...")
-        torch.manual_seed(seed)
-        np.random.seed(seed)
         t0 = time.perf_counter()
         fn(ctx)
         ctx.timings[key] = time.perf_counter() - t0

@@ -57,17 +57,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _seed(seed: int) -> None:
-    import random
-
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
 def _one_line(e: BaseException) -> str:
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
@@ -78,11 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv or os.environ.get("CONVSCOPE_DEBUG") == "1"
     parser = build_parser()
     args = parser.parse_args(argv)
-    old_quiet = os.environ.get("CONVSCOPE_QUIET")
-    if getattr(args, "quiet", False):
-        os.environ["CONVSCOPE_QUIET"] = "1"
+    # quietness travels as args.quiet and seeds as args.seed: nothing global is set here
     try:
-        _seed(args.seed)
         rc = args.func(args)
         return int(rc or 0)
     except KeyboardInterrupt:
@@ -105,8 +91,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"convscope: internal error: {type(e).__name__}: {_one_line(e)} "
               "(rerun with --debug for the traceback)", file=sys.stderr)
         return 1
-    finally:
-        if old_quiet is None:
-            os.environ.pop("CONVSCOPE_QUIET", None)
-        else:
-            os.environ["CONVSCOPE_QUIET"] = old_quiet

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-
-import numpy as np
 
 from .common import CLIError, add_out, out_dir, report
 
@@ -146,46 +143,14 @@ def cmd_train(args) -> int:
 # ---------------------------------------------------------------- eval / predict / filters
 
 
-def _load(args):
-    from ..models.cnn import load_classifier
-
-    return load_classifier(args.checkpoint)
-
-
-def _source_images(meta: dict, data: str | None, split: str):
-    """[0, 1] images of ``data`` (or the training source) and labels, with the training split settings."""
-    from ..data import load_dataset
-
-    tr = meta.get("train") or {}
-    same = data is None or str(data) == str(tr.get("data", meta.get("source")))
-    src = tr.get("data", meta.get("source")) if data is None else data
-    if src is None:
-        raise CLIError("the checkpoint does not record its data source; pass --data")
-    kw = {"split": split}
-    if same:
-        kw.update(val_fraction=tr.get("val_fraction", 0.1), test_fraction=tr.get("test_fraction", 0.2),
-                  seed=tr.get("split_seed", 0))
-    return load_dataset(src, normalize=None, **kw)
-
-
 def cmd_eval(args) -> int:
-    from ..train.classify import confusion_matrix, evaluate, prepare_images
-    from ..viz.classify import confusion_figure
+    from ..experiments.classify import evaluate_classifier, save_classifier_evaluation
 
-    model, meta = _load(args)
-    ds = _source_images(meta, args.data, args.split)
-    classes = meta["classes"]
-    if len(ds.classes) != len(classes):
-        raise CLIError(f"--data has {len(ds.classes)} classes but the model was trained on {len(classes)}")
-    x, y = ds.tensors()
-    if len(y) == 0:
-        raise CLIError(f"split {args.split!r} of {ds.source} is empty")
-    ev = evaluate(model, prepare_images(x, meta), y)
-    cm = confusion_matrix(y, ev["predictions"], len(classes)).numpy()
-    per = cm.diagonal() / np.maximum(cm.sum(1), 1)
-    print(f"{ds.source} [{args.split}], {len(y)} images: accuracy {ev['accuracy']:.4f}, loss {ev['loss']:.4f}")
+    res = evaluate_classifier(args.checkpoint, args.data, args.split)
+    cm, classes = res.confusion, res.classes
+    print(f"{res.source} [{res.split}], {res.n} images: accuracy {res.accuracy:.4f}, loss {res.loss:.4f}")
     print("per-class accuracy:")
-    for c, a, n in zip(classes, per, cm.sum(1)):
+    for c, a, n in zip(classes, res.per_class, cm.sum(1)):
         print(f"  {c:>12}: {a:.4f}  ({n} images)")
     w = max(4, max(len(str(v)) for v in cm.ravel()) + 1)
     print("confusion matrix (rows: true, columns: predicted):")
@@ -193,93 +158,25 @@ def cmd_eval(args) -> int:
     for c, row in zip(classes, cm):
         print(f"  {str(c)[:10]:>10} " + "".join(f"{v:>{w}}" for v in row))
     out = out_dir(args)
-    np.save(out / "confusion.npy", cm)
-    png = confusion_figure(cm, classes, out / "confusion.png",
-                           title=f"{Path(ds.source).name} [{args.split}]: accuracy {ev['accuracy']:.4f}")
-    res = {"source": ds.source, "split": args.split, "n": len(y), "accuracy": ev["accuracy"], "loss": ev["loss"],
-           "per_class": {str(c): float(a) for c, a in zip(classes, per)}, "checkpoint": meta["path"]}
-    from .._io import atomic_write_text
-
-    atomic_write_text(out / "eval.json", json.dumps(res, indent=2) + "\n")
-    report([out / "eval.json", out / "confusion.npy", png], out, args)
+    report(save_classifier_evaluation(res, out), out, args)
     return 0
 
 
-def _read_inputs(paths, meta, n_default: int = 8):
-    """[(name, image (C,H,W) in [0,1])] for IMAGE arguments or the source's test images."""
-    import torch
-
-    from ..data.images import load_image
-
-    C = meta["image_shape"][0]
-    if paths:
-        out = []
-        for p in paths:
-            a = load_image(p, gray=C == 1)
-            a = a[None] if a.ndim == 2 else a
-            out.append((str(p), torch.from_numpy(np.ascontiguousarray(a))))
-        return out
-    ds = _source_images(meta, None, "test")
-    if len(ds) == 0:
-        ds = _source_images(meta, None, "all")
-    x, y = ds.tensors()
-    picks = np.unique(np.linspace(0, len(ds) - 1, min(n_default, len(ds))).round().astype(int))  # spread out
-    return [(f"{Path(ds.source).name}[test #{i}] (true: {ds.classes[int(y[i])]})", x[i]) for i in picks]
-
-
 def cmd_predict(args) -> int:
-    import torch
+    from ..experiments.classify import predict, save_predictions
 
-    from ..train.classify import prepare_images
-    from ..viz.classify import predictions_grid
-
-    if args.top < 1:
-        raise CLIError(f"--top must be >= 1, got {args.top}")
-    model, meta = _load(args)
-    classes = meta["classes"]
-    items = _read_inputs(args.images, meta)
-    rows, pics, labels = [], [], []
-    with torch.no_grad():
-        for name, img in items:
-            x = prepare_images(img[None].float(), meta)
-            prob = torch.softmax(model(x), 1)[0]
-            k = min(args.top, len(classes))
-            p, i = prob.topk(k)
-            top = [(classes[int(j)], float(q)) for q, j in zip(p, i)]
-            print(f"{name}: " + ", ".join(f"{c} ({q:.3f})" for c, q in top))
-            rows.append({"image": name, "top": [{"class": c, "probability": q} for c, q in top]})
-            pics.append(img.numpy())
-            labels.append("\n".join(f"{c}: {q:.2f}" for c, q in top[:3]))
+    res = predict(args.checkpoint, args.images, top=args.top)
+    for name, top in zip(res.names, res.top):
+        print(f"{name}: " + ", ".join(f"{c} ({q:.3f})" for c, q in top))
     out = out_dir(args)
-    from .._io import atomic_write_text
-
-    atomic_write_text(out / "predictions.json", json.dumps(rows, indent=2) + "\n")
-    png = predictions_grid(pics, labels, out / "predictions.png")
-    report([out / "predictions.json", png], out, args)
+    report(save_predictions(res, out), out, args)
     return 0
 
 
 def cmd_filters(args) -> int:
-    import torch
+    from ..experiments.classify import learned_filters, save_learned_filters
 
-    from ..models.cnn import kernel_spectra
-    from ..train.classify import prepare_images
-    from ..viz.classify import filters_panel
-
-    model, meta = _load(args)
-    name, img = _read_inputs([args.image] if args.image else [], meta, 1)[0]
-    w = model.first_conv.weight.detach()  # (C_out, C_in, kH, kW)
-    spectra = kernel_spectra(w, 32)
-    with torch.no_grad():
-        maps = model.first_layer_maps(prepare_images(img[None].float(), meta))[0]  # (C_out, H, W)
+    res = learned_filters(args.checkpoint, args.image)
     out = out_dir(args)
-    np.save(out / "kernels.npy", w.numpy())
-    np.save(out / "kernel_spectra.npy", spectra.numpy())
-    np.save(out / "feature_maps.npy", maps.numpy())
-    arch = meta["config"]["arch"]
-    png = filters_panel(img.numpy(), w.numpy(), spectra.numpy(), maps.numpy(), out / "filters.png",
-                        max_filters=args.max_filters,
-                        title=f"{arch}: the learned first-layer filters, their Fourier magnitudes (centred, log)\n"
-                              f"and the feature maps they make of {Path(name).name}")
-    report([out / "kernels.npy", out / "kernel_spectra.npy", out / "feature_maps.npy", png], out, args)
+    report(save_learned_filters(res, out, max_filters=args.max_filters), out, args)
     return 0

@@ -61,52 +61,17 @@ def cmd_kernels(args) -> int:
     return 0
 
 
-def parse_pool(spec: str | None):
-    if spec is None:
-        return None
-    kind, _, size = spec.partition(":")
-    kind = kind.strip().lower()
-    if kind not in ("max", "avg") or not size.strip().isdigit() or int(size) < 1:
-        raise CLIError(f"--pool must be max:N or avg:N with N >= 1, got {spec!r}")
-    return kind, int(size)
-
-
 def cmd_conv(args) -> int:
     if args.chunks is not None:
         return cmd_conv_chunked(args)
-    import torch
-    import torch.nn.functional as F
+    from ..data.images import load_image
+    from ..experiments.feature_maps import feature_maps, parse_pool, save_feature_maps
 
-    from ..conv import convolve2d
-    from ..data.images import load_image, save_image
-    from ..kernels import kernel_from_spec
-    from ..viz.panels import conv_panel, feature_display
-
-    specs = args.kernel or ["laplacian8"]
-    kernels = [(s, kernel_from_spec(s)) for s in specs]
-    pool = parse_pool(args.pool)
     img = load_image(args.image or "astronaut", gray=args.gray, size=args.size or None)
+    res = feature_maps(img, args.kernel or ["laplacian8"], mode=args.mode, boundary=args.boundary,
+                       method=args.method, pool=parse_pool(args.pool))
     out = out_dir(args)
-    written = []
-    maps = []
-    for spec, k in kernels:
-        fmap = convolve2d(img.astype(np.float64), k, mode=args.mode, boundary=args.boundary, method=args.method)
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in spec)[:40]
-        np.save(out / f"featuremap_{safe}.npy", fmap.astype(np.float32))
-        written.append(out / f"featuremap_{safe}.npy")
-        chans = fmap[None] if fmap.ndim == 2 else fmap
-        for c, ch in enumerate(chans):
-            written.append(save_image(out / f"featuremap_{safe}_ch{c}.png", feature_display(ch)[0]))
-        pooled = None
-        if pool:
-            t = torch.from_numpy(np.ascontiguousarray(chans))[None]
-            fn = F.max_pool2d if pool[0] == "max" else F.avg_pool2d
-            pooled = fn(t, pool[1]).numpy()[0]
-            np.save(out / f"pooled_{safe}.npy", pooled.astype(np.float32))
-            written.append(out / f"pooled_{safe}.npy")
-        maps.append((spec, k.numpy(), chans, pooled))
-    written.append(conv_panel(img, maps, out / "panel.png", pool=pool))
-    report(written, out, args)
+    report(save_feature_maps(res, out), out, args)
     return 0
 
 

@@ -51,128 +51,41 @@ def register(sub, common) -> None:
     p.set_defaults(func=cmd_diffuse)
 
 
-def parse_steps(text: str) -> list[int]:
-    try:
-        steps = [int(s) for s in text.replace(" ", "").split(",") if s != ""]
-    except ValueError:
-        steps = []
-    if not steps or any(s < 0 for s in steps):
-        raise CLIError(f"--steps must be comma-separated integers >= 0 such as 0,10,100, got {text!r}")
-    return steps
-
-
 def start_field(args) -> tuple[np.ndarray, str]:
     from ..data.images import load_image
+    from ..experiments.diffusion import drop
 
     if args.drop is None:
         img = load_image(args.image or "camera", gray=True, size=args.size or None)
         return img.astype(np.float64), f"{args.image or 'camera'} (grey)"
     if args.image is not None:
         raise CLIError("give either IMAGE or --drop, not both")
-    n = args.size or 128
-    if n < 3:
-        raise CLIError(f"--size must be >= 3 for a drop, got {n}")
-    u = np.zeros((n, n))
-    if args.drop == "pixel":
-        u[n // 2, n // 2] = 1.0
-    else:
-        y, x = np.mgrid[:n, :n]
-        u[(y - n // 2) ** 2 + (x - n // 2) ** 2 <= (n / 10) ** 2] = 1.0
-    return u, f"a drop of salt ({args.drop})"
-
-
-def gif_steps(steps: list[int], n: int) -> list[int]:
-    """About ``n`` step counts from 0 to max(steps), spaced geometrically, plus the requested ones."""
-    top = max(steps)
-    geo = np.unique(np.round(np.geomspace(1, max(top, 1), max(n - 1, 1))).astype(int)) if top > 0 else []
-    return sorted({0, *[int(s) for s in geo if s <= top], *steps})
+    return drop(args.size or 128, args.drop), f"a drop of salt ({args.drop})"
 
 
 def cmd_diffuse(args) -> int:
-    from ..diffusion import (
-        diffuse,
-        entropy,
-        heat_solution,
-        mass,
-        moments,
-        propagator,
-        spectral_exact,
-    )
-    from ..kernels import kernel_from_spec
-    from ..viz.diffusion import (
-        diffusion_gif,
-        diffusion_strip,
-        frame_scale,
-        mass_entropy_figure,
-        profile_figure,
-        propagator_figure,
-    )
+    from ..experiments.diffusion import diffusion, parse_steps, save_diffusion
 
     steps = parse_steps(args.steps)
-    if args.gif_frames < 2:
-        raise CLIError(f"--gif-frames must be >= 2, got {args.gif_frames}")
-    kernel = kernel_from_spec(args.kernel).numpy()
-    P = propagator(kernel, temperature=args.temperature)
-    m = moments(P)
     u0, what = start_field(args)
-    out = out_dir(args)
-    written = []
-
-    print(f"propagator = softmax({args.kernel} / {args.temperature:g}), shape {P.shape}:")
+    res = diffusion(u0, args.kernel, temperature=args.temperature, steps=steps, boundary=args.boundary,
+                    method=args.method, gif_frames=args.gif_frames, compare_heat=args.compare_heat,
+                    progress=lambda it: progress(it, args=args, desc="diffusing"))
+    print(f"propagator = softmax({args.kernel} / {args.temperature:g}), shape {res.propagator.shape}:")
     with np.printoptions(precision=6, suppress=False, linewidth=120):
-        print("  " + str(P).replace("\n", "\n  "))
-    print("  " + str(m).replace("\n", "\n  "))
-    exact, why = spectral_exact(P, args.boundary)
-    method = args.method.strip().lower()
-    used = ("spectral" if exact else "iterate") if method == "auto" else method
-    print(f"method: {used} ({why})")
-
-    np.save(out / "propagator.npy", P)
-    written.append(out / "propagator.npy")
-    written.append(propagator_figure(kernel, P, str(m), out / "propagator.png",
-                                     title=f"{args.kernel} at temperature {args.temperature:g}"))
-
-    all_steps = gif_steps(steps, args.gif_frames)
-    frames_all = diffuse(u0, P, all_steps, boundary=args.boundary, method=args.method,
-                         progress=lambda it: progress(it, args=args, desc="diffusing"))
-    by_step = dict(zip(all_steps, frames_all))
-    frames = np.stack([by_step[s] for s in steps])
-    np.save(out / "frames.npy", frames)
-    written.append(out / "frames.npy")
-
-    shared = args.drop is None  # an image fades on one scale; a drop is followed on its own scale
-    gamma = 1.0 if shared else 0.5
-    for s, f in zip(steps, frame_scale(frames, shared=shared, gamma=gamma)):
-        from ..data.images import save_image
-
-        written.append(save_image(out / f"frame_{s:05d}.png", f))
-    written.append(diffusion_gif(frames_all, out / "diffusion.gif", shared=shared, gamma=gamma))
-    written.append(diffusion_strip(frames, steps, out / "strip.png", shared=shared, gamma=gamma,
-                                   title=f"{what} diffusing under softmax({args.kernel} / {args.temperature:g}), "
-                                         f"{args.boundary} boundary"
-                                         + ("" if shared else "; each frame scaled to its own maximum")))
-
-    row = u0.shape[0] // 2
-    profiles = [f[row] for f in frames]
-    heat = None
+        print("  " + str(res.propagator).replace("\n", "\n  "))
+    print("  " + str(res.moments).replace("\n", "\n  "))
+    print(f"method: {res.method} ({res.method_reason})")
+    out = out_dir(args)
+    # an image fades on one scale; a drop is followed on its own scale
+    written = save_diffusion(res, out, kernel_label=args.kernel, what=what, shared=args.drop is None)
     if args.compare_heat:
-        drift = m.drift if args.boundary == "circular" else None
-        if drift is None and max(abs(v) for v in m.drift) > 1e-12:
+        if res.heat_drift_dropped:
             print("note: the propagator drifts; the heat solution with walls is drawn without drift")
-        heat = [heat_solution(u0, m.D_axes, float(s), boundary=args.boundary, drift=drift)[row] for s in steps]
-        errs = [float(np.abs(h - p).max()) for h, p in zip(heat, profiles)]
         print("max |propagator - heat equation| along the profile: "
-              + ", ".join(f"{s} steps: {e:.3g}" for s, e in zip(steps, errs)))
-    written.append(profile_figure(profiles, steps, out / "profile.png", heat=heat,
-                                  where=f"row {row} of {what}", D=m.D if heat is not None else None))
-
-    ms, hs = mass(frames_all), entropy(frames_all)
-    np.savetxt(out / "mass_entropy.csv", np.column_stack([all_steps, ms, hs]), delimiter=",",
-               header="steps,mass,entropy_nats", comments="", fmt=["%d", "%.17g", "%.17g"])
-    written.append(out / "mass_entropy.csv")
-    written.append(mass_entropy_figure(all_steps, ms, hs, out / "mass_entropy.png",
-                                       max_entropy=float(np.log(u0.size)), boundary=args.boundary))
-    print(f"mass: {ms[0]:.6g} at 0 steps, {ms[-1]:.6g} at {all_steps[-1]} steps; "
+              + ", ".join(f"{s} steps: {e:.3g}" for s, e in zip(res.steps, res.heat_errors)))
+    ms, hs = res.mass, res.entropy
+    print(f"mass: {ms[0]:.6g} at 0 steps, {ms[-1]:.6g} at {res.all_steps[-1]} steps; "
           f"entropy {hs[0]:.4g} -> {hs[-1]:.4g} nats")
     report(written, out, args)
     return 0

@@ -75,34 +75,17 @@ def _load(args, gray: bool = True):
     return load_image(args.image or "camera", gray=gray, size=args.size or None)
 
 
-def _save_npy(out, name, arr, written) -> None:
-    from .._io import atomic_save
-
-    path = out / name
-    atomic_save(path, lambda f: np.save(f, np.asarray(arr)))
-    written.append(path)
-
-
 # ---------------------------------------------------------------------------- spectrum
 
 
 def cmd_spectrum(args) -> int:
-    from ..fourier import fit_power_law, radial_profile, spectrum
-    from ..viz.fourier import spectrum_panel
+    from ..experiments.spectrum import image_spectrum, save_spectrum
 
-    img = _load(args).astype(np.float64)
-    mag, phase = spectrum(img, window=args.window)
-    prof = radial_profile(img, bins=args.bins, window=args.window)
-    fit = fit_power_law(prof, fmin=args.fmin, fmax=args.fmax)
+    res = image_spectrum(_load(args).astype(np.float64), bins=args.bins, window=args.window,
+                         fmin=args.fmin, fmax=args.fmax)
     out = out_dir(args)
-    written = []
-    _save_npy(out, "log_magnitude.npy", mag.astype(np.float32), written)
-    _save_npy(out, "phase.npy", phase.astype(np.float32), written)
-    _save_npy(out, "radial_profile.npy", np.stack([prof.frequency, prof.power]), written)
-    fr = None if args.fmin is None and args.fmax is None else (args.fmin or 0.0, args.fmax or 0.5)
-    written.append(spectrum_panel(img, mag, phase, prof.frequency, prof.power, fit.slope, fit.intercept,
-                                  out / "spectrum_panel.png", fit_range=fr))
-    print(f"radial power spectrum slope: {fit.slope:.3f} (natural images sit near -2; white noise 0)")
+    written = save_spectrum(res, out)
+    print(f"radial power spectrum slope: {res.slope:.3f} (natural images sit near -2; white noise 0)")
     report(written, out, args)
     return 0
 
@@ -118,78 +101,25 @@ def _band(text: str, flag: str) -> tuple[float, float]:
     return lo, hi
 
 
-def _spec_from_args(args, profile: str | None = None):
-    from ..fourier import FilterSpec
-
-    prof = profile or args.profile
+def _kind_cutoff(args) -> tuple[str, float | tuple[float, float]]:
     if args.highpass is not None:
-        return FilterSpec("highpass", args.highpass, prof, args.order)
+        return "highpass", args.highpass
     if args.bandpass is not None:
-        return FilterSpec("bandpass", _band(args.bandpass, "--bandpass"), prof, args.order)
+        return "bandpass", _band(args.bandpass, "--bandpass")
     if args.bandstop is not None:
-        return FilterSpec("bandstop", _band(args.bandstop, "--bandstop"), prof, args.order)
-    return FilterSpec("lowpass", 0.08 if args.lowpass is None else args.lowpass, prof, args.order)
-
-
-def _clean_edge(gray: np.ndarray, w: int = 12) -> tuple[int, int]:
-    """(row, col) of a strong horizontal step with flat sides, where ringing is easiest to see."""
-    from scipy.ndimage import uniform_filter1d
-
-    H, W = gray.shape
-    m = uniform_filter1d(gray, w, axis=1, mode="nearest")
-    s = np.sqrt(np.maximum(uniform_filter1d(gray**2, w, axis=1, mode="nearest") - m**2, 0))
-    # left window ends at c-1, right window starts at c
-    left_m, right_m = np.roll(m, w // 2 + 1, axis=1), np.roll(m, -(w // 2), axis=1)
-    left_s, right_s = np.roll(s, w // 2 + 1, axis=1), np.roll(s, -(w // 2), axis=1)
-    score = np.abs(right_m - left_m) - 3 * (left_s + right_s)
-    r0, r1, c0, c1 = H // 6, 5 * H // 6, max(W // 8, 2 * w), min(7 * W // 8, W - 2 * w)
-    sub = score[r0:r1, c0:c1]
-    i, j = np.unravel_index(int(np.argmax(sub)), sub.shape)
-    return r0 + int(i), c0 + int(j)
+        return "bandstop", _band(args.bandstop, "--bandstop")
+    return "lowpass", 0.08 if args.lowpass is None else args.lowpass
 
 
 def cmd_filter(args) -> int:
-    from ..fourier import filter_image, spectrum
-    from ..viz.fourier import filter_panel
+    from ..experiments.filtering import filter_title, filtering, save_filtering
 
-    img = _load(args, gray=args.gray).astype(np.float64)
-    spec = _spec_from_args(args)
-    H, W = img.shape[-2:]
-    result = filter_image(img, spec, pad=args.pad)
-    removed = img - result
-    mask = spec.mask((H, W)).numpy()
-    mag, _ = spectrum(img, log=False)
-    filtered_log = np.log1p(mag * mask)
-    # the same kind and cutoff with the ideal and the Gaussian profile: Gibbs ringing vs none
-    ideal = filter_image(img, _spec_from_args(args, "ideal"), pad=args.pad)
-    gauss = filter_image(img, _spec_from_args(args, "gaussian"), pad=args.pad)
-    gray = img.mean(0) if img.ndim == 3 else img
-    row, col = _clean_edge(gray)
-    half = max(16, min(48, W // 6))
-    c0, c1 = max(0, col - half), min(W, col + half)
-    r0, r1 = max(0, row - half), min(H, row + half)
-    cut = W // 2
-    fr = np.arange(W - cut) / W
-    profiles = {"ideal": (fr, _spec_from_args(args, "ideal").mask((H, W)).numpy()[H // 2, cut:]),
-                "gaussian": (fr, _spec_from_args(args, "gaussian").mask((H, W)).numpy()[H // 2, cut:])}
-    if spec.profile == "butterworth":
-        profiles[f"butterworth n={spec.order:g}"] = (fr, mask[H // 2, cut:])
-    label = spec.kind
-    comparison = {"ideal": ideal, "gaussian": gauss, "crop": (r0, r1, c0, c1), "row": row,
-                  "line_cols": (c0, c1), "label": label, "mask_profiles": profiles}
-    cut_txt = (f"{spec.cutoff[0]:g}–{spec.cutoff[1]:g}" if isinstance(spec.cutoff, tuple) else f"{spec.cutoff:g}")
-    title = f"{spec.profile} {spec.kind}, cutoff {cut_txt} cycles/pixel, pad={args.pad}"
+    kind, cutoff = _kind_cutoff(args)
+    res = filtering(_load(args, gray=args.gray).astype(np.float64), kind, cutoff, profile=args.profile,
+                    order=args.order, pad=args.pad)
     out = out_dir(args)
-    written = []
-    _save_npy(out, "result.npy", result.astype(np.float32), written)
-    _save_npy(out, "removed.npy", removed.astype(np.float32), written)
-    _save_npy(out, "mask.npy", mask.astype(np.float32), written)
-    _save_npy(out, "ideal_result.npy", ideal.astype(np.float32), written)
-    _save_npy(out, "gaussian_result.npy", gauss.astype(np.float32), written)
-    written.append(filter_panel(img, mask, filtered_log, result, removed, out / "filter_panel.png",
-                                title=title, comparison=comparison))
-    kept = float((result**2).sum() / max((img**2).sum(), 1e-300))
-    print(f"{title}: kept {100 * kept:.1f}% of the energy")
+    written = save_filtering(res, out)
+    print(f"{filter_title(res)}: kept {100 * res.kept_energy:.1f}% of the energy")
     report(written, out, args)
     return 0
 
@@ -198,31 +128,15 @@ def cmd_filter(args) -> int:
 
 
 def cmd_theorem(args) -> int:
-    from ..fourier import convolution_theorem
-    from ..kernels import kernel_from_spec
-    from ..viz.fourier import theorem_panel
+    from ..experiments.theorem import save_theorem, theorem
 
-    img = _load(args).astype(np.float64)
-    k = kernel_from_spec(args.kernel)
-    if k.shape[0] > img.shape[-2] or k.shape[1] > img.shape[-1]:
-        raise CLIError(f"--kernel must be no larger than the image {img.shape[-2:]}, got {tuple(k.shape)}")
-    lin = convolution_theorem(img, k, pad=True)
-    circ = convolution_theorem(img, k, pad=False)
-    diff = np.abs(lin.spatial - lin.frequency)
-    logdiff = np.log10(np.maximum(diff, 1e-18))  # exact zeros drawn at 1e-18
+    res = theorem(_load(args).astype(np.float64), args.kernel)
     out = out_dir(args)
-    written = []
-    _save_npy(out, "spatial.npy", lin.spatial, written)
-    _save_npy(out, "frequency.npy", lin.frequency, written)
-    _save_npy(out, "circular.npy", circ.frequency, written)
-    _save_npy(out, "wrap_error.npy", circ.wrap_error, written)
-    title = (f"convolution theorem, kernel {args.kernel}: spatial {1e3 * lin.spatial_seconds:.2f} ms, "
-             f"FFT {1e3 * lin.frequency_seconds:.2f} ms, largest difference {lin.max_abs_diff:.2e}")
-    written.append(theorem_panel(lin.spatial, lin.frequency, logdiff, circ.frequency, circ.wrap_error,
-                                 circ.wrap, out / "theorem_panel.png", title=title))
-    print(f"padded (linear):   spatial {1e3 * lin.spatial_seconds:8.2f} ms   FFT {1e3 * lin.frequency_seconds:8.2f} ms   "
-          f"FFT grid {lin.fft_shape}   largest difference {lin.max_abs_diff:.3e}")
-    print(f"unpadded (circular): spatial {1e3 * circ.spatial_seconds:6.2f} ms   FFT {1e3 * circ.frequency_seconds:8.2f} ms   "
-          f"largest difference {circ.max_abs_diff:.3e}   largest wrap-around error {np.abs(circ.wrap_error).max():.3e}")
+    written = save_theorem(res, out, kernel_label=args.kernel)
+    print(f"padded (linear):   spatial {1e3 * res.spatial_seconds:8.2f} ms   FFT {1e3 * res.frequency_seconds:8.2f} ms   "
+          f"FFT grid {res.fft_shape}   largest difference {res.max_abs_diff:.3e}")
+    print(f"unpadded (circular): spatial {1e3 * res.circular_spatial_seconds:6.2f} ms   "
+          f"FFT {1e3 * res.circular_frequency_seconds:8.2f} ms   largest difference {res.circular_max_abs_diff:.3e}   "
+          f"largest wrap-around error {res.max_wrap_error:.3e}")
     report(written, out, args)
     return 0

@@ -186,177 +186,47 @@ def cmd_train(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    import numpy as np
+    from ..experiments.gan import sample, save_samples
 
-    from ..train.gan import generate, load_generator
-    from ..viz.gan import save_grid, save_individual
-
-    if args.n < 1:
-        raise CLIError(f"-n must be >= 1, got {args.n}")
-    G, _meta = load_generator(args.checkpoint)
-    imgs = generate(G, args.n, seed=args.seed)
+    res = sample(args.checkpoint, args.n, seed=args.seed)
     out = out_dir(args)
-    paths = [save_grid(imgs, out / "grid.png", nrow=args.nrow)]
-    np.save(out / "samples.npy", imgs.numpy())
-    paths.append(out / "samples.npy")
-    paths += save_individual(imgs, out / "samples")
-    report(paths, out, args)
+    report(save_samples(res, out, nrow=args.nrow), out, args)
     return 0
 
 
-def slerp(a, b, t):
-    """Spherical interpolation between latent vectors (falls back to linear when parallel)."""
-    import torch
-
-    a_n, b_n = a / a.norm(), b / b.norm()
-    omega = torch.acos((a_n * b_n).sum().clamp(-1, 1))
-    if float(omega) < 1e-6:
-        return (1 - t) * a + t * b
-    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
-
-
-def latent_walk(points, steps: int, mode: str):
-    """(P, nz) points -> (F, nz) frames visiting each in turn, ``steps`` frames per leg."""
-    import torch
-
-    from .._checks import check_option
-
-    mode = check_option("mode", mode, ("linear", "slerp"))
-    frames = []
-    for i in range(len(points) - 1):
-        a, b = points[i], points[i + 1]
-        for j in range(steps if i < len(points) - 2 else steps + 1):
-            t = torch.tensor(j / steps, dtype=a.dtype)
-            frames.append((1 - t) * a + t * b if mode == "linear" else slerp(a, b, t))
-    return torch.stack(frames)
-
-
 def cmd_interpolate(args) -> int:
-    import numpy as np
-    import torch
+    from ..experiments.gan import interpolate, save_interpolation
 
-    from ..train.gan import generate, load_generator
-    from ..viz.gan import save_strip
-
-    if args.steps < 2:
-        raise CLIError(f"--steps must be >= 2, got {args.steps}")
-    G, _ = load_generator(args.checkpoint)
-    nz = G.config.nz
-    if args.points:
-        if len(args.points) < 2:
-            raise CLIError(f"--points must name at least two seeds, got {args.points}")
-        pts = torch.stack([torch.randn(nz, generator=torch.Generator().manual_seed(s)) for s in args.points])
-        walks = [latent_walk(pts, args.steps, args.mode)]
-    else:
-        g = torch.Generator().manual_seed(args.seed)
-        walks = [latent_walk(torch.randn(2, nz, generator=g), args.steps, args.mode) for _ in range(max(1, args.rows))]
-    frames = torch.stack([generate(G, 0, z=w[:, :, None, None]) for w in walks])  # (R, T, C, H, W)
+    res = interpolate(args.checkpoint, mode=args.mode, steps=args.steps, rows=args.rows, points=args.points,
+                      seed=args.seed)
     out = out_dir(args)
-    np.save(out / "walk.npy", frames.numpy())
-    paths = save_strip(frames, out / "interpolation.png", gif_path=out / "interpolation.gif")
-    report([*paths, out / "walk.npy"], out, args)
+    report(save_interpolation(res, out), out, args)
     return 0
 
 
 def cmd_arithmetic(args) -> int:
-    import random
+    from ..experiments.gan import arithmetic, save_arithmetic
 
-    import torch
-
-    from ..metrics.evaluate import classifier_adapter
-    from ..models.cnn import load_classifier
-    from ..train.gan import generate, load_generator
-    from ..viz.gan import save_arithmetic
-
-    G, _ = load_generator(args.checkpoint)
-    clf, cmeta = load_classifier(args.classifier)
-    classes = [str(c) for c in cmeta["classes"]]
-    z = torch.randn(args.pool, G.config.nz, 1, 1, generator=torch.Generator().manual_seed(args.seed))
-    imgs = generate(G, 0, z=z)
-    with torch.no_grad():
-        logits = clf(classifier_adapter(cmeta)(imgs))
-    conf, pred = torch.softmax(logits, 1).max(1)
-    present = sorted({int(p) for p in pred.tolist() if int((pred == p).sum()) >= 3})
-    if args.expr:
-        terms = _parse_expr(args.expr, classes)
-    else:
-        if len(present) < 3:
-            raise CLIError(f"the generator must produce at least three classes with >= 3 samples each to pick an expression, got {len(present)}")
-        a, b, c = random.Random(args.seed).sample(present, 3)
-        terms = [(+1, a), (-1, b), (+1, c)]
-    rows, total, expr = [], torch.zeros_like(z[0]), ""
-    for sign, k in terms:
-        idx = torch.nonzero(pred == k).flatten()
-        if len(idx) < 3:
-            raise CLIError(f"class {classes[k]!r} must appear at least 3 times among {args.pool} samples "
-                           f"(try a larger --pool), got {len(idx)}")
-        best = idx[conf[idx].argsort(descending=True)[:3]]  # three most confident z's of the concept
-        mean_z = z[best].mean(0)
-        total = total + sign * mean_z
-        ims = torch.cat([imgs[best], generate(G, 0, z=mean_z[None])])
-        rows.append({"label": f"{'+' if sign > 0 else '-'} {classes[k]}", "images": ims,
-                     "titles": [f"z{i + 1}" for i in range(3)] + ["mean z"]})
-        expr += f"{' + ' if sign > 0 and expr else (' - ' if sign < 0 else '')}{classes[k]}"
-    # the result, plus the result with small noise added (the paper shows a 3x3 of these)
-    g = torch.Generator().manual_seed(args.seed + 1)
-    zs = torch.stack([total] + [total + 0.25 * torch.randn(total.shape, generator=g) for _ in range(3)])
-    res = generate(G, 0, z=zs)
-    with torch.no_grad():
-        res_pred = clf(classifier_adapter(cmeta)(res)).argmax(1).tolist()
-    rows.append({"label": "= result", "images": res,
-                 "titles": [f"pred {classes[p]}" for p in res_pred]})
+    res = arithmetic(args.checkpoint, args.classifier, expr=args.expr, pool=args.pool, seed=args.seed)
     out = out_dir(args)
-    paths = [save_arithmetic(rows, out / "arithmetic.png")]
-    (out / "arithmetic.json").write_text(json.dumps({"expr": expr, "result_predicted": [classes[p] for p in res_pred]}, indent=2))
-    paths.append(out / "arithmetic.json")
+    paths = save_arithmetic(res, out)
     if not quiet(args):
-        print(f"{expr} -> predicted {', '.join(classes[p] for p in res_pred)}")
+        print(f"{res.expr} -> predicted {', '.join(res.result_predicted)}")
     report(paths, out, args)
     return 0
 
 
-def _parse_expr(expr: str, classes: list[str]) -> list[tuple[int, int]]:
-    import re
-
-    toks = re.findall(r"([+-]?)\s*([^+\-\s]+)", expr.strip())
-    if not toks:
-        raise CLIError(f"--expr must look like 'A-B+C' with class names, got {expr!r}")
-    terms = []
-    for sign, name in toks:
-        if name not in classes:
-            raise CLIError(f"--expr terms must be class names ({', '.join(classes)}), got {name!r}")
-        terms.append((-1 if sign == "-" else 1, classes.index(name)))
-    return terms
-
-
 def cmd_evaluate(args) -> int:
-    from ..metrics.evaluate import evaluate_gan, format_table
+    from ..experiments.gan import evaluate_generator, save_gan_evaluation
+    from ..metrics.evaluate import format_table
 
-    res = evaluate_gan(args.checkpoint, args.data, args.classifier, n_samples=args.n, probe=not args.no_probe,
-                       seed=args.seed)
+    res = evaluate_generator(args.checkpoint, args.data, args.classifier, n=args.n, probe=not args.no_probe,
+                             seed=args.seed)
     out = out_dir(args)
-    (out / "metrics.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
-    table = format_table(res)
-    (out / "metrics.md").write_text(table + "\n")
-    print(table)
-    report([out / "metrics.json", out / "metrics.md"], out, args)
+    paths = save_gan_evaluation(res, out)
+    print(format_table(res.result))
+    report(paths, out, args)
     return 0
-
-
-def _spectrum_of(checkpoint, data, n: int, seed: int):
-    from ..metrics.spectral import spectral_report
-    from ..train.gan import generate, load_data, load_generator
-
-    G, meta = load_generator(checkpoint)
-    cfg = meta["model_config"]
-    src = data or meta.get("data")
-    if not src or src == "tensor":
-        raise CLIError("--data must be given: the run was trained on in-memory images")
-    real, _, _, _ = load_data(src, image_size=cfg.image_size, channels=cfg.channels, split="train")
-    real = real[:n]
-    fake = generate(G, len(real), seed=seed + 7)
-    rep = spectral_report(real, fake, n_up=cfg.n_up)
-    return rep, real, fake, cfg
 
 
 def _print_spectrum(label: str, rep: dict) -> None:
@@ -365,27 +235,20 @@ def _print_spectrum(label: str, rep: dict) -> None:
           f"{rep['high_freq_ratio']:.2f}, checkerboard peaks: {flags}")
 
 
-def _json_report(rep: dict) -> dict:
-    return {k: v for k, v in rep.items() if k not in ("real_power", "fake_power")}
-
-
 def cmd_spectrum(args) -> int:
-    import numpy as np
+    from ..experiments.gan import gan_spectrum, save_gan_spectrum
 
-    from ..viz.gan import save_spectrum
-
-    rep, _real, _fake, cfg = _spectrum_of(args.checkpoint, args.data, args.n, args.seed)
+    res = gan_spectrum(args.checkpoint, args.data, n=args.n, seed=args.seed)
     out = out_dir(args)
-    paths = [save_spectrum(rep, out / "spectrum.png", title=f"power spectrum ({cfg.upsample})")]
-    (out / "spectrum.json").write_text(json.dumps(_json_report(rep), indent=2) + "\n")
-    np.savez(out / "spectrum.npz", real_power=rep["real_power"], fake_power=rep["fake_power"])
-    paths += [out / "spectrum.json", out / "spectrum.npz"]
-    _print_spectrum(cfg.upsample, rep)
+    paths = save_gan_spectrum(res, out)
+    _print_spectrum(res.upsample, res.report)
     report(paths, out, args)
     return 0
 
 
 def cmd_compare(args) -> int:
+    from .._io import atomic_write_text
+    from ..experiments.gan import evaluate_generator, gan_spectrum
     from ..viz.gan import save_compare, save_spectrum
 
     out = Path(args.out or args._out_default)
@@ -393,21 +256,20 @@ def cmd_compare(args) -> int:
     results, grids, reports, real = {}, [], [], None
     for up in ("transposed", "resize_conv"):
         run = _run_train(args, out / up, upsample=up)
-        rep, real, fake, _cfg = _spectrum_of(run.run_dir, args.data, args.n, args.seed)
-        reports.append((up, rep))
-        grids.append((up, fake[:36]))
-        results[up] = {"spectrum": _json_report(rep), "train": run.metrics, "steps": run.step}
+        spec = gan_spectrum(run.run_dir, args.data, n=args.n, seed=args.seed)
+        real = spec.real
+        reports.append((up, spec.report))
+        grids.append((up, spec.fake[:36]))
+        results[up] = {"spectrum": spec.to_json(), "train": run.metrics, "steps": run.step}
         if args.classifier:
-            from ..metrics.evaluate import evaluate_gan
-
-            ev = evaluate_gan(run.run_dir, args.data or _configs(args)[2], args.classifier, n_samples=2000, probe=False,
-                              seed=args.seed)
-            results[up]["metrics"] = {k: v["value"] for k, v in ev["metrics"].items()}
-            results[up]["floors"] = {k: v["floor"] for k, v in ev["metrics"].items()}
-        _print_spectrum(up, rep)
+            ev = evaluate_generator(run.run_dir, args.data or _configs(args)[2], args.classifier, n=2000,
+                                    probe=False, seed=args.seed)
+            results[up]["metrics"] = {k: v["value"] for k, v in ev.metrics.items()}
+            results[up]["floors"] = {k: v["floor"] for k, v in ev.metrics.items()}
+        _print_spectrum(up, spec.report)
     paths = [save_compare(grids, reports, out / "compare.png", real=real),
              save_spectrum(reports, out / "compare_spectrum.png", title="transposed vs resize_conv")]
-    (out / "compare.json").write_text(json.dumps(results, indent=2, default=lambda v: None if isinstance(v, float) and math.isnan(v) else str(v)) + "\n")
-    paths.append(out / "compare.json")
+    text = json.dumps(results, indent=2, default=lambda v: None if isinstance(v, float) and math.isnan(v) else str(v))
+    paths.append(atomic_write_text(out / "compare.json", text + "\n"))
     report(paths, out, args)
     return 0

@@ -1,5 +1,8 @@
 """Data: bundled sets, standard formats (MNIST idx, CIFAR-10, image folders), image IO.
 
+The science layer (see docs/ARCHITECTURE.md): loaders and transforms only; the trainers in
+:mod:`convscope.train` and the experiments read through it.
+
 :func:`load_dataset` turns any supported source into an in-memory torch
 ``Dataset``; see :mod:`convscope.data.datasets` for the sources and splits.
 """

@@ -1,5 +1,8 @@
 """Convolution as diffusion: the softmax propagator, exact many-step diffusion, the heat equation.
 
+The science layer (see docs/ARCHITECTURE.md): it builds on :mod:`convscope.conv`; the
+step of the story that draws it is :mod:`convscope.experiments.diffusion`.
+
 Pixel intensity is a salt concentration; a kernel made into a probability
 density by softmax is the *propagator*, the probability of each jump; one
 convolution with it is one step of a random walk of the salt, and many steps

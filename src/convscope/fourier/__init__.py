@@ -1,5 +1,8 @@
 """Convolution in frequency: spectra, frequency filtering, the convolution theorem, spectral derivatives.
 
+The science layer (see docs/ARCHITECTURE.md): it builds on :mod:`convscope.conv` and is used
+by :mod:`convscope.experiments`; it draws nothing and writes nothing.
+
 Everything works on torch tensors (any device) and accepts numpy arrays at the
 boundary (numpy in, numpy out). Images are (H, W), (C, H, W) or (B, C, H, W);
 frequencies are in cycles per pixel (0 = DC, 0.5 = Nyquist).

@@ -281,3 +281,10 @@ def kernel_spectra(weight: torch.Tensor, size: int = 32) -> torch.Tensor:
     F_ = torch.fft.fft2(w, s=(size, size))  # (C_out, C_in, size, size)
     mag = F_.abs().pow(2).sum(1).sqrt()
     return torch.fft.fftshift(mag, dim=(-2, -1)).to(torch.float32)
+
+
+def __getattr__(name: str):  # TEMP shim until wt-engine merges
+    if name == "prepare_images":  # TEMP shim until wt-engine merges
+        from ..train.classify import prepare_images  # TEMP shim until wt-engine merges
+        return prepare_images  # TEMP shim until wt-engine merges
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")  # TEMP shim until wt-engine merges

@@ -289,3 +289,10 @@ def make_optimizers(G: nn.Module, D: nn.Module, *, lr: float = ADAM_LR, betas=AD
     if fused:
         kw["fused"] = True
     return torch.optim.Adam(G.parameters(), **kw), torch.optim.Adam(D.parameters(), **kw)
+
+
+def __getattr__(name: str):  # TEMP shim until wt-engine merges
+    if name in ("load_generator", "load_discriminator", "generate"):  # TEMP shim until wt-engine merges
+        from ..train import gan as _gan  # TEMP shim until wt-engine merges
+        return getattr(_gan, name)  # TEMP shim until wt-engine merges
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")  # TEMP shim until wt-engine merges

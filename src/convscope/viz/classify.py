@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .core import new_figure, save_figure, show_kernel, show_map
+from .curves import classifier_curves as training_curves  # the name train/ and older code use
 
 __all__ = ["filters_panel", "confusion_figure", "training_curves", "predictions_grid"]
 
@@ -93,25 +94,6 @@ def confusion_figure(cm: np.ndarray, classes: Sequence[str], path: str | os.Path
     ax.set_ylabel("true")
     ax.set_title(title)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of the true class")
-    return save_figure(fig, path)
-
-
-def training_curves(history: Sequence[dict], path: str | os.PathLike) -> Path:
-    """Loss and accuracy per epoch, train and validation."""
-    import matplotlib.pyplot as plt
-
-    ep = [h["epoch"] for h in history]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4))
-    for key, ax in (("loss", a), ("acc", b)):
-        for split, style in (("train", "-o"), ("val", "-s")):
-            vals = [h.get(f"{split}_{key}") for h in history]
-            vals = [float(v) if isinstance(v, int | float) else np.nan for v in vals]
-            ax.plot(ep, vals, style, ms=3, label=split)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("cross-entropy" if key == "loss" else "accuracy")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.suptitle("training curves")
     return save_figure(fig, path)
 
 

@@ -6,11 +6,13 @@ and writes one PNG; none of them computes the science.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from .core import new_figure, save_figure, show_map
 
-__all__ = ["filter_panel", "spectrum_panel", "theorem_panel"]
+__all__ = ["filter_panel", "laplacian_figure", "spectrum_panel", "theorem_panel"]
 
 
 def _gray(a) -> np.ndarray:
@@ -148,4 +150,12 @@ def theorem_panel(spatial, frequency, log_abs_diff, circular, wrap_error, wrap, 
     fig.colorbar(im, ax=axes[4], fraction=0.046, pad=0.04)
     fig.subplots_adjust(wspace=0.35)
     fig.suptitle(title, y=1.03)
+    return save_figure(fig, path)
+
+
+def laplacian_figure(spectral, finite_difference, path) -> Path:
+    """The spectral Laplacian next to the finite-difference one."""
+    fig, axes = new_figure(2, ncols=2, size=3.6)
+    show_map(axes[0], spectral, title="spectral Laplacian  −|k|²·F[u]")
+    show_map(axes[1], finite_difference, title="finite-difference Laplacian (−laplacian4)")
     return save_figure(fig, path)

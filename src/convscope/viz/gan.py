@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import ArgumentError
 from .core import new_figure, save_figure, save_gif, to_hwc
+from .curves import gan_curves as save_curves  # the name train/gan.py uses
 
 __all__ = [
     "grid_image",
@@ -66,35 +66,6 @@ def save_individual(images, folder: str | os.PathLike, prefix: str = "sample") -
     """One PNG per image: ``folder/prefix_0000.png``..."""
     a = to_unit(images)
     return [_save_array(to_hwc(im), Path(folder) / f"{prefix}_{i:04d}.png") for i, im in enumerate(a)]
-
-
-def save_curves(history: dict, path: str | os.PathLike, *, smooth: int = 20) -> Path:
-    """Loss curves and D(x), D(G(z)) against the step."""
-    steps = np.asarray(history["step"], dtype=float)
-    if steps.size == 0:
-        raise ArgumentError("history must hold at least one step, got none")
-
-    def sm(v):
-        v = np.asarray(v, dtype=float)
-        k = max(1, min(smooth, v.size // 5 or 1))
-        return np.convolve(v, np.ones(k) / k, mode="valid"), steps[k - 1:]
-
-    fig, (a1, a2) = new_figure(2, ncols=2, size=4.0)
-    for key, label in (("loss_d", "loss D"), ("loss_g", "loss G")):
-        v, s = sm(history[key])
-        a1.plot(s, v, label=label)
-    a1.set_xlabel("step")
-    a1.set_title("losses")
-    a1.legend()
-    for key, label in (("d_real", "D(x)"), ("d_fake", "D(G(z))")):
-        v, s = sm(history[key])
-        a2.plot(s, v, label=label)
-    a2.axhline(0.5, color="gray", lw=0.8, ls=":")
-    a2.set_ylim(0, 1)
-    a2.set_xlabel("step")
-    a2.set_title("discriminator outputs (mean sigmoid)")
-    a2.legend()
-    return save_figure(fig, path)
 
 
 def save_strip(frames, path: str | os.PathLike, *, gif_path: str | os.PathLike | None = None,

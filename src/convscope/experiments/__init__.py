@@ -1,0 +1,116 @@
+"""Experiments: one module per step of the story, as library functions.
+
+Each experiment takes plain arguments (arrays, kernel names or arrays, numbers, a
+``seed``, run folders of trained models) and returns a frozen dataclass of arrays
+and numbers. It writes no files, parses no argv, prints nothing, and touches
+neither the environment nor global seeds; long ones take a ``progress`` callback.
+Next to each result type sits its ``save_*(result, out_dir) -> list[Path]``, the
+one place that writes it (PNG next to ``.npy``/JSON, through :mod:`convscope.viz`).
+
+The front-ends (``cli``, the tour, the explorer) call these and nothing else for
+the science.
+
+====================  ==========================================================
+module                step
+====================  ==========================================================
+feature_maps          1. image ⊛ kernel = feature maps, pooled
+theorem               2. the convolution theorem, padded and circular
+spectrum              3. spectrum, radial power law, the spectral Laplacian
+filtering             3. low/high/band-pass filtering, Gibbs ringing
+diffusion             4. the softmax propagator, diffusion, the heat equation
+fractional_stride     5. 3×3 → 5×5 by zero insertion, padding and convolution
+classify              6. a trained classifier: evaluation, predictions, learned filters
+gan                   7. a trained DCGAN: samples, walks, arithmetic, spectrum, metrics
+====================  ==========================================================
+"""
+
+from .classify import (
+    ClassifierEvaluation,
+    LearnedFilters,
+    Predictions,
+    evaluate_classifier,
+    learned_filters,
+    predict,
+    save_classifier_evaluation,
+    save_learned_filters,
+    save_predictions,
+)
+from .diffusion import Diffusion, diffusion, drop, save_diffusion
+from .feature_maps import FeatureMaps, feature_maps, save_feature_maps
+from .filtering import Filtering, filtering, save_filtering
+from .fractional_stride import FractionalStride, fractional_stride, save_fractional_stride
+from .gan import (
+    Arithmetic,
+    GANEvaluation,
+    GANSpectrum,
+    Interpolation,
+    Samples,
+    arithmetic,
+    evaluate_generator,
+    gan_spectrum,
+    interpolate,
+    sample,
+    save_arithmetic,
+    save_gan_evaluation,
+    save_gan_spectrum,
+    save_interpolation,
+    save_samples,
+)
+from .spectrum import (
+    SpectralLaplacian,
+    Spectrum,
+    image_spectrum,
+    save_spectral_laplacian,
+    save_spectrum,
+    spectral_laplacian,
+)
+from .theorem import Theorem, save_theorem, theorem
+
+__all__ = [
+    "Arithmetic",
+    "ClassifierEvaluation",
+    "Diffusion",
+    "FeatureMaps",
+    "Filtering",
+    "FractionalStride",
+    "GANEvaluation",
+    "GANSpectrum",
+    "Interpolation",
+    "LearnedFilters",
+    "Predictions",
+    "Samples",
+    "SpectralLaplacian",
+    "Spectrum",
+    "Theorem",
+    "arithmetic",
+    "diffusion",
+    "drop",
+    "evaluate_classifier",
+    "evaluate_generator",
+    "feature_maps",
+    "filtering",
+    "fractional_stride",
+    "gan_spectrum",
+    "image_spectrum",
+    "interpolate",
+    "learned_filters",
+    "predict",
+    "sample",
+    "save_arithmetic",
+    "save_classifier_evaluation",
+    "save_diffusion",
+    "save_feature_maps",
+    "save_filtering",
+    "save_fractional_stride",
+    "save_gan_evaluation",
+    "save_gan_spectrum",
+    "save_interpolation",
+    "save_learned_filters",
+    "save_predictions",
+    "save_samples",
+    "save_spectral_laplacian",
+    "save_spectrum",
+    "save_theorem",
+    "spectral_laplacian",
+    "theorem",
+]

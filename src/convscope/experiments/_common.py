@@ -1,0 +1,66 @@
+"""Small helpers shared by the experiments and their ``save_*`` functions."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import random
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._io import atomic_save, atomic_write_text
+
+Progress = Callable[[Iterable], Iterable] | None
+
+
+def out_folder(out_dir: str | os.PathLike) -> Path:
+    d = Path(out_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def save_npy(path: Path, arr, written: list[Path]) -> Path:
+    atomic_save(path, lambda f: np.save(f, np.asarray(arr)))
+    written.append(path)
+    return path
+
+
+def save_json(path: Path, obj: Any, written: list[Path], **kw) -> Path:
+    atomic_write_text(path, json.dumps(obj, indent=2, **kw) + "\n")
+    written.append(path)
+    return path
+
+
+def as_image(image) -> np.ndarray:
+    """An image (a path, a bundled name or an array) as a float64 array."""
+    if isinstance(image, str | os.PathLike):
+        from ..data.images import load_image
+
+        image = load_image(image)
+    return np.asarray(image, dtype=np.float64)
+
+
+def keeps_global_rng(fn):
+    """Run ``fn`` with Python's, NumPy's and torch's global generators restored afterwards.
+
+    Building a model (default initialisation) or a library call that seeds torch globally
+    would otherwise leave the caller's random state changed behind its back.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        import torch
+
+        py, np_state = random.getstate(), np.random.get_state()
+        try:
+            with torch.random.fork_rng(devices=[]):
+                return fn(*args, **kwargs)
+        finally:
+            random.setstate(py)
+            np.random.set_state(np_state)
+
+    return wrapper

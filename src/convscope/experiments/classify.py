@@ -1,0 +1,223 @@
+"""Step 6 of the story: a trained CNN classifier, evaluated, asked, and looked at in space and frequency.
+
+Training itself lives in :mod:`convscope.train`; these functions take its run folder.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .._checks import ArgumentError
+from ._common import keeps_global_rng, out_folder, save_json, save_npy
+
+__all__ = [
+    "ClassifierEvaluation", "evaluate_classifier", "save_classifier_evaluation",
+    "Predictions", "predict", "save_predictions",
+    "LearnedFilters", "learned_filters", "save_learned_filters",
+    "source_images",
+]
+
+
+def _load(checkpoint):
+    from ..models.cnn import load_classifier
+
+    return load_classifier(checkpoint)
+
+
+def source_images(meta: dict, data: str | None, split: str):
+    """[0, 1] images of ``data`` (or the training source) and labels, with the training split settings."""
+    from ..data import load_dataset
+
+    tr = meta.get("train") or {}
+    same = data is None or str(data) == str(tr.get("data", meta.get("source")))
+    src = tr.get("data", meta.get("source")) if data is None else data
+    if src is None:
+        raise ArgumentError("the checkpoint does not record its data source; pass --data")
+    kw = {"split": split}
+    if same:
+        kw.update(val_fraction=tr.get("val_fraction", 0.1), test_fraction=tr.get("test_fraction", 0.2),
+                  seed=tr.get("split_seed", 0))
+    return load_dataset(src, normalize=None, **kw)
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+@dataclass(frozen=True)
+class ClassifierEvaluation:
+    """Accuracy, loss, per-class accuracy and the confusion matrix of a classifier on one split.
+
+    ``confusion[i, j]`` counts images of class ``i`` predicted as ``j``.
+    """
+
+    source: str
+    split: str
+    classes: tuple[str, ...]
+    n: int
+    accuracy: float
+    loss: float
+    per_class: tuple[float, ...]
+    confusion: np.ndarray
+    checkpoint: str
+
+    def to_json(self) -> dict:
+        return {"source": self.source, "split": self.split, "n": self.n, "accuracy": self.accuracy,
+                "loss": self.loss, "per_class": {str(c): float(a) for c, a in zip(self.classes, self.per_class)},
+                "checkpoint": self.checkpoint}
+
+
+@keeps_global_rng
+def evaluate_classifier(checkpoint: str | os.PathLike, data: str | None = None, split: str = "test") -> ClassifierEvaluation:
+    """Evaluate a trained classifier (run folder or ``.pt``) on ``split`` of ``data`` (default: its source)."""
+    from ..metrics.classification import confusion_matrix, evaluate
+    from ..models.cnn import prepare_images
+
+    model, meta = _load(checkpoint)
+    ds = source_images(meta, data, split)
+    classes = meta["classes"]
+    if len(ds.classes) != len(classes):
+        raise ArgumentError(f"--data has {len(ds.classes)} classes but the model was trained on {len(classes)}")
+    x, y = ds.tensors()
+    if len(y) == 0:
+        raise ArgumentError(f"split {split!r} of {ds.source} is empty")
+    ev = evaluate(model, prepare_images(x, meta), y)
+    cm = confusion_matrix(y, ev["predictions"], len(classes)).numpy()
+    per = cm.diagonal() / np.maximum(cm.sum(1), 1)
+    return ClassifierEvaluation(str(ds.source), split, tuple(classes), len(y), float(ev["accuracy"]),
+                                float(ev["loss"]), tuple(float(a) for a in per), cm, str(meta["path"]))
+
+
+def save_classifier_evaluation(result: ClassifierEvaluation, out_dir: str | os.PathLike) -> list[Path]:
+    """``eval.json``, ``confusion.npy`` and ``confusion.png``."""
+    from ..viz.classify import confusion_figure
+
+    out = out_folder(out_dir)
+    written: list[Path] = []
+    save_npy(out / "confusion.npy", result.confusion, [])
+    png = confusion_figure(result.confusion, list(result.classes), out / "confusion.png",
+                           title=f"{Path(result.source).name} [{result.split}]: accuracy {result.accuracy:.4f}")
+    save_json(out / "eval.json", result.to_json(), written)
+    return [*written, out / "confusion.npy", png]
+
+
+# ---------------------------------------------------------------- predictions
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """The top classes of each input image: ``top[i]`` is ``((class, probability), ...)``."""
+
+    names: tuple[str, ...]
+    images: tuple[np.ndarray, ...]
+    top: tuple[tuple[tuple[str, float], ...], ...]
+
+
+def _read_inputs(paths, meta, n_default: int = 8):
+    """[(name, image (C,H,W) in [0,1])] for image paths or the source's test images."""
+    import torch
+
+    from ..data.images import load_image
+
+    C = meta["image_shape"][0]
+    if paths:
+        out = []
+        for p in paths:
+            a = load_image(p, gray=C == 1)
+            a = a[None] if a.ndim == 2 else a
+            out.append((str(p), torch.from_numpy(np.ascontiguousarray(a))))
+        return out
+    ds = source_images(meta, None, "test")
+    if len(ds) == 0:
+        ds = source_images(meta, None, "all")
+    x, y = ds.tensors()
+    picks = np.unique(np.linspace(0, len(ds) - 1, min(n_default, len(ds))).round().astype(int))  # spread out
+    return [(f"{Path(ds.source).name}[test #{i}] (true: {ds.classes[int(y[i])]})", x[i]) for i in picks]
+
+
+@keeps_global_rng
+def predict(checkpoint: str | os.PathLike, images: Sequence[str | os.PathLike] = (), *, top: int = 3) -> Predictions:
+    """Top-``top`` classes with probabilities for image files (default: 8 test images of the source)."""
+    import torch
+
+    from ..models.cnn import prepare_images
+
+    if top < 1:
+        raise ArgumentError(f"--top must be >= 1, got {top}")
+    model, meta = _load(checkpoint)
+    classes = meta["classes"]
+    names, pics, tops = [], [], []
+    with torch.no_grad():
+        for name, img in _read_inputs(list(images), meta):
+            prob = torch.softmax(model(prepare_images(img[None].float(), meta)), 1)[0]
+            p, i = prob.topk(min(top, len(classes)))
+            names.append(name)
+            pics.append(img.numpy())
+            tops.append(tuple((classes[int(j)], float(q)) for q, j in zip(p, i)))
+    return Predictions(tuple(names), tuple(pics), tuple(tops))
+
+
+def save_predictions(result: Predictions, out_dir: str | os.PathLike) -> list[Path]:
+    """``predictions.json`` and ``predictions.png``."""
+    from ..viz.classify import predictions_grid
+
+    out = out_folder(out_dir)
+    written: list[Path] = []
+    rows = [{"image": n, "top": [{"class": c, "probability": q} for c, q in t]} for n, t in zip(result.names, result.top)]
+    save_json(out / "predictions.json", rows, written)
+    labels = ["\n".join(f"{c}: {q:.2f}" for c, q in t[:3]) for t in result.top]
+    written.append(predictions_grid(list(result.images), labels, out / "predictions.png"))
+    return written
+
+
+# ---------------------------------------------------------------- learned filters
+
+
+@dataclass(frozen=True)
+class LearnedFilters:
+    """The first-layer kernels ``(C_out, C_in, kH, kW)``, their centred Fourier magnitudes and their maps of one image."""
+
+    arch: str
+    image_name: str
+    image: np.ndarray
+    kernels: np.ndarray
+    spectra: np.ndarray
+    maps: np.ndarray
+
+
+@keeps_global_rng
+def learned_filters(checkpoint: str | os.PathLike, image: str | os.PathLike | None = None, *,
+                    spectrum_size: int = 32) -> LearnedFilters:
+    """What the network learned: first-layer kernels, their spectra, and the feature maps of ``image``
+    (default: the first test image of the training source)."""
+    import torch
+
+    from ..models.cnn import kernel_spectra, prepare_images
+
+    model, meta = _load(checkpoint)
+    name, img = _read_inputs([image] if image else [], meta, 1)[0]
+    w = model.first_conv.weight.detach()  # (C_out, C_in, kH, kW)
+    spectra = kernel_spectra(w, spectrum_size)
+    with torch.no_grad():
+        maps = model.first_layer_maps(prepare_images(img[None].float(), meta))[0]  # (C_out, H, W)
+    return LearnedFilters(str(meta["config"]["arch"]), name, img.numpy(), w.numpy(), spectra.numpy(), maps.numpy())
+
+
+def save_learned_filters(result: LearnedFilters, out_dir: str | os.PathLike, *, max_filters: int = 16) -> list[Path]:
+    """``kernels.npy``, ``kernel_spectra.npy``, ``feature_maps.npy`` and ``filters.png``."""
+    from ..viz.classify import filters_panel
+
+    out = out_folder(out_dir)
+    written: list[Path] = []
+    save_npy(out / "kernels.npy", result.kernels, written)
+    save_npy(out / "kernel_spectra.npy", result.spectra, written)
+    save_npy(out / "feature_maps.npy", result.maps, written)
+    written.append(filters_panel(result.image, result.kernels, result.spectra, result.maps, out / "filters.png",
+                                 max_filters=max_filters,
+                                 title=f"{result.arch}: the learned first-layer filters, their Fourier magnitudes "
+                                       f"(centred, log)\nand the feature maps they make of {Path(result.image_name).name}"))
+    return written

@@ -1,0 +1,138 @@
+"""Step 1 of the story: image ⊛ kernel = feature map, one per channel (and pooled)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .._checks import ArgumentError
+from ._common import as_image, out_folder, save_npy
+
+__all__ = ["FeatureMaps", "feature_maps", "parse_pool", "save_feature_maps", "safe_name"]
+
+
+@dataclass(frozen=True)
+class FeatureMaps:
+    """What :func:`feature_maps` computed.
+
+    Attributes:
+        image: the input, float64 ``(H, W)`` or ``(C, H, W)``.
+        names: one label per kernel.
+        kernels: the kernels, ``(kH, kW)`` float arrays.
+        maps: one ``(C, H', W')`` feature map per kernel (a grey image has ``C = 1``).
+        pooled: the pooled maps (``(C, H'/s, W'/s)``) per kernel, or ``None`` each when not pooled.
+        pool: ``(kind, size)`` or ``None``.
+        kernel_sums: each kernel's sum of weights (0: detects change; 1: averages).
+        flat_responses: ``max |kernel ⊛ ones|`` (``valid``): a zero-sum kernel ignores flat regions.
+    """
+
+    image: np.ndarray
+    names: tuple[str, ...]
+    kernels: tuple[np.ndarray, ...]
+    maps: tuple[np.ndarray, ...]
+    pooled: tuple[np.ndarray | None, ...]
+    pool: tuple[str, int] | None
+    kernel_sums: tuple[float, ...]
+    flat_responses: tuple[float, ...]
+
+
+def parse_pool(spec: str | None) -> tuple[str, int] | None:
+    """``'max:2'`` -> ``('max', 2)``; ``None`` stays ``None``."""
+    if spec is None:
+        return None
+    kind, _, size = spec.partition(":")
+    kind = kind.strip().lower()
+    if kind not in ("max", "avg") or not size.strip().isdigit() or int(size) < 1:
+        raise ArgumentError(f"--pool must be max:N or avg:N with N >= 1, got {spec!r}")
+    return kind, int(size)
+
+
+def _kernel(spec) -> tuple[str, np.ndarray]:
+    from ..kernels import kernel_from_spec
+
+    if isinstance(spec, str):
+        return spec, kernel_from_spec(spec).numpy()
+    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
+        return spec[0], np.asarray(spec[1].numpy() if hasattr(spec[1], "numpy") else spec[1])
+    k = np.asarray(spec.numpy() if hasattr(spec, "numpy") else spec, dtype=np.float64)
+    return f"{k.shape[0]}x{k.shape[1]}", k
+
+
+def feature_maps(
+    image,
+    kernels: Sequence = ("laplacian8",),
+    *,
+    mode: str = "same",
+    boundary: str = "zeros",
+    method: str = "auto",
+    pool: tuple[str, int] | str | None = None,
+    pool_magnitude: bool = False,
+) -> FeatureMaps:
+    """Convolve ``image`` with each kernel (true convolution) and optionally pool the maps.
+
+    Args:
+        image: ``(H, W)`` or ``(C, H, W)`` array, or a bundled name / image path.
+        kernels: kernel specs (``'gaussian:7'``), ``(name, array)`` pairs or arrays.
+        mode, boundary, method: as :func:`convscope.conv.convolve2d`.
+        pool: ``('max' | 'avg', size)`` or ``'max:2'``; ``None`` pools nothing.
+        pool_magnitude: pool ``|feature map|`` rather than the signed map.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from ..conv import convolve2d
+
+    pool = parse_pool(pool) if isinstance(pool, str) else pool
+    img = as_image(image)
+    named = [_kernel(k) for k in kernels]
+    if not named:
+        raise ArgumentError("kernels must name at least one kernel, got none")
+    maps, pooled, sums, flats = [], [], [], []
+    for _, k in named:
+        fmap = np.asarray(convolve2d(img, k, mode=mode, boundary=boundary, method=method))
+        chans = fmap[None] if fmap.ndim == 2 else fmap
+        maps.append(chans)
+        p = None
+        if pool:
+            src = np.abs(chans) if pool_magnitude else chans
+            t = torch.from_numpy(np.ascontiguousarray(src))[None]
+            fn = F.max_pool2d if pool[0] == "max" else F.avg_pool2d
+            p = fn(t, pool[1]).numpy()[0]
+        pooled.append(p)
+        sums.append(float(np.sum(k)))
+        kh, kw = k.shape
+        flat = np.asarray(convolve2d(np.ones((kh + 7, kw + 7)), k, mode="valid"))
+        flats.append(float(np.abs(flat).max()))
+    return FeatureMaps(img, tuple(n for n, _ in named), tuple(k for _, k in named), tuple(maps), tuple(pooled),
+                       pool, tuple(sums), tuple(flats))
+
+
+def safe_name(spec: str) -> str:
+    """A kernel spec made safe for a file name."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in spec)[:40]
+
+
+def save_feature_maps(result: FeatureMaps, out_dir: str | os.PathLike, *, panel: str = "panel.png",
+                      data: bool = True) -> list[Path]:
+    """``featuremap_<kernel>.npy`` (+ a PNG per channel, + ``pooled_<kernel>.npy``) and the panel."""
+    from ..data.images import save_image
+    from ..viz.panels import conv_panel, feature_display
+
+    out = out_folder(out_dir)
+    written: list[Path] = []
+    if data:
+        for name, chans, pooled in zip(result.names, result.maps, result.pooled):
+            safe = safe_name(name)
+            fmap = chans[0] if result.image.ndim == 2 else chans
+            save_npy(out / f"featuremap_{safe}.npy", fmap.astype(np.float32), written)
+            for c, ch in enumerate(chans):
+                written.append(save_image(out / f"featuremap_{safe}_ch{c}.png", feature_display(ch)[0]))
+            if pooled is not None:
+                save_npy(out / f"pooled_{safe}.npy", pooled.astype(np.float32), written)
+    maps = list(zip(result.names, result.kernels, result.maps, result.pooled))
+    written.append(conv_panel(result.image, maps, out / panel, pool=result.pool))
+    return written

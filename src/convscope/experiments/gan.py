@@ -1,0 +1,295 @@
+"""Step 7 of the story: a trained DCGAN sampled, walked, added up, evaluated and diagnosed in frequency.
+
+Training itself lives in :mod:`convscope.train`; these functions take its run folder
+(or a checkpoint file). Every random draw comes from a seeded ``torch.Generator``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .._checks import ArgumentError
+from ._common import keeps_global_rng, out_folder, save_json, save_npy
+
+__all__ = [
+    "Samples", "sample", "save_samples",
+    "Interpolation", "interpolate", "save_interpolation",
+    "Arithmetic", "arithmetic", "save_arithmetic",
+    "GANSpectrum", "gan_spectrum", "save_gan_spectrum",
+    "GANEvaluation", "evaluate_generator", "save_gan_evaluation",
+]
+
+
+# ---------------------------------------------------------------- samples
+
+
+@dataclass(frozen=True)
+class Samples:
+    """``images`` ``(n, C, S, S)`` in [-1, 1] from seeded noise."""
+
+    images: np.ndarray
+    seed: int
+
+
+@keeps_global_rng
+def sample(checkpoint: str | os.PathLike, n: int = 64, *, seed: int = 0) -> Samples:
+    """``n`` images from the run's generator, noise drawn from ``seed``."""
+    from ..models.dcgan import generate, load_generator
+
+    if n < 1:
+        raise ArgumentError(f"-n must be >= 1, got {n}")
+    G, _meta = load_generator(checkpoint)
+    return Samples(generate(G, n, seed=seed).numpy(), seed)
+
+
+def save_samples(result: Samples, out_dir: str | os.PathLike, *, nrow: int | None = None) -> list[Path]:
+    """``grid.png``, ``samples.npy`` and one PNG per image under ``samples/``."""
+    from ..viz.gan import save_grid, save_individual
+
+    out = out_folder(out_dir)
+    paths = [save_grid(result.images, out / "grid.png", nrow=nrow)]
+    save_npy(out / "samples.npy", result.images, paths)
+    paths += save_individual(result.images, out / "samples")
+    return paths
+
+
+# ---------------------------------------------------------------- interpolation
+
+
+@dataclass(frozen=True)
+class Interpolation:
+    """``frames`` ``(rows, T, C, S, S)``: one latent walk per row; ``latents`` ``(rows, T, nz)``."""
+
+    frames: np.ndarray
+    latents: np.ndarray
+    mode: str
+
+
+@keeps_global_rng
+def interpolate(checkpoint: str | os.PathLike, *, mode: str = "slerp", steps: int = 10, rows: int = 6,
+                points: Sequence[int] | None = None, seed: int = 0) -> Interpolation:
+    """Walk the latent space: ``rows`` random walks between two points, or one walk visiting ``points``
+    (noise seeds) in order; ``steps`` frames per leg."""
+    import torch
+
+    from ..models.dcgan import generate, load_generator
+    from ..models.latent import latent_walk
+
+    if steps < 2:
+        raise ArgumentError(f"--steps must be >= 2, got {steps}")
+    G, _ = load_generator(checkpoint)
+    nz = G.config.nz
+    if points:
+        if len(points) < 2:
+            raise ArgumentError(f"--points must name at least two seeds, got {list(points)}")
+        pts = torch.stack([torch.randn(nz, generator=torch.Generator().manual_seed(s)) for s in points])
+        walks = [latent_walk(pts, steps, mode)]
+    else:
+        g = torch.Generator().manual_seed(seed)
+        walks = [latent_walk(torch.randn(2, nz, generator=g), steps, mode) for _ in range(max(1, rows))]
+    frames = torch.stack([generate(G, 0, z=w[:, :, None, None]) for w in walks])  # (R, T, C, H, W)
+    return Interpolation(frames.numpy(), torch.stack(walks).numpy(), mode)
+
+
+def save_interpolation(result: Interpolation, out_dir: str | os.PathLike) -> list[Path]:
+    """``interpolation.png`` (one strip per walk), ``interpolation.gif`` and ``walk.npy``."""
+    from ..viz.gan import save_strip
+
+    out = out_folder(out_dir)
+    save_npy(out / "walk.npy", result.frames, [])
+    paths = save_strip(result.frames, out / "interpolation.png", gif_path=out / "interpolation.gif")
+    return [*paths, out / "walk.npy"]
+
+
+# ---------------------------------------------------------------- arithmetic
+
+
+@dataclass(frozen=True)
+class Arithmetic:
+    """Latent arithmetic ``A - B + C`` on concepts the classifier recognises.
+
+    Attributes:
+        expr: the expression in class names; terms: ``(sign, class)`` pairs.
+        term_images: per term ``(4, C, S, S)``: its three most confident samples and the image of their mean ``z``.
+        result_images: ``(4, C, S, S)``: ``G(sum)``, then with small noise added.
+        result_predicted: the classifier's class for each result image.
+    """
+
+    expr: str
+    terms: tuple[tuple[int, str], ...]
+    term_images: tuple[np.ndarray, ...]
+    result_images: np.ndarray
+    result_predicted: tuple[str, ...]
+
+
+@keeps_global_rng
+def arithmetic(checkpoint: str | os.PathLike, classifier: str | os.PathLike, *, expr: str | None = None,
+               pool: int = 2000, seed: int = 0) -> Arithmetic:
+    """Pick three confident ``z`` per concept among ``pool`` draws, average them and add/subtract the means.
+
+    ``expr`` (e.g. ``'7-1+4'`` in class names) defaults to three classes at random.
+    """
+    import torch
+
+    from ..metrics.evaluate import classifier_adapter
+    from ..models.cnn import load_classifier
+    from ..models.dcgan import generate, load_generator
+    from ..models.latent import latent_arithmetic, parse_expression
+
+    G, _ = load_generator(checkpoint)
+    clf, cmeta = load_classifier(classifier)
+    classes = [str(c) for c in cmeta["classes"]]
+    z = torch.randn(pool, G.config.nz, 1, 1, generator=torch.Generator().manual_seed(seed))
+    imgs = generate(G, 0, z=z)
+    with torch.no_grad():
+        logits = clf(classifier_adapter(cmeta)(imgs))
+    conf, pred = torch.softmax(logits, 1).max(1)
+    present = sorted({int(p) for p in pred.tolist() if int((pred == p).sum()) >= 3})
+    if expr:
+        terms = parse_expression(expr, classes)
+    else:
+        if len(present) < 3:
+            raise ArgumentError("the generator must produce at least three classes with >= 3 samples each to pick "
+                                f"an expression, got {len(present)}")
+        a, b, c = random.Random(seed).sample(present, 3)
+        terms = [(+1, a), (-1, b), (+1, c)]
+    term_images, means, text = [], [], ""
+    for sign, k in terms:
+        idx = torch.nonzero(pred == k).flatten()
+        if len(idx) < 3:
+            raise ArgumentError(f"class {classes[k]!r} must appear at least 3 times among {pool} samples "
+                                f"(try a larger --pool), got {len(idx)}")
+        best = idx[conf[idx].argsort(descending=True)[:3]]  # three most confident z's of the concept
+        mean_z = z[best].mean(0)
+        means.append((sign, mean_z))
+        term_images.append(torch.cat([imgs[best], generate(G, 0, z=mean_z[None])]).numpy())
+        text += f"{' + ' if sign > 0 and text else (' - ' if sign < 0 else '')}{classes[k]}"
+    total = latent_arithmetic(means)
+    # the result, plus the result with small noise added (the paper shows a 3x3 of these)
+    g = torch.Generator().manual_seed(seed + 1)
+    zs = torch.stack([total] + [total + 0.25 * torch.randn(total.shape, generator=g) for _ in range(3)])
+    res = generate(G, 0, z=zs)
+    with torch.no_grad():
+        res_pred = clf(classifier_adapter(cmeta)(res)).argmax(1).tolist()
+    return Arithmetic(text, tuple((s, classes[k]) for s, k in terms), tuple(term_images), res.numpy(),
+                      tuple(classes[p] for p in res_pred))
+
+
+def save_arithmetic(result: Arithmetic, out_dir: str | os.PathLike) -> list[Path]:
+    """``arithmetic.png`` (one row per term, then the result) and ``arithmetic.json``."""
+    from .._io import atomic_write_text
+    from ..viz.gan import save_arithmetic as draw
+
+    out = out_folder(out_dir)
+    rows = [{"label": f"{'+' if s > 0 else '-'} {c}", "images": ims, "titles": [f"z{i + 1}" for i in range(3)] + ["mean z"]}
+            for (s, c), ims in zip(result.terms, result.term_images)]
+    rows.append({"label": "= result", "images": result.result_images,
+                 "titles": [f"pred {c}" for c in result.result_predicted]})
+    paths = [draw(rows, out / "arithmetic.png")]
+    text = json.dumps({"expr": result.expr, "result_predicted": list(result.result_predicted)}, indent=2)
+    paths.append(atomic_write_text(out / "arithmetic.json", text))
+    return paths
+
+
+# ---------------------------------------------------------------- spectrum
+
+
+@dataclass(frozen=True)
+class GANSpectrum:
+    """Power spectra of real and generated images (:func:`convscope.metrics.spectral.spectral_report`).
+
+    Attributes:
+        report: the spectral report (profiles, discrepancy, peaks, 2-D mean spectra).
+        discrepancy, high_freq_ratio: its two summary numbers (0 and 1 would be a perfect match).
+        real, fake: the images compared, ``(n, C, S, S)`` in [-1, 1].
+        upsample: the generator's upsampling (``transposed`` or ``resize_conv``).
+    """
+
+    report: dict
+    discrepancy: float
+    high_freq_ratio: float
+    real: np.ndarray
+    fake: np.ndarray
+    upsample: str
+
+    def to_json(self) -> dict:
+        return {k: v for k, v in self.report.items() if k not in ("real_power", "fake_power")}
+
+
+@keeps_global_rng
+def gan_spectrum(checkpoint: str | os.PathLike, data=None, *, n: int = 2000, seed: int = 0) -> GANSpectrum:
+    """Compare the power spectra of ``n`` real images (default: the run's data) and ``n`` generated ones."""
+    from ..metrics.spectral import spectral_report
+    from ..models.dcgan import generate, load_generator
+    from ..train.gan import load_data
+
+    G, meta = load_generator(checkpoint)
+    cfg = meta["model_config"]
+    src = data or meta.get("data")
+    if not src or src == "tensor":
+        raise ArgumentError("--data must be given: the run was trained on in-memory images")
+    real, _, _, _ = load_data(src, image_size=cfg.image_size, channels=cfg.channels, split="train")
+    real = real[:n]
+    fake = generate(G, len(real), seed=seed + 7)
+    rep = spectral_report(real, fake, n_up=cfg.n_up)
+    return GANSpectrum(rep, float(rep["discrepancy"]), float(rep["high_freq_ratio"]), real.numpy(), fake.numpy(),
+                       str(cfg.upsample))
+
+
+def save_gan_spectrum(result: GANSpectrum, out_dir: str | os.PathLike) -> list[Path]:
+    """``spectrum.png``, ``spectrum.json`` and ``spectrum.npz`` (the 2-D mean spectra)."""
+    from .._io import atomic_save
+    from ..viz.gan import save_spectrum
+
+    out = out_folder(out_dir)
+    paths = [save_spectrum(result.report, out / "spectrum.png", title=f"power spectrum ({result.upsample})")]
+    save_json(out / "spectrum.json", result.to_json(), paths)
+    atomic_save(out / "spectrum.npz", lambda f: np.savez(f, real_power=result.report["real_power"],
+                                                         fake_power=result.report["fake_power"]))
+    paths.append(out / "spectrum.npz")
+    return paths
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+@dataclass(frozen=True)
+class GANEvaluation:
+    """Every offline metric (:func:`convscope.metrics.evaluate.evaluate_gan`): ``result['metrics'][name]``
+    has ``value``, ``ideal``, ``floor`` and ``better``."""
+
+    result: dict
+
+    @property
+    def metrics(self) -> dict:
+        return self.result["metrics"]
+
+
+@keeps_global_rng
+def evaluate_generator(checkpoint: str | os.PathLike, data, classifier: str | os.PathLike, *, n: int = 10_000,
+                       probe: bool = True, seed: int = 0) -> GANEvaluation:
+    """Fréchet distance, KID, precision/recall, coverage, class balance and linear probes in the classifier's features."""
+    from ..metrics.evaluate import evaluate_gan
+
+    return GANEvaluation(evaluate_gan(checkpoint, data, classifier, n_samples=n, probe=probe, seed=seed))
+
+
+def save_gan_evaluation(result: GANEvaluation, out_dir: str | os.PathLike) -> list[Path]:
+    """``metrics.json`` and ``metrics.md`` (the table)."""
+    from .._io import atomic_write_text
+    from ..metrics.evaluate import format_table
+
+    out = out_folder(out_dir)
+    paths: list[Path] = []
+    atomic_write_text(out / "metrics.json", json.dumps(result.result, indent=2, default=float) + "\n")
+    paths.append(out / "metrics.json")
+    atomic_write_text(out / "metrics.md", format_table(result.result) + "\n")
+    paths.append(out / "metrics.md")
+    return paths

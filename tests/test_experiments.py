@@ -1,0 +1,172 @@
+"""Every experiment on a tiny input, run inside an empty folder: a frozen dataclass back, nothing written.
+
+The trained models the classify and GAN experiments read are trained first (tiny budgets)
+in folders of their own, so the working folder the experiments run in starts empty.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import convscope.experiments as E
+from convscope._checks import ArgumentError
+
+
+@pytest.fixture(scope="module")
+def classifier_run(tmp_path_factory):
+    from convscope.models.cnn import CNNConfig
+    from convscope.train.classify import TrainConfig, train_classifier
+
+    run = tmp_path_factory.mktemp("cls") / "run"
+    tcfg = TrainConfig.from_dict({"data": "digits", "image_size": 16, "epochs": 1, "seed": 0})
+    train_classifier(CNNConfig(width=0.5), tcfg, run, quiet=True)
+    return run
+
+
+@pytest.fixture(scope="module")
+def gan_run(tmp_path_factory):
+    from convscope.models.dcgan import DCGANConfig
+    from convscope.train.gan import GANTrainConfig, train_gan
+
+    run = tmp_path_factory.mktemp("gan") / "run"
+    train_gan(DCGANConfig(image_size=16, channels=1, nz=8, ngf=4, ndf=4), "digits", run,
+              train=GANTrainConfig(epochs=1, batch_size=128, max_steps=2, device="cpu"), seed=0)
+    return run
+
+
+@pytest.fixture
+def empty_cwd(tmp_path, monkeypatch):
+    d = tmp_path / "cwd"
+    d.mkdir()
+    monkeypatch.chdir(d)
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    seed_state = torch.random.get_rng_state().clone()
+    np_state = np.random.get_state()[1].copy()
+    yield d
+    assert list(d.iterdir()) == [], "an experiment wrote files"
+    assert {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"} == env, "an experiment changed the environment"
+    assert torch.equal(torch.random.get_rng_state(), seed_state), "an experiment touched torch's global seed"
+    assert np.array_equal(np.random.get_state()[1], np_state), "an experiment touched numpy's global seed"
+
+
+def _frozen(result, cls):
+    assert type(result) is cls
+    assert dataclasses.is_dataclass(result)
+    field = dataclasses.fields(result)[0].name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(result, field, None)
+
+
+RNG = np.random.default_rng(0)
+IMG = RNG.random((24, 24))
+
+
+def test_feature_maps(empty_cwd):
+    r = E.feature_maps(np.stack([IMG] * 3), ["laplacian8", "gaussian:5"], pool="max:2", pool_magnitude=True)
+    _frozen(r, E.FeatureMaps)
+    assert r.names == ("laplacian8", "gaussian:5")
+    assert r.maps[0].shape == (3, 24, 24) and r.pooled[0].shape == (3, 12, 12)
+    assert r.pooled[0].min() >= 0  # pooled magnitudes
+    assert r.kernel_sums[0] == pytest.approx(0) and r.flat_responses[0] == pytest.approx(0, abs=1e-12)
+    assert r.kernel_sums[1] == pytest.approx(1)
+
+
+def test_theorem(empty_cwd):
+    r = E.theorem(IMG, "gaussian:5", repeat=1)
+    _frozen(r, E.Theorem)
+    assert r.spatial.shape == (28, 28) and r.circular.shape == (24, 24)
+    assert r.max_abs_diff < 1e-12 and r.max_wrap_error > 1e-3
+    assert r.wrap.dtype == bool and not r.wrap[12, 12]
+
+
+def test_spectrum(empty_cwd):
+    r = E.image_spectrum(IMG)
+    _frozen(r, E.Spectrum)
+    assert r.log_magnitude.shape == (24, 24) and r.frequency.shape == r.power.shape
+    assert abs(r.slope) < 1.5  # white noise is flat
+    lap = E.spectral_laplacian(IMG)
+    _frozen(lap, E.SpectralLaplacian)
+    assert lap.spectral.shape == lap.finite_difference.shape == (24, 24)
+
+
+def test_filtering(empty_cwd):
+    r = E.filtering(IMG, "lowpass", 0.1, profile="butterworth")
+    _frozen(r, E.Filtering)
+    assert r.result.shape == r.removed.shape == r.ideal.shape == (24, 24)
+    np.testing.assert_allclose(r.result + r.removed, IMG, atol=1e-12)
+    assert 0 < r.kept_energy < 1
+    assert [p[0] for p in r.mask_profiles] == ["ideal", "gaussian", "butterworth n=2"]
+
+
+def test_diffusion(empty_cwd):
+    seen = []
+    r = E.diffusion(E.drop(16, "disc"), "laplacian8", steps=[0, 3], compare_heat=True, gif_frames=4,
+                    method="iterate", progress=lambda it: (seen.append(1), it)[1])
+    _frozen(r, E.Diffusion)
+    assert r.frames.shape == (2, 16, 16) and r.steps == (0, 3)
+    assert r.all_frames.shape[0] == len(r.all_steps)
+    np.testing.assert_allclose(r.mass, r.mass[0], rtol=1e-10)  # no-flux walls conserve the salt
+    assert len(r.heat) == 2 and len(r.heat_errors) == 2
+    assert seen, "the progress callback was not used"
+
+
+def test_fractional_stride(empty_cwd):
+    r = E.fractional_stride()
+    _frozen(r, E.FractionalStride)
+    assert r.zero_inserted.shape == (5, 5) and r.padded.shape == (7, 7) and r.output.shape == (5, 5)
+    assert r.max_abs_diff == 0.0
+
+
+def test_classify(classifier_run, empty_cwd):
+    ev = E.evaluate_classifier(classifier_run, "digits")
+    _frozen(ev, E.ClassifierEvaluation)
+    assert ev.confusion.shape == (10, 10) and ev.confusion.sum() == ev.n
+    assert ev.accuracy == pytest.approx(np.trace(ev.confusion) / ev.n)
+    p = E.predict(classifier_run, top=2)
+    _frozen(p, E.Predictions)
+    assert len(p.names) == len(p.top) == 8 and all(len(t) == 2 for t in p.top)
+    f = E.learned_filters(classifier_run)
+    _frozen(f, E.LearnedFilters)
+    assert f.kernels.ndim == 4 and f.spectra.shape[:2] == (f.kernels.shape[0], 32)
+
+
+def test_gan(gan_run, classifier_run, empty_cwd):
+    s = E.sample(gan_run, 5, seed=3)
+    _frozen(s, E.Samples)
+    assert s.images.shape == (5, 1, 16, 16)
+    np.testing.assert_array_equal(s.images, E.sample(gan_run, 5, seed=3).images)  # seeded
+    w = E.interpolate(gan_run, steps=3, rows=2)
+    _frozen(w, E.Interpolation)
+    assert w.frames.shape == (2, 4, 1, 16, 16) and w.latents.shape == (2, 4, 8)
+    sp = E.gan_spectrum(gan_run, n=20)
+    _frozen(sp, E.GANSpectrum)
+    assert sp.real.shape == sp.fake.shape == (20, 1, 16, 16) and sp.discrepancy >= 0
+    # a two-step generator draws one class or two: find one present to write 'c - c + c' with
+    for c in map(str, range(10)):
+        try:
+            a = E.arithmetic(gan_run, classifier_run, expr=f"{c}-{c}+{c}", pool=300)
+            break
+        except ArgumentError:
+            continue
+    else:
+        pytest.fail("no class appears three times among 300 samples")
+    _frozen(a, E.Arithmetic)
+    assert len(a.term_images) == 3 and a.result_images.shape == (4, 1, 16, 16)
+    ev = E.evaluate_generator(gan_run, "digits", classifier_run, n=200, probe=False)
+    _frozen(ev, E.GANEvaluation)
+    assert "frechet_distance" in ev.metrics or ev.metrics
+
+
+def test_save_functions_write_what_they_return(tmp_path):
+    r = E.filtering(IMG, "highpass", 0.1)
+    paths = E.save_filtering(r, tmp_path / "f")
+    assert {p.name for p in paths} == {"result.npy", "removed.npy", "mask.npy", "ideal_result.npy",
+                                       "gaussian_result.npy", "filter_panel.png"}
+    assert all(Path(p).is_file() for p in paths)
+    np.testing.assert_array_equal(np.load(tmp_path / "f" / "result.npy"), r.result.astype(np.float32))
