@@ -92,7 +92,7 @@ class InterruptFlag:
         self.signum = signum
         if D.is_main_process():
             name = signal.Signals(signum).name
-            print(f"\nconvscope: interrupt received ({name}), saving a checkpoint (send it again to abort at once)",
+            print(f"\nconvscope: interrupt received, saving a checkpoint ({name}; send it again to abort at once)",
                   file=sys.stderr, flush=True)
 
     def __enter__(self) -> InterruptFlag:
