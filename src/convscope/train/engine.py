@@ -243,7 +243,7 @@ def saved_settings(out: str | os.PathLike, kind: str) -> dict | None:
     try:
         state, _ = ckpt.read_checkpoint(out, kind)
     except ArgumentError as e:
-        if "holds no checkpoint" in str(e) or "does not exist" in str(e):
+        if not Path(out).is_dir() or "holds no checkpoint" in str(e):
             return None
         raise
     return {"model": dict(state["configs"]["model"]), "train": dict(state["configs"]["train"])}
