@@ -25,8 +25,8 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).parent))
 from _results import load_note, machine, table, write_section
 from convscope.data import load_dataset
-from convscope.models.cnn import CNN, CNNConfig
 from convscope.metrics.classification import evaluate_classifier as evaluate
+from convscope.models.cnn import CNN, CNNConfig
 from convscope.train.classify import TrainConfig, train_classifier
 
 ROOT = Path(__file__).resolve().parents[1]

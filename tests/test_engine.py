@@ -11,7 +11,13 @@ import torch
 from convscope._checkpoint import migrate, read_checkpoint, save_checkpoint
 from convscope.models.cnn import CNNConfig, load_classifier
 from convscope.models.dcgan import DCGANConfig, load_generator
-from convscope.train import GANTrainConfig, TrainConfig, load_checkpoint, train_classifier, train_gan
+from convscope.train import (
+    GANTrainConfig,
+    TrainConfig,
+    load_checkpoint,
+    train_classifier,
+    train_gan,
+)
 from convscope.train.classify import ClassifierPlugin
 from convscope.train.gan import GANPlugin
 

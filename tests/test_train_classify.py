@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from convscope.models.cnn import CNNConfig
 from convscope.metrics.classification import confusion_matrix
-from convscope.models.cnn import prepare_images
+from convscope.models.cnn import CNNConfig, prepare_images
 from convscope.train.checkpoint import CheckpointManager, load_checkpoint
 from convscope.train.classify import TrainConfig, augment_batch, train_classifier
 from convscope.train.logging import read_jsonl
@@ -81,7 +80,7 @@ class TestResume:
 
     def test_refuses_to_overwrite_a_run(self, four_epochs):
         out, _ = four_epochs
-        with pytest.raises(ValueError, match="already holds a run .*pass --resume"):
+        with pytest.raises(ValueError, match=r"already holds a run .*pass --resume"):
             train_classifier(MODEL, TRAIN, out, quiet=True)
 
     def test_dry_run_writes_nothing(self, tmp_path):

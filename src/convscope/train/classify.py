@@ -180,7 +180,12 @@ class ClassifierPlugin(Plugin):
                          path=ctx.resume_from)
         self.Xtr, self.Ytr = (t.to(dev) for t in ds_train.tensors())
         self.Xva, self.Yva = self.ds_val.tensors()
-        check_finite_images(self.Xtr, str(ds_train.source))
+        if not bool(torch.isfinite(self.Xtr).all()):  # count the bad images before normalisation smeared them
+            raw = load_dataset(tc.data, split="train", image_size=tc.image_size, channels=tc.channels, normalize=None,
+                               pad=tc.pad, val_fraction=tc.val_fraction, test_fraction=tc.test_fraction,
+                               seed=tc.split_seed)
+            check_finite_images(raw.tensors()[0], str(ds_train.source))
+            check_finite_images(self.Xtr, str(ds_train.source))
         self.model = CNN(self.cfg).to(dev)
         self.opt = _optimizer(self.model.parameters(), tc)
         self.sched = _scheduler(self.opt, tc)

@@ -235,11 +235,18 @@ def _run_file_kind(run_dir: Path) -> str | None:
     return None
 
 
+def _check_kind(out: Path, kind: str) -> None:
+    found = _run_file_kind(out) if out.is_dir() else None
+    if found is not None and found != kind:
+        raise ArgumentError(f"{out} holds a {found} run, not a {kind} run; choose another --out")
+
+
 def saved_settings(out: str | os.PathLike, kind: str) -> dict | None:
     """The configs of the run in ``out`` (``{"model": {...}, "train": {...}}``), None when it has no checkpoint.
 
     Front-ends merge the options a user gave on ``--resume`` into these.
     """
+    _check_kind(Path(out), kind)
     try:
         state, _ = ckpt.read_checkpoint(out, kind)
     except ArgumentError as e:
@@ -373,9 +380,7 @@ class RunFolder:
         if not entries:
             self.say(f"no checkpoint in {self.out}: starting a new run")
             return
-        kind = _run_file_kind(self.out)
-        if kind is not None and kind != self.kind:
-            raise ArgumentError(f"{self.out} holds a {kind} run, not a {self.kind} run; choose another --out")
+        _check_kind(self.out, self.kind)
         validate_logs(self.out)
         found = self._existing_checkpoint()
         if found is None:
