@@ -138,7 +138,7 @@ def test_errors(run_dir, classifier, tmp_path, capsys):
     assert main(["gan", "train", "--upsample", "bilinear", *TINY, "--out", str(tmp_path / "x")]) == 2
     assert "upsample must be one of 'transposed', 'resize_conv', got 'bilinear'" in capsys.readouterr().err
     assert main(["gan", "sample", "--checkpoint", str(tmp_path / "nothing")]) == 2
-    assert "checkpoint must be a run folder or a checkpoint file" in capsys.readouterr().err
+    assert "nothing does not exist (give a run folder or a checkpoint file)" in capsys.readouterr().err
     assert main(["gan", "arithmetic", "--checkpoint", str(run_dir), "--classifier", str(classifier),
                  "--expr", "3-x", "--out", str(tmp_path)]) == 2
     assert "--expr terms must be class names" in capsys.readouterr().err

@@ -162,7 +162,7 @@ def resolve_checkpoint(path: str | os.PathLike, *, prefer_best: bool = False) ->
     if p.is_file():
         return p
     if not p.is_dir():
-        raise ArgumentError(f"checkpoint must be a run folder or a checkpoint file, got {str(p)!r} (it does not exist)")
+        raise ArgumentError(f"checkpoint {p} does not exist (give a run folder or a checkpoint file)")
     for d in (p / CHECKPOINT_DIR, p):
         if prefer_best and (d / "best.pt").is_file():
             return d / "best.pt"
