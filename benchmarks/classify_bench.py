@@ -25,8 +25,9 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).parent))
 from _results import load_note, machine, table, write_section
 from convscope.data import load_dataset
+from convscope.metrics.classification import evaluate_classifier as evaluate
 from convscope.models.cnn import CNN, CNNConfig
-from convscope.train.classify import TrainConfig, evaluate, train_classifier
+from convscope.train.classify import TrainConfig, train_classifier
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,13 +40,13 @@ def accuracy_run(epochs: int, out: Path) -> dict:
     wall = time.perf_counter() - t0
     test = load_dataset("mnist-5k", split="test", normalize="standard", val_fraction=0.1, test_fraction=0.2)
     X, Y = test.tensors()
-    final = evaluate(res["model"], X, Y)
+    final = evaluate(res.model, X, Y)
     from convscope.models.cnn import load_classifier
 
     best_model, meta = load_classifier(out)
     best = evaluate(best_model, X, Y)
     return {"wall": wall, "epochs": epochs, "final_test": final["accuracy"], "best_test": best["accuracy"],
-            "best_val": res["best_metric"],
+            "best_val": res.best_metric,
             "n_test": len(Y), "best_epoch": meta["epoch"]}
 
 
@@ -76,7 +77,7 @@ def ours(epochs: int, batch_size: int, seed: int) -> tuple[float, float]:
         t0 = time.perf_counter()
         res = train_classifier(CNNConfig("lenet"), tc, d, quiet=True)
         wall = time.perf_counter() - t0
-    h = res["history"]
+    h = res.history
     n = sum(x["images_per_s"] * x["epoch_time_s"] for x in h)
     return n / sum(x["epoch_time_s"] for x in h), n / wall
 

@@ -20,13 +20,10 @@ LAYERS = {
     "train": 3, "metrics": 3, "viz": 3,
     "models": 2, "data": 2, "fourier": 2, "diffusion": 2,
     "conv": 1, "kernels": 1,
-    "_checks": 0, "_arrays": 0, "_io": 0, "_config": 0,
+    "_checks": 0, "_arrays": 0, "_io": 0, "_config": 0, "_checkpoint": 0,
 }
 
-# TEMP shim until wt-engine merges: models/dcgan.py and models/cnn.py forward load_generator,
-# generate and prepare_images to train/ until the engine moves them down for good
-TEMP_SHIMS = {("convscope.models.dcgan", "convscope.train.gan"),  # TEMP shim until wt-engine merges
-              ("convscope.models.cnn", "convscope.train.classify")}  # TEMP shim until wt-engine merges
+TEMP_SHIMS: set[tuple[str, str]] = set()
 # until wt-conv merges: conv/api.py and conv/transposed.py still import each other (issue 10, conv/core.py)
 PENDING_CONV = {("convscope.conv.transposed", "convscope.conv.api")}  # until wt-conv merges
 

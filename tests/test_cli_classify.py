@@ -30,9 +30,9 @@ def run(tmp_path_factory):
 
 
 def test_train_writes_a_run(run, capsys):
-    for name in ("best.pt", "metrics.jsonl", "metrics.csv", "config.json", "curves.png"):
+    for name in ("checkpoints/best.pt", "metrics.jsonl", "metrics.csv", "run.json", "curves.png"):
         assert (run / name).is_file(), name
-    cfg = json.loads((run / "config.json").read_text())
+    cfg = json.loads((run / "run.json").read_text())
     assert cfg["model"]["arch"] == "lenet" and cfg["train"]["epochs"] == 2
 
 
@@ -104,7 +104,7 @@ def test_alexnet_on_a_cifar_folder(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["classify", "train", "--data", str(d), "--model", "alexnet", "--width", "0.25", "--epochs", "1",
                  "--val-fraction", "0.2", "--out", str(run), "--quiet"]) == 0
-    cfg = json.loads((run / "config.json").read_text())
+    cfg = json.loads((run / "run.json").read_text())
     assert cfg["model"]["in_channels"] == 3 and cfg["model"]["image_size"] == 32
     assert main(["classify", "eval", "--checkpoint", str(run), "--out", str(tmp_path / "e")]) == 0
     assert "[test], 8 images" in capsys.readouterr().out

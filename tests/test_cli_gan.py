@@ -40,15 +40,21 @@ def test_train_writes_a_run(run_dir):
     assert (run_dir / "samples" / "epoch_001.png").is_file()
     assert (run_dir / "metrics.jsonl").is_file() and (run_dir / "metrics.csv").is_file()
     info = json.loads((run_dir / "run.json").read_text())
-    assert info["model_config"]["image_size"] == 16 and info["final"]["stopped"] == "done"
+    assert info["kind"] == "dcgan"
+    assert info["model"]["image_size"] == 16 and info["final"]["stopped"] == "done"
 
 
 def test_dry_run_and_resume(tmp_path, capsys):
     out = tmp_path / "r"
     assert main(["gan", "train", "--dry-run", *TINY, "--out", str(out)]) == 0
-    assert json.loads((out / "run.json").read_text())["final"]["step"] == 1
-    assert main(["gan", "train", "--dry-run", "--resume", *TINY, "--out", str(out)]) == 0
-    assert json.loads((out / "run.json").read_text())["final"]["step"] == 2
+    assert not out.exists()  # a dry run writes only to a temporary folder
+    assert "dry run: one step" in capsys.readouterr().out
+    steps = ["--data", "digits", "--batch-size", "128", *TINY, "--out", str(out)]
+    assert main(["gan", "train", "--epochs", "1", *steps]) == 0
+    first = json.loads((out / "run.json").read_text())["final"]["step"]
+    assert first > 0
+    assert main(["gan", "train", "--epochs", "2", "--resume", *steps]) == 0
+    assert json.loads((out / "run.json").read_text())["final"]["step"] == 2 * first
     assert "wrote" in capsys.readouterr().out
 
 
@@ -109,7 +115,7 @@ def test_evaluate(run_dir, classifier, tmp_path):
 
 def test_arithmetic(run_dir, classifier, tmp_path):
     from convscope.models.cnn import load_classifier
-    from convscope.train.gan import generate, load_generator
+    from convscope.models.dcgan import generate, load_generator
 
     # pick three classes the (random) classifier actually predicts for this generator
     G, _ = load_generator(run_dir)
@@ -132,7 +138,7 @@ def test_errors(run_dir, classifier, tmp_path, capsys):
     assert main(["gan", "train", "--upsample", "bilinear", *TINY, "--out", str(tmp_path / "x")]) == 2
     assert "upsample must be one of 'transposed', 'resize_conv', got 'bilinear'" in capsys.readouterr().err
     assert main(["gan", "sample", "--checkpoint", str(tmp_path / "nothing")]) == 2
-    assert "checkpoint must be a GAN run folder" in capsys.readouterr().err
+    assert "nothing does not exist (give a run folder or a checkpoint file)" in capsys.readouterr().err
     assert main(["gan", "arithmetic", "--checkpoint", str(run_dir), "--classifier", str(classifier),
                  "--expr", "3-x", "--out", str(tmp_path)]) == 2
     assert "--expr terms must be class names" in capsys.readouterr().err

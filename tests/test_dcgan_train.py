@@ -7,16 +7,9 @@ import json
 import pytest
 import torch
 
-from convscope.models.dcgan import DCGANConfig
+from convscope.models.dcgan import DCGANConfig, generate, load_generator
 from convscope.train.checkpoint import CheckpointManager, load_checkpoint
-from convscope.train.gan import (
-    PRESETS,
-    GANTrainConfig,
-    GANTrainingError,
-    generate,
-    load_generator,
-    train_gan,
-)
+from convscope.train.gan import PRESETS, GANTrainConfig, GANTrainingError, train_gan
 
 TINY = DCGANConfig(image_size=16, channels=1, nz=8, ngf=4, ndf=4)
 
@@ -47,13 +40,12 @@ def test_resume_is_bit_identical(tmp_path, images):
     assert full.step == half.step == 4 * (96 // 16)
     a, b = _state(full.checkpoint), _state(half.checkpoint)
     for net in ("G", "D"):
-        for k in a[net]:
-            assert torch.equal(a[net][k], b[net][k]), f"{net}.{k} differs after resume"
-    for opt in ("optG", "optD"):
-        for i, s in a[opt]["state"].items():
-            assert torch.equal(s["exp_avg"], b[opt]["state"][i]["exp_avg"])
-    assert torch.equal(a["fixed_noise"], b["fixed_noise"])
-    assert a["history"]["loss_d"] == b["history"]["loss_d"]
+        for k in a["models"][net]:
+            assert torch.equal(a["models"][net][k], b["models"][net][k]), f"{net}.{k} differs after resume"
+        for i, s in a["optimizers"][net]["state"].items():
+            assert torch.equal(s["exp_avg"], b["optimizers"][net]["state"][i]["exp_avg"])
+    assert torch.equal(a["extra"]["fixed_noise"], b["extra"]["fixed_noise"])
+    assert a["extra"]["history"]["loss_d"] == b["extra"]["history"]["loss_d"]
     # the log reads like one uninterrupted run
     lines = (tmp_path / "half" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == list(range(1, 25))
@@ -66,16 +58,18 @@ def test_mid_epoch_resume_is_bit_identical(tmp_path, images):
                      resume=True, seed=5)
     a, b = _state(full.checkpoint), _state(part.checkpoint)
     assert part.step == full.step == 12
-    assert all(torch.equal(a["G"][k], b["G"][k]) for k in a["G"])
+    assert all(torch.equal(a["models"]["G"][k], b["models"]["G"][k]) for k in a["models"]["G"])
 
 
 def test_checkpoint_holds_everything(tmp_path, images):
     run = _train(tmp_path / "r", images, 1)
     ck = _state(run.checkpoint)
-    for key in ("G", "D", "optG", "optD", "rng", "order_gen", "noise_gen", "fixed_noise", "model_config",
-                "train_config", "step", "epoch"):
+    for key in ("models", "optimizers", "schedulers", "rng", "step", "epoch", "batch_in_epoch", "configs",
+                "metrics", "extra", "version", "kind", "schema"):
         assert key in ck
-    assert DCGANConfig.from_dict(ck["model_config"]) == TINY
+    assert set(ck["models"]) == set(ck["optimizers"]) == {"G", "D"} and ck["kind"] == "dcgan"
+    assert set(ck["rng"]["generators"]) == {"order", "noise"} and "fixed_noise" in ck["extra"]
+    assert DCGANConfig.from_dict(ck["configs"]["model"]) == TINY
     G, meta = load_generator(tmp_path / "r")
     assert meta["step"] == run.step and not G.training
     x = generate(G, 5, seed=1)
@@ -84,21 +78,42 @@ def test_checkpoint_holds_everything(tmp_path, images):
 
 def test_resume_refuses_a_different_config(tmp_path, images):
     _train(tmp_path / "r", images, 1)
-    with pytest.raises(ValueError, match="config must match the checkpoint's to resume, got changes: ngf: 4 -> 8"):
-        train_gan(TINY.replace(ngf=8), images, tmp_path / "r", train=GANTrainConfig(epochs=2, batch_size=16),
+    with pytest.raises(ValueError, match=r"cannot resume from .*: the settings differ from the checkpoint's \(ngf: 4 -> 8\)"):
+        train_gan(TINY.replace(ngf=8), images, tmp_path / "r", train=GANTrainConfig(epochs=2, batch_size=16, n_fixed=8),
                   resume=True)
 
 
-def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, images):
+def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, images, monkeypatch):
+    import convscope.train.gan as tg
+
     good = _train(tmp_path / "r", images, 1)
-    bad = images.clone()
-    bad[:] = float("nan")
-    with pytest.raises(GANTrainingError, match=r"training diverged at step 7 .* not finite; kept the last good checkpoint"):
-        train_gan(None, bad, tmp_path / "r", train=GANTrainConfig(epochs=3, batch_size=16, plots=False), resume=True)
+    real = tg.make_train_step
+
+    def diverging(*a, **kw):  # from here on every loss is NaN, as after a blow-up
+        step = real(*a, **kw)
+
+        def nan_step(x, z):
+            ld, lg, lr_, lf = step(x, z)
+            return ld * float("nan"), lg, lr_, lf
+        return nan_step
+
+    monkeypatch.setattr(tg, "make_train_step", diverging)
+    with pytest.raises(GANTrainingError, match=r"the loss became non-finite at step 7 \(epoch 2\): loss_d=nan; the "
+                                               r"likely cause is the learning rate .*kept the last good checkpoint"):
+        train_gan(None, images, tmp_path / "r", train=GANTrainConfig(epochs=3, batch_size=16, n_fixed=8, plots=False),
+                  resume=True)
     assert CheckpointManager(tmp_path / "r" / "checkpoints").latest_path() == good.checkpoint
-    assert "diverged" in (tmp_path / "r" / "failure.txt").read_text()
+    assert "non-finite" in (tmp_path / "r" / "failure.txt").read_text()
     G, _ = load_generator(tmp_path / "r")
     assert all(torch.isfinite(p).all() for p in G.parameters())
+
+
+def test_nonfinite_images_are_refused_at_load_time(tmp_path, images):
+    bad = images.clone()
+    bad[3] = float("nan")
+    bad[5, 0, 0, 0] = float("inf")
+    with pytest.raises(ValueError, match=r"hold 2 images with NaN or Inf pixels \(of 96; the first is #3\)"):
+        _train(tmp_path / "r", bad, 1)
 
 
 def test_discriminator_winning_stops(tmp_path, images, monkeypatch):
@@ -109,7 +124,7 @@ def test_discriminator_winning_stops(tmp_path, images, monkeypatch):
     monkeypatch.setattr(tg, "_d_outputs", lambda real, fake: (0.9999, 0.0001))
     with pytest.raises(GANTrainingError, match=r"the discriminator won completely for 4 steps .* kept the last good checkpoint"):
         train_gan(None, images, tmp_path / "r", resume=True,
-                  train=GANTrainConfig(epochs=3, batch_size=16, plots=False, d_win_steps=4))
+                  train=GANTrainConfig(epochs=3, batch_size=16, n_fixed=8, plots=False, d_win_steps=4))
     assert CheckpointManager(tmp_path / "r" / "checkpoints").latest_path() == good.checkpoint
 
 
@@ -172,5 +187,5 @@ def test_ctrl_c_saves_and_resume_matches(tmp_path, images, monkeypatch):
     done = train_gan(None, images, tmp_path / "cut", train=GANTrainConfig(epochs=2, batch_size=16, n_fixed=8, plots=False),
                      resume=True, seed=5)
     a, b = _state(full.checkpoint), _state(done.checkpoint)
-    assert all(torch.equal(a["G"][k], b["G"][k]) for k in a["G"])
+    assert all(torch.equal(a["models"]["G"][k], b["models"]["G"][k]) for k in a["models"]["G"])
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored

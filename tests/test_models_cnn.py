@@ -127,5 +127,5 @@ class TestLoadClassifier:
         with pytest.raises(ValueError, match="is not a convscope classifier checkpoint"):
             load_classifier(tmp_path / "x.pt")
         (tmp_path / "y.pt").write_bytes(b"garbage")
-        with pytest.raises(ValueError, match=r"y\.pt is corrupt, truncated or not weights-only"):
+        with pytest.raises(ValueError, match=r"y\.pt is corrupt or truncated .*not a convscope checkpoint, or it is damaged"):
             load_classifier(tmp_path / "y.pt")

@@ -14,15 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from convscope.models.cnn import CNNConfig
+from convscope.metrics.classification import confusion_matrix
+from convscope.models.cnn import CNNConfig, prepare_images
 from convscope.train.checkpoint import CheckpointManager, load_checkpoint
-from convscope.train.classify import (
-    TrainConfig,
-    augment_batch,
-    confusion_matrix,
-    prepare_images,
-    train_classifier,
-)
+from convscope.train.classify import TrainConfig, augment_batch, train_classifier
 from convscope.train.logging import read_jsonl
 
 # small and quick: ~720 training images of 8x8 digits, 12 steps an epoch
@@ -46,29 +41,32 @@ class TestResume:
         _, ref = four_epochs
         train_classifier(MODEL, TRAIN.replace(epochs=2), tmp_path, quiet=True)
         res = train_classifier(MODEL, TRAIN, tmp_path, resume=True, quiet=True)
-        assert same_weights(res["model"].state_dict(), ref["model"].state_dict())
-        final = load_checkpoint(CheckpointManager(tmp_path).latest_path())
-        assert final["epoch"] == 4 and final["step"] == ref["step"]
+        assert same_weights(res.model.state_dict(), ref.model.state_dict())
+        final = load_checkpoint(CheckpointManager(tmp_path / "checkpoints").latest_path())
+        assert final["epoch"] == 4 and final["step"] == ref.step
         # the resumed run's log reads like the uninterrupted one
-        assert [r["step"] for r in res["history"]] == [r["step"] for r in ref["history"]]
-        assert [r["train_loss"] for r in res["history"]] == [r["train_loss"] for r in ref["history"]]
+        assert [r["step"] for r in res.history] == [r["step"] for r in ref.history]
+        assert [r["train_loss"] for r in res.history] == [r["train_loss"] for r in ref.history]
 
     def test_checkpoint_contents(self, four_epochs):
         out, ref = four_epochs
-        st = load_checkpoint(ref["latest_path"])
-        for key in ("model", "optimizer", "scheduler", "rng", "step", "epoch", "config", "train", "data",
-                    "best_metric", "version", "kind"):
+        st = load_checkpoint(ref.checkpoint)
+        for key in ("models", "optimizers", "schedulers", "rng", "step", "epoch", "batch_in_epoch", "configs",
+                    "metrics", "extra", "version", "kind", "schema"):
             assert key in st, key
-        assert st["config"]["arch"] == "lenet" and st["train"]["data"] == "digits"
-        assert st["data"]["classes"] == [str(i) for i in range(10)] and st["data"]["image_shape"] == [1, 8, 8]
-        assert len(CheckpointManager(out).paths()) == 3  # keep_last
-        assert (out / "best.pt").is_file() and (out / "metrics.csv").is_file() and (out / "config.json").is_file()
+        assert st["kind"] == "classifier" and st["format"] == "convscope-checkpoint"
+        assert st["configs"]["model"]["arch"] == "lenet" and st["configs"]["train"]["data"] == "digits"
+        data = st["extra"]["data"]
+        assert data["classes"] == [str(i) for i in range(10)] and data["image_shape"] == [1, 8, 8]
+        assert len(CheckpointManager(out / "checkpoints").paths()) == 3  # keep_last
+        assert (out / "checkpoints" / "best.pt").is_file() and (out / "metrics.csv").is_file()
+        assert (out / "run.json").is_file()
         hist = read_jsonl(out / "metrics.jsonl")
         assert [h["epoch"] for h in hist] == [1, 2, 3, 4]
         assert hist[-1]["train_loss"] < hist[0]["train_loss"]
         assert hist[-1]["val_acc"] > 0.5
-        best = load_checkpoint(out / "best.pt")  # chosen by the lowest validation loss
-        assert best["metrics"]["val_loss"] == min(h["val_loss"] for h in hist) == best["best_metric"]
+        best = load_checkpoint(out / "checkpoints" / "best.pt")  # chosen by the lowest validation loss
+        assert best["metrics"]["val_loss"] == min(h["val_loss"] for h in hist) == best["extra"]["best_metric"]
 
     def test_refuses_other_architecture(self, four_epochs, tmp_path):
         out, _ = four_epochs
@@ -82,12 +80,12 @@ class TestResume:
 
     def test_refuses_to_overwrite_a_run(self, four_epochs):
         out, _ = four_epochs
-        with pytest.raises(ValueError, match="already holds checkpoints; pass --resume"):
+        with pytest.raises(ValueError, match=r"already holds a run .*pass --resume"):
             train_classifier(MODEL, TRAIN, out, quiet=True)
 
     def test_dry_run_writes_nothing(self, tmp_path):
         res = train_classifier(MODEL, TRAIN, tmp_path / "dry", dry_run=True, quiet=True)
-        assert res["step"] == 1 and not (tmp_path / "dry").exists()
+        assert res.step == 1 and not (tmp_path / "dry").exists()
 
 
 def test_extending_a_cosine_run_retargets_the_schedule(tmp_path):
@@ -95,9 +93,9 @@ def test_extending_a_cosine_run_retargets_the_schedule(tmp_path):
     train_classifier(MODEL, tc, tmp_path / "a", quiet=True)
     ext = train_classifier(MODEL, tc.replace(epochs=4), tmp_path / "a", resume=True, quiet=True)
     planned = train_classifier(MODEL, tc.replace(epochs=4), tmp_path / "b", quiet=True)
-    lr = [h["lr"] for h in ext["history"]]
+    lr = [h["lr"] for h in ext.history]
     assert lr[1] == 0.0  # the 2-epoch plan had annealed to zero
-    assert lr[2:] == pytest.approx([h["lr"] for h in planned["history"]][2:], abs=1e-12)
+    assert lr[2:] == pytest.approx([h["lr"] for h in planned.history][2:], abs=1e-12)
 
 
 def test_augment_and_helpers():
@@ -138,7 +136,7 @@ def test_ctrl_c_saves_then_resume_is_exact(four_epochs, tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 120
-        while not list(out.glob("ckpt-*.pt")) and time.time() < deadline and proc.poll() is None:
+        while not list(out.glob("checkpoints/ckpt-*.pt")) and time.time() < deadline and proc.poll() is None:
             time.sleep(0.05)
         assert proc.poll() is None, proc.communicate()
         time.sleep(1.0)  # a few steps (0.15 s each) into epoch 2
@@ -149,10 +147,10 @@ def test_ctrl_c_saves_then_resume_is_exact(four_epochs, tmp_path):
             proc.kill()
     assert proc.returncode == 130, err
     assert "interrupt received, saving a checkpoint" in err and "continue with --resume" in err
-    st = load_checkpoint(CheckpointManager(out).latest_path())
-    assert st["interrupted"] and st["epoch"] == 1 and 0 < st["batch_in_epoch"] < 12
+    st = load_checkpoint(CheckpointManager(out / "checkpoints").latest_path())
+    assert st["extra"]["interrupted"] and st["epoch"] == 1 and 0 < st["batch_in_epoch"] < 12
     res = train_classifier(MODEL, TRAIN, out, resume=True, quiet=True)
-    assert same_weights(res["model"].state_dict(), four_epochs[1]["model"].state_dict())
+    assert same_weights(res.model.state_dict(), four_epochs[1].model.state_dict())
 
 
 _DDP_WORKER = textwrap.dedent(
@@ -166,7 +164,7 @@ _DDP_WORKER = textwrap.dedent(
     r = D.rank()
     res = train_classifier(CNNConfig("lenet", width=0.5),
                            TrainConfig(data="digits", epochs=3, batch_size=32, test_fraction=0.5), out)
-    torch.save({k: v.clone() for k, v in res["model"].named_parameters()}, f"{out}/../params_rank{r}.pt")
+    torch.save({k: v.clone() for k, v in res.model.named_parameters()}, f"{out}/../params_rank{r}.pt")
     D.cleanup()
     """
 )
@@ -200,4 +198,4 @@ def test_cli_refuses_mismatched_resume(four_epochs, tmp_path, capsys):
     rc = main(["classify", "train", "--resume", "--out", str(run), "--model", "alexnet", "--epochs", "5", "--quiet"])
     assert rc == 2
     assert "arch: 'lenet' -> 'alexnet'" in capsys.readouterr().err
-    assert Path(run / "best.pt").is_file()
+    assert Path(run / "checkpoints" / "best.pt").is_file()

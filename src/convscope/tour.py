@@ -261,9 +261,9 @@ def _train_classifier(ctx: TourContext, run: Path, data: str, size: int, epochs:
     from .viz.curves import classifier_curves
 
     tcfg = TrainConfig.from_dict({"data": data, "image_size": size, "epochs": epochs, "seed": ctx.seed})
-    res = train_classifier(CNNConfig(), tcfg, run, quiet=True)
-    if res["history"]:
-        classifier_curves(res["history"], run / "curves.png")
+    res = train_classifier(CNNConfig(), tcfg, run, quiet=True, overwrite=True)
+    if res.history:
+        classifier_curves(res.history, run / "curves.png")
 
 
 def _train_gan(ctx: TourContext, run: Path):
@@ -276,7 +276,7 @@ def _train_gan(ctx: TourContext, run: Path):
     if not ctx.quick:
         train["time_limit_s"] = 12 * 60
     return train_gan(DCGANConfig(**{"channels": 1, **preset["model"]}), preset["data"], run,
-                     train=GANTrainConfig(**train), seed=ctx.seed)
+                     train=GANTrainConfig(**train), seed=ctx.seed, overwrite=True, quiet=True)
 
 
 def step_recognition(ctx: TourContext) -> None:

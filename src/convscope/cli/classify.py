@@ -47,7 +47,10 @@ def register(sub, common) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's; 1 is often fastest on a busy shared machine)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
-    p.add_argument("--dry-run", action="store_true", help="run one batch and one evaluation, write nothing")
+    p.add_argument("--overwrite", action="store_true",
+                   help="--out already holds a run: move it aside (to OUT.old-<time>) and start anew")
+    p.add_argument("--dry-run", action="store_true",
+                   help="run one batch and one evaluation in a temporary folder; nothing is kept")
     add_out(p, "classify")
     p.set_defaults(func=cmd_train)
 
@@ -91,7 +94,7 @@ def _configs(args, saved: dict | None):
     from ..models.cnn import CNNConfig
     from ..train.classify import TrainConfig
 
-    m = dict(saved["config"]) if saved else {}
+    m = dict(saved["model"]) if saved else {}
     t = dict(saved["train"]) if saved else {}
     for a, k in _MODEL_ARGS.items():
         if getattr(args, a) is not None:
@@ -111,8 +114,8 @@ def _configs(args, saved: dict | None):
 def cmd_train(args) -> int:
     import torch
 
-    from ..train.checkpoint import CheckpointManager
-    from ..train.classify import train_classifier
+    from ..train.classify import CHECKPOINT_KIND, train_classifier
+    from ..train.engine import saved_settings
     from ..viz.classify import training_curves
 
     if args.threads is not None:
@@ -120,24 +123,23 @@ def cmd_train(args) -> int:
             raise CLIError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
     out = Path(args.out or args._out_default)
-    saved = None
-    if args.resume:
-        saved = CheckpointManager(out).load_latest()
+    saved = saved_settings(out, CHECKPOINT_KIND) if args.resume else None
     mcfg, tcfg = _configs(args, saved)
-    res = train_classifier(mcfg, tcfg, out, resume=args.resume, quiet=args.quiet, dry_run=args.dry_run)
-    if args.dry_run or res["rank"] != 0:  # only rank 0 reports (the group may be gone by now)
+    res = train_classifier(mcfg, tcfg, out, resume=args.resume, overwrite=args.overwrite, quiet=args.quiet,
+                           dry_run=args.dry_run)
+    if args.dry_run or res.rank != 0:  # only rank 0 reports (the group may be gone by now)
         return 0
-    written = [p for p in (res["latest_path"], res["best_path"]) if p]
-    written += [out / "metrics.jsonl", out / "metrics.csv", out / "config.json"]
-    if res["history"]:
-        written.append(training_curves(res["history"], out / "curves.png"))
-        last = res["history"][-1]
-        best = res["best_metric"]
+    written = [p for p in (res.checkpoint, res.best_checkpoint) if p]
+    written += [out / "metrics.jsonl", out / "metrics.csv", out / "run.json"]
+    if res.history and not res.interrupted:
+        written.append(training_curves(res.history, out / "curves.png"))
+        last = res.history[-1]
+        best = res.best_metric
         print(f"final: val accuracy {last['val_acc']:.4f}, val loss {last['val_loss']:.4f}, "
               f"train loss {last['train_loss']:.4f}"
               + (f"; best.pt has the lowest val loss, {best:.4f}" if best is not None else ""))
     report(written, out, args)
-    return 0
+    return res.exit_code
 
 
 # ---------------------------------------------------------------- eval / predict / filters

@@ -7,7 +7,7 @@ import json
 import math
 from pathlib import Path
 
-from .common import CLIError, add_out, out_dir, progress, quiet, report
+from .common import CLIError, add_out, out_dir, quiet, report
 
 
 def register(sub, common) -> None:
@@ -21,7 +21,8 @@ def register(sub, common) -> None:
     p = gs.add_parser("train", parents=[common], help="train a DCGAN (resumable, Ctrl-C saves)")
     _train_args(p)
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
-    p.add_argument("--dry-run", action="store_true", help="one step, one checkpoint: a smoke test")
+    p.add_argument("--dry-run", action="store_true",
+                   help="one step and one checkpoint in a temporary folder (a smoke test); nothing is kept")
     p.set_defaults(func=cmd_train, out=None, _out_default="runs/gan")
 
     p = gs.add_parser("sample", parents=[common], help="a grid and individual PNGs from a trained generator")
@@ -95,19 +96,22 @@ def _train_args(p) -> None:
                    help="fused Adam (default on: measured faster)")
     p.add_argument("--compile", action="store_true", help="torch.compile both networks (slower on CPU)")
     p.add_argument("--out", metavar="DIR", default=None, help="run folder")
+    p.add_argument("--overwrite", action="store_true",
+                   help="--out already holds a run: move it aside (to OUT.old-<time>) and start anew")
 
 
-def _configs(args, *, upsample: str | None = None):
+def _configs(args, *, upsample: str | None = None, saved: dict | None = None):
+    """The model and training configs and the data from the options (over the saved run's on --resume)."""
     from ..data import load_dataset
     from ..models.dcgan import DCGANConfig
     from ..train.gan import PRESETS, GANTrainConfig
 
-    preset = PRESETS[args.preset] if args.preset else None
     if args.preset and args.preset not in PRESETS:
         raise CLIError(f"--preset must be one of {', '.join(PRESETS)}, got {args.preset!r}")
-    model = dict(preset["model"]) if preset else {}
-    train = dict(preset["train"]) if preset else {}
-    data = args.data or (preset["data"] if preset else "digits")
+    preset = PRESETS[args.preset] if args.preset else None
+    model = {**(saved["model"] if saved else {}), **(preset["model"] if preset else {})}
+    train = {**(saved["train"] if saved else {}), **(preset["train"] if preset else {})}
+    data = args.data or (preset["data"] if preset else (None if saved else "digits"))
     for key in ("image_size", "nz", "ngf", "ndf", "upsample", "loss", "conv_method", "channels"):
         v = getattr(args, key)
         if v is not None:
@@ -133,50 +137,34 @@ def _configs(args, *, upsample: str | None = None):
     for key in ("channels_last", "fused_adam"):
         if getattr(args, key) is not None:
             train[key] = getattr(args, key)
-    if getattr(args, "dry_run", False):
-        train["max_steps"] = 1
-        train["epochs"] = 1
-    return DCGANConfig(**model), GANTrainConfig(**train), data
-
-
-def _bar(args):
-    def bar(it, total=None, initial=0, desc=None):
-        return progress(it, args=args, total=total, initial=initial, desc=desc)
-
-    return bar
-
-
-def _log(args):
-    return (lambda _m: None) if quiet(args) else print
+    return DCGANConfig.from_dict(model), GANTrainConfig.from_dict(train), data
 
 
 def _run_train(args, out: Path, *, upsample: str | None = None, resume: bool = False):
-    from ..train.gan import GANTrainingError, train_gan
+    from ..train.engine import saved_settings
+    from ..train.gan import CHECKPOINT_KIND, train_gan
 
-    config, tcfg, data = _configs(args, upsample=upsample)
-    try:
-        run = train_gan(None if resume else config, data, out, train=tcfg, resume=resume, seed=args.seed,
-                        progress=_bar(args), log=_log(args))
-    except GANTrainingError as e:
-        raise CLIError(str(e)) from None
-    return run
+    saved = saved_settings(out, CHECKPOINT_KIND) if resume else None
+    config, tcfg, data = _configs(args, upsample=upsample, saved=saved)
+    seed = None if saved and args.seed == 0 else args.seed  # a resumed run keeps its seed unless one is given
+    return train_gan(config, data, out, train=tcfg, resume=resume, overwrite=args.overwrite,
+                     dry_run=getattr(args, "dry_run", False), seed=seed, quiet=quiet(args))
 
 
 def cmd_train(args) -> int:
-    from ..train import distributed as dist_
-
     out = Path(args.out or args._out_default)
-    try:
-        run = _run_train(args, out, resume=args.resume)
-        if not dist_.is_main_process():  # under torchrun only rank 0 reports
-            return 0
-    finally:
-        dist_.cleanup()
+    run = _run_train(args, out, resume=args.resume)
+    if run.rank != 0:  # under torchrun only rank 0 reports
+        return 0
+    if run.stopped == "dry_run":
+        print(f"dry run: one step, loss_d {run.metrics.get('loss_d', float('nan')):.3f} "
+              f"loss_g {run.metrics.get('loss_g', float('nan')):.3f}; nothing kept")
+        return 0
     files = sorted(p for p in out.rglob("*") if p.is_file() and p.suffix in (".png", ".pt", ".jsonl", ".csv", ".json"))
     if run.stopped == "interrupted":
         print(f"interrupted at step {run.step}: saved {run.checkpoint}; continue with --resume")
         report(files, out, args)
-        return 130
+        return run.exit_code
     if not quiet(args):
         m = run.metrics
         print(f"{run.stopped}: step {run.step}, epoch {run.epoch}, {run.images_per_s:.0f} images/s; "

@@ -74,7 +74,8 @@ class ClassifierEvaluation:
 @keeps_global_rng
 def evaluate_classifier(checkpoint: str | os.PathLike, data: str | None = None, split: str = "test") -> ClassifierEvaluation:
     """Evaluate a trained classifier (run folder or ``.pt``) on ``split`` of ``data`` (default: its source)."""
-    from ..metrics.classification import confusion_matrix, evaluate
+    from ..metrics.classification import confusion_matrix
+    from ..metrics.classification import evaluate_classifier as evaluate
     from ..models.cnn import prepare_images
 
     model, meta = _load(checkpoint)

@@ -227,8 +227,7 @@ class GANSpectrum:
 def gan_spectrum(checkpoint: str | os.PathLike, data=None, *, n: int = 2000, seed: int = 0) -> GANSpectrum:
     """Compare the power spectra of ``n`` real images (default: the run's data) and ``n`` generated ones."""
     from ..metrics.spectral import spectral_report
-    from ..models.dcgan import generate, load_generator
-    from ..train.gan import load_data
+    from ..models.dcgan import generate, load_data, load_generator
 
     G, meta = load_generator(checkpoint)
     cfg = meta["model_config"]

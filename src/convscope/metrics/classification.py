@@ -1,5 +1,57 @@
-"""TEMP shim until wt-engine merges: accuracy and the confusion matrix of a classifier."""  # TEMP shim until wt-engine merges
+"""Classification metrics: a classifier's loss and accuracy on a set, accuracy of predictions, the confusion matrix."""
 
-from ..train.classify import confusion_matrix, evaluate  # TEMP shim until wt-engine merges
+from __future__ import annotations
 
-__all__ = ["confusion_matrix", "evaluate"]  # TEMP shim until wt-engine merges
+import torch
+import torch.nn.functional as F
+
+from .._checks import check_int, fail
+
+__all__ = ["evaluate_classifier", "accuracy", "confusion_matrix"]
+
+
+@torch.no_grad()
+def evaluate_classifier(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 500) -> dict:
+    """Mean cross-entropy, accuracy and predictions of ``model`` (run in eval mode) on ``(x, y)``.
+
+    Returns ``{"loss", "accuracy", "predictions"}`` (NaN loss and accuracy for an empty set);
+    the model's training flag is restored afterwards.
+    """
+    batch_size = check_int("batch_size", batch_size, min_value=1)
+    was = model.training
+    model.eval()
+    dev = next(model.parameters()).device
+    loss_sum, preds = 0.0, []
+    for i in range(0, x.shape[0], batch_size):
+        xb, yb = x[i : i + batch_size].to(dev), y[i : i + batch_size].to(dev)
+        logits = model(xb)
+        loss_sum += float(F.cross_entropy(logits, yb, reduction="sum"))
+        preds.append(logits.argmax(1).cpu())
+    model.train(was)
+    n = x.shape[0]
+    p = torch.cat(preds) if preds else torch.zeros(0, dtype=torch.int64)
+    return {"loss": loss_sum / n if n else float("nan"), "accuracy": accuracy(y, p), "predictions": p}
+
+
+def accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> float:
+    """The fraction of predictions equal to the labels (NaN when there are none).
+
+    >>> accuracy(torch.tensor([0, 1, 1, 2]), torch.tensor([0, 1, 2, 2]))
+    0.75
+    """
+    y_true, y_pred = torch.as_tensor(y_true).cpu(), torch.as_tensor(y_pred).cpu()
+    if y_true.shape != y_pred.shape:
+        raise fail("y_pred", f"of the labels' shape {tuple(y_true.shape)}", y_pred)
+    n = y_true.numel()
+    return int((y_true == y_pred).sum()) / n if n else float("nan")
+
+
+def confusion_matrix(y_true: torch.Tensor, y_pred: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """``cm[i, j]`` = images of class ``i`` predicted as ``j``.
+
+    >>> confusion_matrix(torch.tensor([0, 0, 1]), torch.tensor([0, 1, 1]), 2).tolist()
+    [[1, 1], [0, 1]]
+    """
+    num_classes = check_int("num_classes", num_classes, min_value=1)
+    idx = y_true.to(torch.int64) * num_classes + y_pred.to(torch.int64)
+    return torch.bincount(idx, minlength=num_classes * num_classes).reshape(num_classes, num_classes)

@@ -32,9 +32,9 @@ __all__ = ["classifier_adapter", "classify_images", "evaluate_gan", "linear_prob
 def classifier_adapter(meta: dict) -> Callable[[torch.Tensor], torch.Tensor]:
     """[-1, 1] GAN images -> the classifier's input: channels, size, padding and normalisation from ``meta``.
 
-    Uses :func:`convscope.train.classify.prepare_images`, the classifier's own preprocessing.
+    Uses :func:`convscope.models.cnn.prepare_images`, the classifier's own preprocessing.
     """
-    from ..train.classify import prepare_images
+    from ..models.cnn import prepare_images
 
     def adapt(x: torch.Tensor) -> torch.Tensor:
         return prepare_images((x.float() + 1) / 2, meta)
@@ -100,7 +100,7 @@ def evaluate_gan(
         ``{"metrics": {name: {"value", "ideal", "floor", "better"}}, "histogram": [...], ...}``.
     """
     from ..models.cnn import load_classifier
-    from ..train.gan import generate, load_data, load_discriminator, load_generator
+    from ..models.dcgan import generate, load_data, load_discriminator, load_generator
 
     G, gmeta = generator if generator is not None else load_generator(checkpoint, device)
     cfg = gmeta["model_config"]

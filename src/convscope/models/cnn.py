@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from .._checks import ArgumentError, check_float, check_int, check_option, check_shape, fail
+from .._checkpoint import read_checkpoint
+from .._checks import DataError, check_float, check_int, check_option, check_shape, fail
 from .._config import ConfigMixin
+from ..data import transforms as T
 
-__all__ = ["ARCHS", "CONV_METHODS", "CNNConfig", "CNN", "make_conv", "load_classifier", "find_checkpoint", "kernel_spectra"]
+__all__ = ["ARCHS", "CONV_METHODS", "CNNConfig", "CNN", "make_conv", "load_classifier", "prepare_images",
+           "kernel_spectra"]
 
 ARCHS = ("lenet", "alexnet")
 CONV_METHODS = ("torch", "auto", "direct", "fft", "overlap_add")
@@ -204,49 +206,40 @@ class CNN(nn.Module):
 # ---------------------------------------------------------------- loading a trained classifier
 
 
-def find_checkpoint(path_or_run_dir: str | os.PathLike) -> Path:
-    """A checkpoint file: the path itself, or a run folder's ``best.pt`` or newest ``ckpt-*.pt``."""
-    p = Path(path_or_run_dir)
-    if p.is_file():
-        return p
-    if p.is_dir():
-        if (p / "best.pt").is_file():
-            return p / "best.pt"
-        steps = sorted(p.glob("ckpt-*.pt"))
-        if steps:
-            return steps[-1]
-        raise ArgumentError(f"run folder {p} holds no checkpoint (best.pt or ckpt-*.pt)")
-    raise ArgumentError(f"checkpoint {p} does not exist")
-
-
 def load_classifier(path_or_run_dir: str | os.PathLike, *, map_location: Any = "cpu",
                     conv_method: str | None = None) -> tuple[CNN, dict]:
     """Rebuild a trained :class:`CNN` (in eval mode) and its metadata.
 
     ``path_or_run_dir`` is a checkpoint file or a run folder (``best.pt``
-    preferred, else the newest). ``meta`` holds ``classes``, ``image_shape``
-    ``[C, H, W]``, ``normalize``, ``mean``, ``std``, ``pad`` and ``source`` (how
-    the training images were prepared; ``convscope.train.classify.prepare_images``
-    applies it to new [0, 1] images), plus ``config``, ``train``, ``epoch``,
-    ``step``, ``best_metric`` and ``path``. ``conv_method`` overrides the saved one.
+    preferred, else the newest; see :func:`convscope._checkpoint.resolve_checkpoint`).
+    ``meta`` holds ``classes``, ``image_shape`` ``[C, H, W]``, ``normalize``,
+    ``mean``, ``std``, ``pad`` and ``source`` (how the training images were
+    prepared; :func:`prepare_images` applies it to new [0, 1] images), plus
+    ``config``, ``train``, ``epoch``, ``step``, ``best_metric`` and ``path``.
+    ``conv_method`` overrides the saved one. A checkpoint of convscope 0.1.0 loads too.
     """
-    path = find_checkpoint(path_or_run_dir)
+    state, path = read_checkpoint(path_or_run_dir, "classifier", prefer_best=True, map_location=map_location)
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ArgumentError(f"checkpoint {path} is corrupt, truncated or not weights-only: {first}") from None
-    if not isinstance(state, dict) or "model" not in state or "config" not in state:
-        raise ArgumentError(f"checkpoint {path} is not a convscope classifier checkpoint (no 'model'/'config')")
-    cfg = CNNConfig.from_dict(dict(state["config"]))
+        cfg = CNNConfig.from_dict(dict(state["configs"]["model"]))
+    except (ValueError, TypeError) as e:
+        raise DataError(f"checkpoint {path} is damaged: its model config is invalid ({e})") from None
     if conv_method is not None:
         cfg = cfg.replace(conv_method=conv_method)
     model = CNN(cfg)
-    model.load_state_dict(state["model"])
+    try:
+        model.load_state_dict(state["models"]["model"])
+    except (KeyError, RuntimeError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise DataError(f"checkpoint {path} is damaged: its weights do not fit its config ({first})") from None
     model.eval()
-    data = dict(state.get("data") or {})
+    data = dict(state["extra"].get("data") or {})
+    classes = data.get("classes", [str(i) for i in range(cfg.num_classes)])
+    if not isinstance(classes, list | tuple) or len(classes) != cfg.num_classes:
+        n = len(classes) if isinstance(classes, list | tuple) else type(classes).__name__
+        raise DataError(f"checkpoint {path} is damaged: it lists {n} class names but the model has "
+                        f"{cfg.num_classes} outputs")
     meta = {
-        "classes": data.get("classes", [str(i) for i in range(cfg.num_classes)]),
+        "classes": [str(c) for c in classes],
         "image_shape": list(data.get("image_shape", [cfg.in_channels, cfg.image_size, cfg.image_size])),
         "normalize": data.get("normalize"),
         "mean": data.get("mean"),
@@ -254,13 +247,28 @@ def load_classifier(path_or_run_dir: str | os.PathLike, *, map_location: Any = "
         "source": data.get("source"),
         "pad": data.get("pad", 0),
         "config": cfg.to_dict(),
-        "train": dict(state.get("train") or {}),
-        "epoch": state.get("epoch"),
-        "step": state.get("step"),
-        "best_metric": state.get("best_metric"),
+        "train": dict(state["configs"].get("train") or {}),
+        "epoch": state["epoch"],
+        "step": state["step"],
+        "best_metric": state["extra"].get("best_metric"),
+        "version": state["version"],
         "path": str(path),
     }
     return model, meta
+
+
+def prepare_images(x: torch.Tensor, meta: dict) -> torch.Tensor:
+    """Turn [0, 1] images ``(N, C, H, W)`` into what a trained classifier expects.
+
+    ``meta`` is :func:`load_classifier`'s: channels converted, resized to the
+    training size (before padding), padded, then normalised with the training statistics.
+    """
+    C, H, W = meta["image_shape"]
+    pad = int(meta.get("pad") or 0)
+    x = T.to_channels(x, C)
+    x = T.resize(x, (H - 2 * pad, W - 2 * pad))
+    x = T.pad(x, pad)
+    return T.normalize(x, meta.get("normalize"), meta.get("mean"), meta.get("std"))
 
 
 def kernel_spectra(weight: torch.Tensor, size: int = 32) -> torch.Tensor:
@@ -282,9 +290,3 @@ def kernel_spectra(weight: torch.Tensor, size: int = 32) -> torch.Tensor:
     mag = F_.abs().pow(2).sum(1).sqrt()
     return torch.fft.fftshift(mag, dim=(-2, -1)).to(torch.float32)
 
-
-def __getattr__(name: str):  # TEMP shim until wt-engine merges
-    if name == "prepare_images":  # TEMP shim until wt-engine merges
-        from ..train.classify import prepare_images  # TEMP shim until wt-engine merges
-        return prepare_images  # TEMP shim until wt-engine merges
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")  # TEMP shim until wt-engine merges

@@ -32,14 +32,17 @@ Example:
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_option, fail
+from .._checkpoint import read_checkpoint
+from .._checks import DataError, check_int, check_option, fail
 from .._config import ConfigMixin
 
 __all__ = [
@@ -53,8 +56,12 @@ __all__ = [
     "Generator",
     "d_loss",
     "g_loss",
+    "generate",
     "get_loss",
     "init_weights",
+    "load_data",
+    "load_discriminator",
+    "load_generator",
     "make_optimizers",
 ]
 
@@ -291,8 +298,69 @@ def make_optimizers(G: nn.Module, D: nn.Module, *, lr: float = ADAM_LR, betas=AD
     return torch.optim.Adam(G.parameters(), **kw), torch.optim.Adam(D.parameters(), **kw)
 
 
-def __getattr__(name: str):  # TEMP shim until wt-engine merges
-    if name in ("load_generator", "load_discriminator", "generate"):  # TEMP shim until wt-engine merges
-        from ..train import gan as _gan  # TEMP shim until wt-engine merges
-        return getattr(_gan, name)  # TEMP shim until wt-engine merges
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")  # TEMP shim until wt-engine merges
+# ---------------------------------------------------------------- a trained DCGAN: loading and sampling
+
+
+def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[Generator, dict]:
+    """The generator of a run (run folder, its checkpoints folder or a checkpoint file), in eval mode, and metadata.
+
+    Metadata: ``model_config`` (a :class:`DCGANConfig`), ``fixed_noise``, ``step``,
+    ``epoch``, ``data``, ``classes``, ``train_config``, ``version`` (the convscope
+    that wrote it), ``path``; :func:`load_discriminator` builds D from it. A
+    checkpoint of convscope 0.1.0 loads too.
+    """
+    ck, file = read_checkpoint(path, "dcgan", map_location="cpu")
+    try:
+        cfg = DCGANConfig.from_dict(ck["configs"]["model"])
+        G = Generator(cfg)
+        G.load_state_dict(ck["models"]["G"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise DataError(f"checkpoint {file} is damaged: its generator does not fit its config ({first})") from None
+    G.to(device).eval()
+    extra = ck["extra"]
+    meta = {"fixed_noise": extra.get("fixed_noise"), "step": ck["step"], "epoch": ck["epoch"],
+            "data": extra.get("data"), "classes": extra.get("classes"), "train_config": ck["configs"].get("train"),
+            "version": ck["version"], "model_config": cfg, "path": file, "D": ck["models"].get("D")}
+    return G, meta
+
+
+def load_discriminator(meta: dict, device: str | torch.device = "cpu") -> Discriminator:
+    """The discriminator of the run :func:`load_generator` loaded ``meta`` from, in eval mode."""
+    D = Discriminator(meta["model_config"])
+    D.load_state_dict(meta["D"])
+    return D.to(device).eval()
+
+
+@torch.no_grad()
+def generate(G: Generator, n: int, *, seed: int = 0, batch_size: int = 500, z: torch.Tensor | None = None,
+             device: str | torch.device = "cpu") -> torch.Tensor:
+    """``n`` images from ``G`` (eval mode) with seeded noise (or the given ``z``), in [-1, 1], on the CPU."""
+    G.eval()
+    batch_size = check_int("batch_size", batch_size, min_value=1)
+    if z is None:
+        n = check_int("n", n, min_value=0)
+        z = torch.randn(n, G.config.nz, 1, 1, generator=torch.Generator().manual_seed(seed))
+    out = [G(z[i:i + batch_size].to(device)).float().cpu() for i in range(0, z.shape[0], batch_size)]
+    return torch.cat(out) if out else torch.empty(0, G.config.channels, G.config.image_size, G.config.image_size)
+
+
+def load_data(data, *, image_size: int, channels: int | None = None, split: str = "train",
+              seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None, list[str] | None, str]:
+    """Images (N, C, S, S) in [-1, 1] (a DCGAN's range), labels or None, class names or None, a source label.
+
+    ``data`` is anything :func:`convscope.data.load_dataset` takes, or a tensor/array
+    of images already in [-1, 1] (then ``split`` is ignored).
+    """
+    if isinstance(data, torch.Tensor | np.ndarray):
+        x = torch.as_tensor(np.asarray(data) if isinstance(data, np.ndarray) else data).float()
+        if x.ndim == 3:
+            x = x[:, None]
+        if x.ndim != 4 or x.shape[-1] != image_size or x.shape[-2] != image_size:
+            raise fail("data", f"images (N, C, {image_size}, {image_size})", x)
+        return x, None, None, "tensor"
+    from ..data import load_dataset
+
+    ds = load_dataset(data, split=split, image_size=image_size, channels=channels, normalize="gan", seed=seed)
+    x, y = ds.tensors()
+    return x.float().contiguous(), y, list(ds.classes), str(ds.source)

@@ -1,6 +1,12 @@
-"""Training machinery shared by the classifier and the DCGAN.
+"""Training: one engine that the classifier and the DCGAN plug their steps into.
 
-* :mod:`.checkpoint`: atomic, weights-only checkpoints, RNG state, last-N + best.
+* :mod:`.engine`: the shared loop, the run folder (one run of one kind, locked;
+  ``--resume``/``--overwrite``/``--dry-run``), the resume check, the
+  interrupt flag (SIGINT and SIGTERM, agreed across DDP ranks), the health
+  checks and :class:`TrainRun`, what every trainer returns.
+* :mod:`.classify` (:func:`train_classifier`) and :mod:`.gan` (:func:`train_gan`): the two trainers.
+* :mod:`.checkpoint`: the checkpoints of a run (last N + best); the file format
+  itself is :mod:`convscope._checkpoint`, re-exported here.
 * :mod:`.logging`: metrics to JSONL + CSV (+ TensorBoard when installed).
 * :mod:`.distributed`: torchrun / DDP helpers (gloo on CPU, nccl on CUDA).
 """
@@ -9,21 +15,41 @@ from .checkpoint import (
     CheckpointManager,
     config_diff,
     load_checkpoint,
+    read_checkpoint,
+    resolve_checkpoint,
     rng_state,
     save_checkpoint,
     set_rng_state,
     to_plain,
 )
+from .classify import RESUMABLE_CHANGES, TrainConfig, train_classifier
+from .engine import RunFolder, TrainingError, TrainRun, check_resume, run_training, saved_settings
+from .gan import PRESETS, RESUME_MAY_CHANGE, GANTrainConfig, train_gan
 from .logging import MetricLogger, read_jsonl
 
 __all__ = [
+    "PRESETS",
+    "RESUMABLE_CHANGES",
+    "RESUME_MAY_CHANGE",
     "CheckpointManager",
+    "GANTrainConfig",
     "MetricLogger",
+    "RunFolder",
+    "TrainConfig",
+    "TrainRun",
+    "TrainingError",
+    "check_resume",
     "config_diff",
     "load_checkpoint",
+    "read_checkpoint",
     "read_jsonl",
+    "resolve_checkpoint",
     "rng_state",
+    "run_training",
     "save_checkpoint",
+    "saved_settings",
     "set_rng_state",
     "to_plain",
+    "train_classifier",
+    "train_gan",
 ]

@@ -1,152 +1,47 @@
-"""Checkpoints that never lose work: atomic writes, safe loading, full RNG state.
+"""A run's checkpoints: the last N plus the best, and the settings check on resume.
 
-* :func:`save_checkpoint` writes through a temporary file in the same folder,
-  fsyncs it and renames it over the target, so a crash (even SIGKILL) in the
-  middle of a save leaves the previous checkpoint intact.
-* :func:`load_checkpoint` uses ``torch.load(weights_only=True)``: tensors,
-  numbers, strings, lists, tuples and dicts only; never arbitrary pickle.
-  Dataclass configs are therefore stored as plain dicts.
-* :func:`rng_state` / :func:`set_rng_state` capture torch, CUDA, numpy and
-  Python ``random`` in that same weights-only form, which is what makes
-  ``--resume`` bit-identical.
-* :class:`CheckpointManager` keeps the last N checkpoints of a run plus the best.
+The file format itself (atomic save, weights-only load, the one schema, lookup
+and migration of 0.1.0 files) lives in :mod:`convscope._checkpoint`, below
+``models``, so that models can load what training wrote; it is re-exported here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
+import math
 import os
-import random
-import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
+from .._checkpoint import (
+    checkpoint_paths,
+    load_checkpoint,
+    migrate,
+    read_checkpoint,
+    resolve_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+    to_plain,
+)
 from .._checks import DataError, check_int
 from .._io import atomic_save, atomic_write_text
 
 __all__ = [
     "save_checkpoint",
     "load_checkpoint",
+    "read_checkpoint",
+    "resolve_checkpoint",
+    "migrate",
     "rng_state",
     "set_rng_state",
     "to_plain",
     "config_diff",
     "CheckpointManager",
 ]
-
-
-def to_plain(obj: Any) -> Any:
-    """Make ``obj`` loadable with ``weights_only=True``.
-
-    Dataclasses become dicts, paths strings, numpy arrays tensors and numpy
-    scalars Python numbers; containers are converted recursively.
-
-    >>> from dataclasses import dataclass
-    >>> @dataclass(frozen=True)
-    ... class C:
-    ...     a: int = 1
-    ...     b: tuple = (2, 3)
-    >>> to_plain({"config": C(), "p": Path("x")})
-    {'config': {'a': 1, 'b': (2, 3)}, 'p': 'x'}
-    """
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, Mapping):
-        return {k: to_plain(v) for k, v in obj.items()}
-    if isinstance(obj, tuple):
-        return tuple(to_plain(v) for v in obj)
-    if isinstance(obj, list):
-        return [to_plain(v) for v in obj]
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    if isinstance(obj, np.ndarray):
-        return torch.from_numpy(np.array(obj))
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
-
-
-def save_checkpoint(path: str | os.PathLike, state: Mapping[str, Any]) -> Path:
-    """Write ``state`` to ``path`` atomically (temporary file, fsync, rename).
-
-    ``state`` is passed through :func:`to_plain` first, so a dataclass config
-    can be stored directly. Returns the path.
-    """
-    plain = to_plain(dict(state))
-    return atomic_save(path, lambda f: torch.save(plain, f))
-
-
-def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict:
-    """Read a checkpoint with ``torch.load(weights_only=True)``.
-
-    A missing, corrupt or truncated file, or one holding anything but tensors
-    and plain containers, raises ``ValueError`` naming the file.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"checkpoint {path} does not exist")
-    try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # torch raises RuntimeError, UnpicklingError, EOFError, zipfile errors...
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if "weights_only" in str(e) or "Unsupported global" in str(e):
-            raise DataError(
-                f"checkpoint {path} holds objects that weights-only loading refuses (not a convscope "
-                f"checkpoint, or tampered with): {first}"
-            ) from None
-        raise DataError(f"checkpoint {path} is corrupt or truncated: {type(e).__name__}: {first}") from None
-    if not isinstance(obj, dict):
-        raise DataError(f"checkpoint {path} must hold a dict, got {type(obj).__name__}")
-    return obj
-
-
-# ---------------------------------------------------------------- RNG state
-
-
-def rng_state() -> dict:
-    """Torch (CPU and CUDA), numpy-global and Python ``random`` states, weights-only loadable."""
-    np_state = np.random.get_state()
-    py_version, py_internal, py_gauss = random.getstate()
-    out = {
-        "torch": torch.get_rng_state(),
-        "numpy": {
-            "bit_generator": str(np_state[0]),
-            "key": torch.from_numpy(np.asarray(np_state[1], dtype=np.int64)),
-            "pos": int(np_state[2]),
-            "has_gauss": int(np_state[3]),
-            "cached_gaussian": float(np_state[4]),
-        },
-        "python": {
-            "version": int(py_version),
-            "internal": torch.tensor(py_internal, dtype=torch.int64),
-            "gauss_next": py_gauss,
-        },
-    }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        out["cuda"] = torch.cuda.get_rng_state_all()
-    return out
-
-
-def set_rng_state(state: Mapping[str, Any]) -> None:
-    """Restore what :func:`rng_state` captured."""
-    torch.set_rng_state(state["torch"].cpu().to(torch.uint8))
-    n = state["numpy"]
-    np.random.set_state(
-        (n["bit_generator"], n["key"].cpu().numpy().astype(np.uint32), int(n["pos"]), int(n["has_gauss"]),
-         float(n["cached_gaussian"]))
-    )
-    p = state["python"]
-    random.setstate((int(p["version"]), tuple(int(v) for v in p["internal"].tolist()), p["gauss_next"]))
-    if "cuda" in state and torch.cuda.is_available():
-        with contextlib.suppress(RuntimeError, IndexError):
-            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
 
 def config_diff(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
@@ -177,7 +72,7 @@ class CheckpointManager:
     to an older checkpoint if the newest cannot be read.
 
     Example:
-        >>> import tempfile
+        >>> import tempfile, torch
         >>> with tempfile.TemporaryDirectory() as d:
         ...     m = CheckpointManager(d, keep_last=2)
         ...     for step, acc in [(1, 0.5), (2, 0.9), (3, 0.7)]:
@@ -186,8 +81,6 @@ class CheckpointManager:
         (['ckpt-00000002.pt', 'ckpt-00000003.pt'], 'best.pt', 2, 3)
     """
 
-    PATTERN = re.compile(r"^ckpt-(\d+)\.pt$")
-
     def __init__(self, directory: str | os.PathLike, keep_last: int = 3):
         self.directory = Path(directory)
         self.keep_last = check_int("keep_last", keep_last, min_value=1)
@@ -195,16 +88,18 @@ class CheckpointManager:
         self.best_step: int | None = None
         info = self.directory / "best.json"
         if info.is_file():
-            with contextlib.suppress(ValueError, OSError, KeyError, TypeError):
-                d = json.loads(info.read_text())
-                self.best_metric, self.best_step = d["metric"], d["step"]
+            self.best_metric, self.best_step = _read_best(info)
+        elif self.best_path() is not None:  # best.json lost or deleted: rebuild it from best.pt
+            with contextlib.suppress(DataError):
+                st = migrate(load_checkpoint(self.best_path()), self.best_path())
+                m = st["extra"].get("best_metric")
+                if isinstance(m, int | float) and not isinstance(m, bool) and math.isfinite(m):
+                    self.best_metric, self.best_step = float(m), st["step"]
+                    atomic_write_text(info, json.dumps({"metric": self.best_metric, "step": self.best_step}) + "\n")
 
     def paths(self) -> list[Path]:
         """Step checkpoints, oldest first."""
-        if not self.directory.is_dir():
-            return []
-        found = [(int(m.group(1)), p) for p in self.directory.iterdir() if (m := self.PATTERN.match(p.name))]
-        return [p for _, p in sorted(found)]
+        return checkpoint_paths(self.directory)
 
     def path_for(self, step: int) -> Path:
         return self.directory / f"ckpt-{step:08d}.pt"
@@ -269,6 +164,22 @@ class CheckpointManager:
         for p in reversed(self.paths()):
             try:
                 return load_checkpoint(p, map_location)
-            except ValueError as e:
+            except DataError as e:
                 warnings.warn(f"skipping unreadable checkpoint: {e}", stacklevel=2)
         return None
+
+
+def _read_best(info: Path) -> tuple[float, int]:
+    """``best.json``'s metric and step, validated: a bad file is one line naming it."""
+    try:
+        d = json.loads(info.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        d = e
+    ok = (isinstance(d, dict) and isinstance(d.get("metric"), int | float) and not isinstance(d.get("metric"), bool)
+          and math.isfinite(d["metric"]) and isinstance(d.get("step"), int) and not isinstance(d.get("step"), bool)
+          and d["step"] >= 0)
+    if not ok:
+        got = f"{type(d).__name__}: {d}" if isinstance(d, Exception) else repr(d)[:80]
+        raise DataError(f"{info} must hold {{\"metric\": <finite number>, \"step\": <int >= 0>}}, got {got}; "
+                        "it is rebuilt from best.pt if you delete it and resume")
+    return float(d["metric"]), int(d["step"])

@@ -1,12 +1,13 @@
-"""Training and evaluating a CNN classifier, with checkpoints that never lose work.
+"""Training a CNN classifier: the classifier's steps, plugged into :mod:`.engine`.
 
-:func:`train_classifier` runs the loop: in-memory batches shuffled per
-``(seed, epoch)``, optional random-affine augmentation, per-epoch evaluation
-on the ``val`` split, metrics to JSONL/CSV (and TensorBoard when installed),
-a checkpoint after every epoch (last ``keep_last`` plus the best by
-validation loss: on a few hundred validation images accuracy moves in steps
-of one image and picks noise, the loss does not) and one more when interrupted. Under ``torchrun`` it
-trains with DDP; only rank 0 writes files or shows progress.
+:func:`train_classifier` trains on in-memory batches shuffled per
+``(seed, epoch)``, with optional random-affine augmentation and per-epoch
+evaluation on the ``val`` split. The engine writes the run folder: metrics to
+JSONL/CSV (and TensorBoard when installed), a checkpoint after every epoch
+(last ``keep_last`` plus the best by validation loss: on a few hundred
+validation images accuracy moves in steps of one image and picks noise, the
+loss does not) and one more when interrupted (SIGINT or SIGTERM). Under
+``torchrun`` it trains with DDP; only rank 0 writes files or shows progress.
 
 Resume (``resume=True``) continues from the newest checkpoint; on the CPU,
 2 epochs then 2 resumed epochs give bit-identical weights to 4 straight
@@ -17,40 +18,43 @@ differences; only ``epochs``, ``keep_last`` and ``device`` may change.
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from .._checks import ArgumentError, check_float, check_int, check_option, fail
+from .._checkpoint import set_rng_state
+from .._checks import check_float, check_int, check_option, fail
 from .._config import ConfigMixin
-from .._io import atomic_write_text
 from ..data import load_dataset
 from ..data import transforms as T
+from ..metrics.classification import evaluate_classifier
 from ..models.cnn import CNN, CNNConfig
 from . import distributed as D
-from .checkpoint import CheckpointManager, config_diff, rng_state, set_rng_state
-from .logging import MetricLogger, read_jsonl
-from .loop import InterruptFlag, epoch_batches, progress_bar, resolve_device, set_seed
+from .engine import (
+    Context,
+    EpochEnd,
+    Plugin,
+    TrainRun,
+    check_finite_images,
+    check_resume,
+    run_training,
+)
+from .loop import epoch_batches, set_seed
 
 __all__ = [
     "TrainConfig",
     "RESUMABLE_CHANGES",
     "train_classifier",
-    "evaluate",
-    "confusion_matrix",
-    "prepare_images",
     "augment_batch",
     "CHECKPOINT_KIND",
 ]
 
-CHECKPOINT_KIND = "convscope-classifier"
+CHECKPOINT_KIND = "classifier"
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("none", "step", "cosine")
 # TrainConfig fields that may differ when resuming
@@ -131,51 +135,6 @@ def augment_batch(x: torch.Tensor, *, rotate_deg: float = 10.0, scale: float = 0
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def prepare_images(x: torch.Tensor, meta: dict) -> torch.Tensor:
-    """Turn [0, 1] images ``(N, C, H, W)`` into what a trained classifier expects.
-
-    ``meta`` is :func:`convscope.models.load_classifier`'s: channels converted,
-    resized to the training size (before padding), padded, then normalised with
-    the training statistics.
-    """
-    C, H, W = meta["image_shape"]
-    pad = int(meta.get("pad") or 0)
-    x = T.to_channels(x, C)
-    x = T.resize(x, (H - 2 * pad, W - 2 * pad))
-    x = T.pad(x, pad)
-    return T.normalize(x, meta.get("normalize"), meta.get("mean"), meta.get("std"))
-
-
-@torch.no_grad()
-def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 500,
-             num_classes: int | None = None) -> dict:
-    """Mean cross-entropy, accuracy and predictions of ``model`` (put in eval mode) on ``(x, y)``."""
-    was = model.training
-    model.eval()
-    dev = next(model.parameters()).device
-    loss_sum, preds = 0.0, []
-    for i in range(0, x.shape[0], batch_size):
-        xb, yb = x[i : i + batch_size].to(dev), y[i : i + batch_size].to(dev)
-        logits = model(xb)
-        loss_sum += float(F.cross_entropy(logits, yb, reduction="sum"))
-        preds.append(logits.argmax(1).cpu())
-    model.train(was)
-    n = x.shape[0]
-    p = torch.cat(preds) if preds else torch.zeros(0, dtype=torch.int64)
-    acc = int((p == y.cpu()).sum()) / n if n else float("nan")
-    return {"loss": loss_sum / n if n else float("nan"), "accuracy": acc, "predictions": p}
-
-
-def confusion_matrix(y_true: torch.Tensor, y_pred: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """``cm[i, j]`` = images of class ``i`` predicted as ``j``.
-
-    >>> confusion_matrix(torch.tensor([0, 0, 1]), torch.tensor([0, 1, 1]), 2).tolist()
-    [[1, 1], [0, 1]]
-    """
-    idx = y_true.to(torch.int64) * num_classes + y_pred.to(torch.int64)
-    return torch.bincount(idx, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
-
-
 def _optimizer(params, tc: TrainConfig) -> torch.optim.Optimizer:
     if tc.optimizer == "sgd":
         return torch.optim.SGD(params, lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay, nesterov=True)
@@ -191,30 +150,150 @@ def _scheduler(opt, tc: TrainConfig):
     return None
 
 
-def _say(msg: str, quiet: bool) -> None:
-    if not quiet and D.is_main_process():
-        print(msg, file=sys.stderr, flush=True)
-
-
 def load_data(tc: TrainConfig, split: str):
     return load_dataset(tc.data, split=split, image_size=tc.image_size, channels=tc.channels,
                         normalize=tc.normalize, pad=tc.pad, val_fraction=tc.val_fraction,
                         test_fraction=tc.test_fraction, seed=tc.split_seed)
 
 
-def _check_resume(state: dict, cfg: CNNConfig, tc: TrainConfig, path) -> None:
-    diffs = config_diff(dict(state.get("config", {})), cfg.to_dict())
-    saved_tc = {k: v for k, v in dict(state.get("train", {})).items() if k not in RESUMABLE_CHANGES}
-    now_tc = {k: v for k, v in tc.to_dict().items() if k not in RESUMABLE_CHANGES}
-    diffs += config_diff(saved_tc, now_tc)
-    if diffs:
-        raise ArgumentError(
-            f"cannot resume from {path}: the settings differ from the checkpoint's ({'; '.join(diffs)}); "
-            "use the saved settings or a new --out"
-        )
+# ---------------------------------------------------------------- the classifier's half of the engine
 
 
-# ---------------------------------------------------------------- the loop
+class ClassifierPlugin(Plugin):
+    """The classifier's steps: data, model, optimiser, scheduler; one batch; the epoch's validation."""
+
+    kind = CHECKPOINT_KIND
+    may_change = RESUMABLE_CHANGES
+
+    def __init__(self, model_config: CNNConfig, tc: TrainConfig, ck: dict | None, ctx: Context):
+        self.tc, self.ctx, dev = tc, ctx, ctx.device
+        self.epochs, self.keep_last = tc.epochs, tc.keep_last
+        set_seed(tc.seed + ctx.rank)
+        ds_train, self.ds_val = load_data(tc, "train"), load_data(tc, "val")
+        C, H, W = ds_train.image_shape
+        if H != W:
+            raise fail("image_size", "square images (pass image_size to resize)", (H, W))
+        self.cfg = model_config.replace(in_channels=C, image_size=H, num_classes=len(ds_train.classes))
+        self.data_meta = {**ds_train.meta(), "pad": tc.pad, "image_size": tc.image_size}
+        if ck is not None:
+            check_resume(ck["configs"], {"model": self.cfg.to_dict(), "train": tc.to_dict()}, self.may_change,
+                         path=ctx.resume_from)
+        self.Xtr, self.Ytr = (t.to(dev) for t in ds_train.tensors())
+        self.Xva, self.Yva = self.ds_val.tensors()
+        if not bool(torch.isfinite(self.Xtr).all()):  # count the bad images before normalisation smeared them
+            raw = load_dataset(tc.data, split="train", image_size=tc.image_size, channels=tc.channels, normalize=None,
+                               pad=tc.pad, val_fraction=tc.val_fraction, test_fraction=tc.test_fraction,
+                               seed=tc.split_seed)
+            check_finite_images(raw.tensors()[0], str(ds_train.source))
+            check_finite_images(self.Xtr, str(ds_train.source))
+        self.model = CNN(self.cfg).to(dev)
+        self.opt = _optimizer(self.model.parameters(), tc)
+        self.sched = _scheduler(self.opt, tc)
+        self.sums = {"loss": 0.0, "correct": 0, "seen": 0}
+        if ck is not None:
+            self._load(ck)
+        self.net = D.wrap_ddp(self.model, dev)
+        self.sampler = D.make_sampler(ds_train, shuffle=True, seed=tc.seed)
+        self.loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=tc.label_smoothing)
+
+    def _load(self, ck: dict) -> None:
+        tc = self.tc
+        self.model.load_state_dict(ck["models"]["model"])
+        self.opt.load_state_dict(ck["optimizers"]["model"])
+        if self.sched is not None and ck["schedulers"].get("model"):
+            self.sched.load_state_dict(ck["schedulers"]["model"])
+            if tc.scheduler == "cosine" and self.sched.T_max != tc.epochs:
+                # extended (or shortened) run: continue as if it had been planned this long
+                self.sched.T_max = tc.epochs
+                for g, base in zip(self.opt.param_groups, self.sched.base_lrs):
+                    g["lr"] = base * (1 + math.cos(math.pi * self.sched.last_epoch / tc.epochs)) / 2
+                self.sched._last_lr = [g["lr"] for g in self.opt.param_groups]
+        set_rng_state(ck["rng"]["global"])
+        if self.ctx.rank:  # other ranks draw their own augmentation/dropout streams
+            torch.manual_seed(tc.seed * 7919 + self.ctx.rank * 104729 + int(ck["step"]))
+        self.sums = dict(ck["extra"].get("epoch_sums") or self.sums)
+
+    def begin_epoch(self, epoch: int, first_batch: int) -> int:
+        self.net.train()
+        self.batches = epoch_batches(self.Xtr.shape[0], self.tc.batch_size, epoch=epoch, seed=self.tc.seed,
+                                     sampler=self.sampler)
+        if first_batch == 0:
+            self.sums = {"loss": 0.0, "correct": 0, "seen": 0}
+        self.t0, self.n_imgs = time.perf_counter(), 0
+        return len(self.batches)
+
+    def step(self, epoch: int, batch: int, step: int) -> tuple[dict, int]:
+        idx = self.batches[batch].to(self.ctx.device)
+        xb, yb = self.Xtr[idx], self.Ytr[idx]
+        if self.tc.augment:
+            xb = augment_batch(xb)
+        logits = self.net(xb)
+        loss = self.loss_fn(logits, yb)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        n = yb.shape[0]
+        value = float(loss.detach())
+        self.sums = {"loss": self.sums["loss"] + value * n,
+                     "correct": self.sums["correct"] + int((logits.argmax(1) == yb).sum()),
+                     "seen": self.sums["seen"] + n}
+        self.n_imgs += n
+        return {"loss": value}, n
+
+    def end_epoch(self, epoch: int, completed: bool) -> EpochEnd:
+        tc, seen = self.tc, max(self.sums["seen"], 1)
+        if self.ctx.dry_run:
+            n = min(len(self.ds_val), 256)
+            acc = evaluate_classifier(self.model, self.Xva[:n], self.Yva[:n])["accuracy"] if n else float("nan")
+            return EpochEnd(message=f"dry run: one batch of {tc.batch_size}, loss {self.sums['loss'] / seen:.4f}, "
+                                    f"val accuracy {acc:.3f} on {n} images; nothing kept")
+        if not completed:
+            return EpochEnd()
+        train_time = time.perf_counter() - self.t0
+        if self.sched is not None:
+            self.sched.step()
+        # validation on rank 0; the numbers are shared so every rank agrees on "best"
+        val = torch.tensor([math.nan, math.nan])
+        if self.ctx.main and len(self.ds_val):
+            ev = evaluate_classifier(self.model, self.Xva, self.Yva)
+            val = torch.tensor([ev["loss"], ev["accuracy"]])
+        if D.is_distributed():
+            val = D.broadcast_object(val)
+        m = self.metrics = {
+            "epoch": epoch + 1,
+            "train_loss": self.sums["loss"] / seen,
+            "train_acc": self.sums["correct"] / seen,
+            "val_loss": float(val[0]), "val_acc": float(val[1]),
+            "lr": self.opt.param_groups[0]["lr"],
+            "images_per_s": self.n_imgs * self.ctx.world / max(train_time, 1e-9),
+            "epoch_time_s": train_time,
+        }
+        msg = (f"epoch {epoch + 1}/{tc.epochs}: train loss {m['train_loss']:.4f} acc {m['train_acc']:.4f}, "
+               f"val loss {m['val_loss']:.4f} acc {m['val_acc']:.4f}, {m['images_per_s']:.0f} img/s")
+        return EpochEnd(record=m, metric=None if math.isnan(m["val_loss"]) else m["val_loss"], message=msg)
+
+    def state(self) -> dict:
+        return {"models": {"model": self.model.state_dict()}, "optimizers": {"model": self.opt.state_dict()},
+                "schedulers": {"model": self.sched.state_dict()} if self.sched is not None else {},
+                "configs": {"model": self.cfg.to_dict(), "train": self.tc.to_dict()},
+                "metrics": dict(getattr(self, "metrics", {})),
+                "extra": {"data": self.data_meta, "epoch_sums": dict(self.sums)}}
+
+    def final_metrics(self) -> dict:
+        return dict(getattr(self, "metrics", {}))
+
+    def run_info(self) -> dict:
+        return {"model": self.cfg.to_dict(), "train": self.tc.to_dict(), "data": self.data_meta}
+
+    def nonfinite_cause(self) -> str:
+        return (f"the likely cause is the learning rate (lr={self.tc.lr:g}, {self.tc.optimizer}): lower it "
+                "(the input images were checked and are finite)")
+
+    def models(self) -> dict:
+        return {"model": self.model}
+
+
+# ---------------------------------------------------------------- the entry point
 
 
 def train_classifier(
@@ -223,184 +302,23 @@ def train_classifier(
     out: str | Path,
     *,
     resume: bool = False,
+    overwrite: bool = False,
     quiet: bool = False,
     dry_run: bool = False,
-) -> dict[str, Any]:
+    log: Callable[[str], None] | None = None,
+    progress: Callable | None = None,
+) -> TrainRun:
     """Train a :class:`~convscope.models.CNN` and write its run folder ``out``.
 
     ``model_config``'s ``in_channels``, ``image_size`` and ``num_classes`` are
-    taken from the data. Returns ``{"model", "history", "best_metric",
-    "best_path", "latest_path", "out", "interrupted", "epoch", "step", "rank"}``.
-    ``KeyboardInterrupt`` (Ctrl-C) saves a checkpoint, then propagates.
+    taken from the data. ``resume`` continues the run in ``out`` (its settings
+    must match, except :data:`RESUMABLE_CHANGES`); ``overwrite`` moves a run
+    already there aside; ``dry_run`` trains one batch in a temporary folder.
+    An interrupt (Ctrl-C, SIGTERM) saves a checkpoint and returns with
+    ``stopped == "interrupted"``. Returns a :class:`~convscope.train.engine.TrainRun`
+    (``.model`` is the trained network, ``.history`` the per-epoch records).
     """
     tc = train_config
-    out = Path(out)
-    own_group = not D.is_distributed() and D.launched_by_torchrun()
-    info = D.setup_distributed(device=None if tc.device == "auto" else tc.device)
-    device = info.device if info.backend else resolve_device(tc.device)
-    main = D.is_main_process()
-    try:
-        set_seed(tc.seed + info.rank)
-        ds_train = load_data(tc, "train")
-        ds_val = load_data(tc, "val")
-        C, H, W = ds_train.image_shape
-        if H != W:
-            raise fail("image_size", "square images (pass image_size to resize)", (H, W))
-        cfg = model_config.replace(in_channels=C, image_size=H, num_classes=len(ds_train.classes))
-        data_meta = {**ds_train.meta(), "pad": tc.pad, "image_size": tc.image_size}
-        Xtr, Ytr = (t.to(device) for t in ds_train.tensors())
-        Xva, Yva = ds_val.tensors()
-
-        model = CNN(cfg).to(device)
-        opt = _optimizer(model.parameters(), tc)
-        sched = _scheduler(opt, tc)
-        manager = CheckpointManager(out, keep_last=tc.keep_last)
-        step, start_epoch, skip, sums = 0, 0, 0, {"loss": 0.0, "correct": 0, "seen": 0}
-        if manager.paths() and not resume and not dry_run:
-            raise ArgumentError(f"{out} already holds checkpoints; pass --resume to continue that run or choose another --out")
-        if resume and not dry_run:
-            state = manager.load_latest(map_location=device)
-            if state is None:
-                _say(f"no checkpoint in {out}; starting a new run", quiet)
-            else:
-                _check_resume(state, cfg, tc, manager.latest_path())
-                model.load_state_dict(state["model"])
-                opt.load_state_dict(state["optimizer"])
-                if sched is not None and state.get("scheduler"):
-                    sched.load_state_dict(state["scheduler"])
-                    if tc.scheduler == "cosine" and sched.T_max != tc.epochs:
-                        # extended (or shortened) run: continue as if it had been planned this long
-                        sched.T_max = tc.epochs
-                        for g, base in zip(opt.param_groups, sched.base_lrs):
-                            g["lr"] = base * (1 + math.cos(math.pi * sched.last_epoch / tc.epochs)) / 2
-                        sched._last_lr = [g["lr"] for g in opt.param_groups]
-                set_rng_state(state["rng"])
-                if info.rank:  # other ranks draw their own augmentation/dropout streams
-                    torch.manual_seed(tc.seed * 7919 + info.rank * 104729 + int(state["step"]))
-                step, start_epoch = int(state["step"]), int(state["epoch"])
-                skip = int(state.get("batch_in_epoch", 0))
-                sums = dict(state.get("epoch_sums") or sums)
-                _say(f"resuming {out} from step {step} (epoch {start_epoch}"
-                     + (f", batch {skip}" if skip else "") + ")", quiet)
-        logger = MetricLogger(out, enabled=main and not dry_run)
-        if resume and not dry_run:
-            logger.truncate_after(step)
-        if main and not dry_run:
-            atomic_write_text(out / "config.json", json.dumps(
-                {"model": cfg.to_dict(), "train": tc.to_dict(), "data": data_meta}, indent=2) + "\n")
-        net = D.wrap_ddp(model, device)
-        sampler = D.make_sampler(ds_train, shuffle=True, seed=tc.seed)
-        loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=tc.label_smoothing)
-
-        def state_dict(epoch: int, batch: int, sums: dict, interrupted: bool = False, metrics=None,
-                       best=None) -> dict:
-            from .. import __version__
-
-            return {
-                "kind": CHECKPOINT_KIND, "version": __version__,
-                "model": model.state_dict(), "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict() if sched is not None else None,
-                "rng": rng_state(), "step": step, "epoch": epoch, "batch_in_epoch": batch,
-                "epoch_sums": dict(sums), "config": cfg.to_dict(), "train": tc.to_dict(), "data": data_meta,
-                "best_metric": manager.best_metric if best is None else best, "metrics": metrics or {},
-                "interrupted": interrupted,
-            }
-
-        def fold(sums: dict, acc: torch.Tensor, n: int) -> dict:
-            a = acc.tolist()
-            return {"loss": sums["loss"] + a[0], "correct": sums["correct"] + int(a[1]), "seen": sums["seen"] + n}
-
-        interrupted = False
-        epoch = start_epoch
-        with InterruptFlag() as flag:
-            for epoch in range(start_epoch, tc.epochs):
-                net.train()
-                batches = epoch_batches(Xtr.shape[0], tc.batch_size, epoch=epoch, seed=tc.seed, sampler=sampler)
-                first = skip if epoch == start_epoch else 0
-                if first == 0:
-                    sums = {"loss": 0.0, "correct": 0, "seen": 0}
-                bar = progress_bar(total=len(batches), initial=first, quiet=quiet, desc=f"epoch {epoch + 1}/{tc.epochs}")
-                t0 = time.perf_counter()
-                n_imgs = 0
-                acc = torch.zeros(2, dtype=torch.float64, device=device)
-                for bi in range(first, len(batches)):
-                    idx = batches[bi].to(device)
-                    xb, yb = Xtr[idx], Ytr[idx]
-                    if tc.augment:
-                        xb = augment_batch(xb)
-                    logits = net(xb)
-                    loss = loss_fn(logits, yb)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    step += 1
-                    n_imgs += yb.shape[0]
-                    with torch.no_grad():  # running sums stay on the device: no sync per step
-                        acc += torch.stack([loss.detach().double() * yb.shape[0],
-                                            (logits.argmax(1) == yb).sum().double()])
-                    bar.update(1)
-                    if not bar.disable and bi % 20 == 0:
-                        bar.set_postfix(loss=f"{float(acc[0]) / max(sums['seen'] + n_imgs, 1):.4f}")
-                    if dry_run:
-                        break
-                    if flag.check():
-                        interrupted = True
-                        sums = fold(sums, acc, n_imgs)
-                        if main:
-                            manager.save(state_dict(epoch, bi + 1, sums, interrupted=True), step)
-                        break
-                bar.close()
-                train_time = time.perf_counter() - t0
-                if not interrupted:
-                    sums = fold(sums, acc, n_imgs)
-                if interrupted:
-                    break
-                if dry_run:
-                    ev = evaluate(model, Xva[:256], Yva[:256]) if len(ds_val) else {"loss": float("nan"), "accuracy": float("nan")}
-                    _say(f"dry run: one batch of {tc.batch_size}, loss {sums['loss'] / max(sums['seen'], 1):.4f}, "
-                         f"val accuracy {ev['accuracy']:.3f} on {min(len(ds_val), 256)} images; nothing written", quiet)
-                    return {"model": model, "history": [], "best_metric": None, "best_path": None,
-                            "latest_path": None, "out": out, "interrupted": False, "epoch": 0, "step": step,
-                            "rank": info.rank}
-                if sched is not None:
-                    sched.step()
-                # validation on rank 0; the number is shared so every rank agrees on "best"
-                val = torch.tensor([math.nan, math.nan])
-                if main and len(ds_val):
-                    ev = evaluate(model, Xva, Yva)
-                    val = torch.tensor([ev["loss"], ev["accuracy"]])
-                if D.is_distributed():
-                    val = D.broadcast_object(val)
-                metrics = {
-                    "epoch": epoch + 1,
-                    "train_loss": sums["loss"] / max(sums["seen"], 1),
-                    "train_acc": sums["correct"] / max(sums["seen"], 1),
-                    "val_loss": float(val[0]), "val_acc": float(val[1]),
-                    "lr": opt.param_groups[0]["lr"],
-                    "images_per_s": n_imgs * info.world_size / max(train_time, 1e-9),
-                    "epoch_time_s": train_time,
-                }
-                metric = None if math.isnan(metrics["val_loss"]) else metrics["val_loss"]
-                if main:
-                    logger.log(step, **metrics)
-                    best = metric if metric is not None and manager.is_better(metric, False, True) else None
-                    manager.save(state_dict(epoch + 1, 0, sums, metrics=metrics, best=best), step, metric=metric,
-                                 higher_is_better=False, ties=True)
-                    _say(f"epoch {epoch + 1}/{tc.epochs}: train loss {metrics['train_loss']:.4f} "
-                         f"acc {metrics['train_acc']:.4f}, val loss {metrics['val_loss']:.4f} "
-                         f"acc {metrics['val_acc']:.4f}, {metrics['images_per_s']:.0f} img/s", quiet)
-                if flag.check():
-                    interrupted = True
-                    break
-        history = read_jsonl(logger.jsonl) if main else []
-        logger.close()
-        D.barrier()
-        if interrupted:
-            _say(f"interrupted: checkpoint saved in {out}; continue with --resume", quiet)
-            raise KeyboardInterrupt
-        return {"model": model, "history": history, "best_metric": manager.best_metric,
-                "best_path": manager.best_path(), "latest_path": manager.latest_path(), "out": out,
-                "interrupted": False, "epoch": tc.epochs, "step": step, "rank": info.rank}
-    finally:
-        if own_group:
-            D.cleanup()
+    return run_training(CHECKPOINT_KIND, lambda ck, ctx: ClassifierPlugin(model_config, tc, ck, ctx), out,
+                        device=tc.device, resume=resume, overwrite=overwrite, dry_run=dry_run, quiet=quiet,
+                        log=log, progress=progress)

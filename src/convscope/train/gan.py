@@ -1,4 +1,4 @@
-"""Training a DCGAN: exact resume, Ctrl-C saves, failure detection, DDP, per-epoch pictures.
+"""Training a DCGAN: the GAN's steps, plugged into :mod:`.engine` (exact resume, SIGINT/SIGTERM save, DDP).
 
 One step is the paper's alternating update (pytorch/examples' loop):
 
@@ -6,12 +6,14 @@ One step is the paper's alternating update (pytorch/examples' loop):
 2. G step: ``g_loss(D(G(z)))`` on the same ``G(z)``, Adam on G. D's weights are
    frozen for this backward pass (their gradients would be thrown away).
 
-A run directory holds ``checkpoints/ckpt-<step>.pt`` (G, D, both optimisers,
-the noise generator's state, the global RNG states, the fixed noise, the
-configs, the step, the epoch, the epoch's permutation and the batch reached),
-``metrics.jsonl`` and ``metrics.csv``, ``samples/epoch_NNN.png`` (the same
-fixed noise every epoch), ``curves.png`` (losses, D(x), D(G(z))) and
-``run.json`` (configs, data source, final metrics).
+A run folder holds ``checkpoints/ckpt-<step>.pt`` in the engine's one schema
+(G, D, both optimisers, the data-order and noise generators, the global RNG
+states, the fixed noise, the configs, the step, the epoch, the epoch's
+permutation and the batch reached), ``metrics.jsonl`` and ``metrics.csv``,
+``samples/epoch_NNN.png`` (the same fixed noise every epoch), ``curves.png``
+(losses, D(x), D(G(z))) and ``run.json`` (kind, configs, data source, final metrics).
+Loading and sampling a trained generator live with the model
+(:func:`convscope.models.dcgan.load_generator`, :func:`~convscope.models.dcgan.generate`).
 
 ``train_gan(preset="quick")`` trains on the bundled digits in about a minute.
 """
@@ -19,42 +21,53 @@ fixed noise every epoch), ``curves.png`` (losses, D(x), D(G(z))) and
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
 import math
 import os
-import signal
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from .._checks import ArgumentError, check_option, fail
+from .._checkpoint import set_rng_state
+from .._checks import check_option, fail
 from .._config import ConfigMixin
-from .._io import atomic_write_text
-from ..models.dcgan import DCGANConfig, Discriminator, Generator, get_loss, make_optimizers
+from ..models.dcgan import (
+    DCGANConfig,
+    Discriminator,
+    Generator,
+    get_loss,
+    load_data,
+    make_optimizers,
+)
+from . import distributed as dist_
+from .engine import (
+    Context,
+    EpochEnd,
+    Plugin,
+    TrainingError,
+    TrainRun,
+    check_finite_images,
+    check_resume,
+    run_training,
+)
 
 __all__ = [
     "PRESETS",
     "GANRun",
     "GANTrainConfig",
     "GANTrainingError",
-    "generate",
-    "load_data",
-    "load_discriminator",
-    "load_generator",
+    "RESUME_MAY_CHANGE",
     "make_train_step",
     "train_gan",
 ]
 
-
-class GANTrainingError(RuntimeError):
-    """Training stopped because it failed (non-finite loss, D winning completely)."""
+CHECKPOINT_KIND = "dcgan"
+# what train_gan returned before the engine: the same TrainRun every trainer returns
+GANRun = TrainRun
+# training failures (non-finite loss, D winning completely) are the engine's one TrainingError
+GANTrainingError = TrainingError
 
 
 @dataclass(frozen=True)
@@ -119,44 +132,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-@dataclass
-class GANRun:
-    """What :func:`train_gan` returns."""
-
-    run_dir: Path
-    checkpoint: Path | None
-    step: int
-    epoch: int
-    stopped: str  # "done" | "max_steps" | "time_limit" | "interrupted"
-    metrics: dict = field(default_factory=dict)
-    images_per_s: float = 0.0
-
-
-# ---------------------------------------------------------------- data
-
-
-def load_data(data, *, image_size: int, channels: int | None = None, split: str = "train",
-              seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None, list[str] | None, str]:
-    """Images (N, C, S, S) in [-1, 1], labels or None, class names or None, a source label.
-
-    ``data`` is anything :func:`convscope.data.load_dataset` takes, or a tensor/array
-    of images already in [-1, 1] (then ``split`` is ignored).
-    """
-    if isinstance(data, torch.Tensor | np.ndarray):
-        x = torch.as_tensor(np.asarray(data) if isinstance(data, np.ndarray) else data).float()
-        if x.ndim == 3:
-            x = x[:, None]
-        if x.ndim != 4 or x.shape[-1] != image_size or x.shape[-2] != image_size:
-            raise fail("data", f"images (N, C, {image_size}, {image_size})", x)
-        return x, None, None, "tensor"
-    from ..data import load_dataset
-
-    ds = load_dataset(data, split=split, image_size=image_size, channels=channels, normalize="gan", seed=seed)
-    x, y = ds.tensors()
-    return x.float().contiguous(), y, list(ds.classes), str(ds.source)
-
-
-# ---------------------------------------------------------------- checkpoint <-> models
+# ---------------------------------------------------------------- the GAN's half of the engine
 
 
 def _build(model_cfg: DCGANConfig, tcfg: GANTrainConfig, device: torch.device):
@@ -168,94 +144,169 @@ def _build(model_cfg: DCGANConfig, tcfg: GANTrainConfig, device: torch.device):
     return G, D, optG, optD
 
 
-def _resolve_checkpoint(path: str | os.PathLike) -> Path:
-    """A run directory, its checkpoints folder, or a checkpoint file -> the newest checkpoint file."""
-    from .checkpoint import CheckpointManager
-
-    p = Path(path)
-    if p.is_file():
-        return p
-    for d in (p / "checkpoints", p):
-        latest = CheckpointManager(d).latest_path() if d.is_dir() else None
-        if latest is not None:
-            return latest
-    raise ArgumentError(f"checkpoint must be a GAN run folder or checkpoint file, got {str(path)!r} (no checkpoint found)")
-
-
-def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[Generator, dict]:
-    """The generator of a run (folder or checkpoint file), in eval mode, and the checkpoint's metadata.
-
-    Metadata: ``model_config`` (a :class:`DCGANConfig`), ``fixed_noise``, ``step``, ``epoch``,
-    ``data``, ``classes``, ``path``; ``discriminator`` is built on demand with
-    :func:`load_discriminator`.
-    """
-    from .checkpoint import load_checkpoint
-
-    file = _resolve_checkpoint(path)
-    ck = load_checkpoint(file, map_location="cpu")
-    if ck.get("kind") != "convscope-dcgan":
-        raise ArgumentError(f"checkpoint must be a convscope DCGAN checkpoint, got {str(file)!r} (kind {ck.get('kind')!r})")
-    cfg = DCGANConfig.from_dict(ck["model_config"])
-    G = Generator(cfg)
-    G.load_state_dict(ck["G"])
-    G.to(device).eval()
-    meta = {k: ck.get(k) for k in ("fixed_noise", "step", "epoch", "data", "classes", "train_config")}
-    meta.update(model_config=cfg, path=file, D=ck["D"])
-    return G, meta
-
-
-def load_discriminator(meta: dict, device: str | torch.device = "cpu") -> Discriminator:
-    D = Discriminator(meta["model_config"])
-    D.load_state_dict(meta["D"])
-    return D.to(device).eval()
-
-
-# ---------------------------------------------------------------- the loop
-
-
-class _Interrupt:
-    """SIGINT sets a flag; the loop saves after the current step and stops."""
-
-    def __init__(self):
-        self.hit = False
-        self._old = None
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self._old = signal.getsignal(signal.SIGINT)
-
-            def handler(signum, frame):
-                if self.hit:  # second Ctrl-C: give up at once
-                    raise KeyboardInterrupt
-                self.hit = True
-
-            signal.signal(signal.SIGINT, handler)
-        return self
-
-    def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-
-
-def _device(name: str) -> torch.device:
-    name = check_option("device", name, ("cpu", "cuda", "auto"))
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
-
-
 def _merge_preset(preset, config, train, data):
     if preset is None:
-        return config or DCGANConfig(), train or GANTrainConfig(), data
+        return config, train, data
     p = PRESETS[check_option("preset", preset, tuple(PRESETS))]
     cfg = config or DCGANConfig(**p["model"])
     tcfg = train or GANTrainConfig(**p["train"])
     return cfg, tcfg, data if data is not None else p["data"]
 
 
-# settings that may differ on --resume; the rest (batch size, lr, ...) come from the checkpoint
-_RESUME_MAY_CHANGE = ("epochs", "max_steps", "time_limit_s", "plots", "device", "d_win_steps", "d_win_eps",
-                      "channels_last", "fused_adam", "compile", "keep_last")
+# settings that may differ on resume; the rest (architecture, loss, batch size, lr, seed, data) must not
+RESUME_MAY_CHANGE = ("epochs", "max_steps", "time_limit_s", "plots", "device", "d_win_steps", "d_win_eps",
+                     "channels_last", "fused_adam", "compile", "keep_last")
+
+
+class GANPlugin(Plugin):
+    """The DCGAN's steps: the alternating D/G update on one batch, pictures at the end of each epoch."""
+
+    kind = CHECKPOINT_KIND
+    may_change = RESUME_MAY_CHANGE
+    log_steps = True
+
+    def __init__(self, config, tcfg, data, seed, ck: dict | None, ctx: Context):
+        if ck is not None:  # the saved run's settings, unless given (then they must match)
+            saved_m, saved_t = ck["configs"]["model"], ck["configs"]["train"]
+            extra = ck["extra"]
+            saved_seed = int(extra.get("seed", 0))
+            config = config or DCGANConfig.from_dict(saved_m)
+            tcfg = tcfg or GANTrainConfig.from_dict(saved_t).replace(device=ctx.device.type)
+            now_t = {**tcfg.to_dict(), "seed": saved_seed if seed is None else seed}
+            saved_t = {**saved_t, "seed": saved_seed}
+            if isinstance(data, str):
+                now_t["data"], saved_t["data"] = data, extra.get("data_arg", data)
+            check_resume({"model": saved_m, "train": saved_t}, {"model": config.to_dict(), "train": now_t},
+                         self.may_change, path=ctx.resume_from)
+            seed = saved_seed
+            if data is None:
+                data = extra.get("data_arg")
+        config, tcfg = config or DCGANConfig(), tcfg or GANTrainConfig()
+        seed = 0 if seed is None else int(seed)
+        data = "digits" if data is None else data
+        self.config, self.tcfg, self.seed, self.ctx = config, tcfg, seed, ctx
+        self.epochs, self.max_steps, self.time_limit_s = tcfg.epochs, tcfg.max_steps, tcfg.time_limit_s
+        self.keep_last = tcfg.keep_last
+        world, rank, device = ctx.world, ctx.rank, ctx.device
+        x, _y, classes, source = load_data(data, image_size=config.image_size, channels=config.channels, seed=0)
+        if x.shape[1] != config.channels:
+            raise fail("config.channels", f"the data's channel count {x.shape[1]}", config.channels)
+        check_finite_images(x, source if isinstance(data, str) else "(in-memory images)")
+        n, bs = x.shape[0], tcfg.batch_size
+        if n < bs * world:
+            raise fail("batch_size", f"<= the number of training images per process ({n // world})", bs)
+        self.x, self.n, self.steps_per_epoch = x, n, n // (bs * world)
+        self.classes, self.source = classes, source
+        self.data_arg = data if isinstance(data, str) else source
+
+        torch.manual_seed(seed)
+        G, D, self.optG, self.optD = _build(config, tcfg, device)
+        self.G, self.D = G, D
+        # data order: same on every rank; noise: one stream per rank
+        self.order_gen = torch.Generator().manual_seed(seed)
+        self.noise_gen = torch.Generator().manual_seed(seed * 1000 + 1 + rank)
+        self.fixed_noise = torch.randn(tcfg.n_fixed, config.nz, 1, 1,
+                                       generator=torch.Generator().manual_seed(seed + 12345))
+        self.perm: torch.Tensor | None = None
+        self.history: dict[str, list[float]] = {"step": [], "loss_d": [], "loss_g": [], "d_real": [], "d_fake": []}
+        if ck is not None:
+            G.load_state_dict(ck["models"]["G"])
+            D.load_state_dict(ck["models"]["D"])
+            self.optG.load_state_dict(ck["optimizers"]["G"])
+            self.optD.load_state_dict(ck["optimizers"]["D"])
+            gens = ck["rng"]["generators"]
+            self.order_gen.set_state(gens["order"])
+            noise = gens["noise"]
+            self.noise_gen.set_state(noise[rank] if rank < len(noise) else noise[0])
+            set_rng_state(ck["rng"]["global"])
+            extra = ck["extra"]
+            self.fixed_noise = extra["fixed_noise"]
+            perm = extra.get("perm")
+            self.perm = perm if perm is not None and perm.numel() and ck["batch_in_epoch"] else None
+            self.history = {k: list(v) for k, v in extra.get("history", self.history).items()}
+        G_ddp, D_ddp = dist_.wrap_ddp(G, device), dist_.wrap_ddp(D, device)
+        self.memfmt = torch.channels_last if tcfg.channels_last else torch.contiguous_format
+        self.train_step = make_train_step(G_ddp, D_ddp, self.optG, self.optD, config.loss, compile=tcfg.compile,
+                                          D_plain=D)
+        self.win_streak = 0
+        self.sums: dict[str, float] = {}
+
+    def begin_epoch(self, epoch: int, first_batch: int) -> int:
+        if self.perm is None or first_batch == 0:
+            self.perm = torch.randperm(self.n, generator=self.order_gen)
+        self.mine = self.perm[self.ctx.rank::self.ctx.world] if self.ctx.world > 1 else self.perm
+        self.G.train()
+        self.D.train()
+        self.sums = {"loss_d": 0.0, "loss_g": 0.0, "d_real": 0.0, "d_fake": 0.0, "n": 0}
+        return self.steps_per_epoch
+
+    def step(self, epoch: int, batch: int, step: int) -> tuple[dict, int]:
+        bs, tcfg = self.tcfg.batch_size, self.tcfg
+        real = self.x[self.mine[batch * bs:(batch + 1) * bs]].to(self.ctx.device, non_blocking=True)
+        if tcfg.channels_last:
+            real = real.contiguous(memory_format=self.memfmt)
+        z = torch.randn(bs, self.config.nz, 1, 1, generator=self.noise_gen).to(self.ctx.device)
+        loss_d, loss_g, logit_real, logit_fake = self.train_step(real, z)
+        ld, lg = float(loss_d.detach()), float(loss_g.detach())
+        dr, df = _d_outputs(logit_real, logit_fake)
+        out = {"loss_d": ld, "loss_g": lg, "d_real": dr, "d_fake": df}
+        if all(map(math.isfinite, out.values())):
+            self.win_streak = _d_win_streak(self.win_streak, dr, df, tcfg.d_win_eps)
+            if self.win_streak >= tcfg.d_win_steps:
+                raise TrainingError(
+                    f"the discriminator won completely for {self.win_streak} steps (D(x)={dr:.3f}, D(G(z))={df:.4f}): "
+                    "G gets no gradient and training has failed. Try --loss hinge, a smaller ndf or a new --seed")
+            for k, v in out.items():
+                self.sums[k] += v
+                self.history[k].append(v)
+            self.history["step"].append(float(step))
+            self.sums["n"] += 1
+        return out, bs
+
+    def end_epoch(self, epoch: int, completed: bool) -> EpochEnd:
+        if completed:
+            self.perm = None
+        label = epoch + 1
+        if self.ctx.main and self.tcfg.plots:
+            _epoch_pictures(self.ctx.run_dir, self.G, self.fixed_noise, self.history, label, self.ctx.device)
+        m = _means(self.sums)
+        steps = int(self.history["step"][-1]) if self.history["step"] else 0  # the step reached
+        return EpochEnd(message=f"epoch {label}: step {steps} loss_d {m.get('loss_d', 0):.3f} "
+                                f"loss_g {m.get('loss_g', 0):.3f} D(x) {m.get('d_real', 0):.2f} "
+                                f"D(G(z)) {m.get('d_fake', 0):.2f}")
+
+    def state(self) -> dict:
+        noise_states = [self.noise_gen.get_state()]
+        if self.ctx.world > 1:  # every rank's noise stream, so that a resumed DDP run continues exactly
+            gathered: list = [None] * self.ctx.world
+            torch.distributed.all_gather_object(gathered, noise_states[0])
+            noise_states = gathered
+        return {
+            "models": {"G": dist_.unwrap(self.G).state_dict(), "D": dist_.unwrap(self.D).state_dict()},
+            "optimizers": {"G": self.optG.state_dict(), "D": self.optD.state_dict()},
+            "schedulers": {},
+            "generators": {"order": self.order_gen.get_state(), "noise": noise_states},
+            "configs": {"model": self.config.to_dict(), "train": self.tcfg.to_dict()},
+            "metrics": _means(self.sums),
+            "extra": {"data": self.source, "data_arg": self.data_arg, "classes": self.classes or [], "seed": self.seed,
+                      "fixed_noise": self.fixed_noise,
+                      "perm": self.perm if self.perm is not None else torch.empty(0, dtype=torch.long),
+                      "history": self.history},
+        }
+
+    def final_metrics(self) -> dict:
+        return _means(self.sums)
+
+    def run_info(self) -> dict:
+        return {"model": self.config.to_dict(), "train": self.tcfg.to_dict(), "data": self.data_arg,
+                "classes": self.classes, "seed": self.seed}
+
+    def nonfinite_cause(self) -> str:
+        return (f"the likely cause is the learning rate (lr={self.tcfg.lr:g}): lower it "
+                "(the input images were checked and are finite)")
+
+    def models(self) -> dict:
+        return {"G": self.G, "D": self.D}
 
 
 def train_gan(
@@ -266,224 +317,43 @@ def train_gan(
     preset: str | None = None,
     train: GANTrainConfig | None = None,
     resume: bool = False,
-    seed: int = 0,
+    overwrite: bool = False,
+    dry_run: bool = False,
+    seed: int | None = None,
+    quiet: bool = False,
     progress: Callable | None = None,
     log: Callable[[str], None] | None = None,
-) -> GANRun:
+) -> TrainRun:
     """Train a DCGAN and return the run (its folder, checkpoint, final metrics).
 
     Args:
-        config: the architecture (default: the preset's, or :class:`DCGANConfig`()).
+        config: the architecture (default: the preset's, the saved run's on resume, or :class:`DCGANConfig`()).
         data: a source for :func:`convscope.data.load_dataset` ("digits", "mnist-5k",
             folders, npz) or a (N, C, S, S) tensor in [-1, 1]; default the preset's.
-        out: the run folder.
+        out: the run folder (one run of one kind; see :class:`~convscope.train.engine.RunFolder`).
         preset: "quick" (bundled digits, 16x16, about a minute) or "mnist" (mnist-5k, 32x32).
-        train: how to train (default: the preset's, or :class:`GANTrainConfig`()).
-        resume: continue from the newest checkpoint in ``out``; the saved configs are used
-            and a differing ``config`` is refused.
-        seed: seeds the weights, the noise and the data order.
-        progress: ``progress(iterable, total=, desc=)`` -> iterable (e.g. tqdm); default none.
-        log: called with one-line messages (default silent).
+        train: how to train (default: the preset's, the saved run's on resume, or :class:`GANTrainConfig`()).
+        resume: continue from the newest checkpoint in ``out``; a given ``config``, ``train``
+            (except :data:`RESUME_MAY_CHANGE`), ``seed`` or data name must match the saved run's.
+        overwrite: move a run already in ``out`` aside and start anew.
+        dry_run: one step, in a temporary folder (nothing kept).
+        seed: seeds the weights, the noise and the data order (default 0, or the saved run's).
+        quiet, progress, log: see :func:`~convscope.train.engine.run_training`.
 
     Returns:
-        :class:`GANRun`; ``metrics`` holds the last epoch's means (loss_d, loss_g, d_real, d_fake).
+        :class:`~convscope.train.engine.TrainRun`; ``metrics`` holds the last epoch's means
+        (loss_d, loss_g, d_real, d_fake). An interrupt (Ctrl-C, SIGTERM) saves and
+        returns with ``stopped == "interrupted"``.
 
     Raises:
-        GANTrainingError: on a non-finite loss, or when D wins completely for
+        TrainingError: on a non-finite loss, or when D wins completely for
             ``d_win_steps`` steps; the last good checkpoint is kept.
     """
-    from . import distributed as dist_
-    from .checkpoint import (
-        CheckpointManager,
-        config_diff,
-        load_checkpoint,
-        rng_state,
-        set_rng_state,
-    )
-    from .logging import MetricLogger
-
-    config_given = config
     config, tcfg, data = _merge_preset(preset, config, train, data)
-    if data is None:
-        data = "digits"
-    say = log or (lambda _msg: None)
-    run_dir = Path(out)
-    ckdir = run_dir / "checkpoints"
-    info = dist_.setup_distributed(device=None if tcfg.device == "auto" else tcfg.device)
-    main = dist_.is_main_process()
-    world, rank = dist_.world_size(), dist_.rank()
-    device = info.device if info.backend is not None else _device(tcfg.device)
-
-    manager = CheckpointManager(ckdir, keep_last=tcfg.keep_last)
-    ck = None
-    if resume:
-        latest = manager.latest_path()
-        if latest is None:
-            say(f"no checkpoint in {ckdir}: starting a new run")
-        else:
-            ck = load_checkpoint(latest, map_location="cpu")
-            saved = DCGANConfig.from_dict(ck["model_config"])
-            if config_given is not None and config_given != saved:
-                diffs = config_diff(saved.to_dict(), config_given.to_dict())
-                raise ArgumentError(f"config must match the checkpoint's to resume, got changes: {'; '.join(diffs)}")
-            config = saved
-            # training settings may change on resume (more epochs, time limit), the rest must not
-            saved_t = GANTrainConfig.from_dict(ck["train_config"])
-            tcfg = dataclasses.replace(saved_t, **{k: getattr(tcfg, k) for k in _RESUME_MAY_CHANGE})
-            data = ck.get("data_arg", data) if isinstance(data, str) or data is None else data
-            seed = int(ck.get("seed", seed))  # the run keeps its seed (weights and streams come from the checkpoint)
-            say(f"resuming from {latest} (step {ck['step']}, epoch {ck['epoch']})")
-
-    x, _y, classes, source = load_data(data, image_size=config.image_size,
-                                       channels=config.channels, seed=0)
-    if x.shape[1] != config.channels:
-        raise fail("config.channels", f"the data's channel count {x.shape[1]}", config.channels)
-    n = x.shape[0]
-    bs = tcfg.batch_size
-    if n < bs * world:
-        raise fail("batch_size", f"<= the number of training images per process ({n // world})", bs)
-    steps_per_epoch = n // (bs * world)
-
-    torch.manual_seed(seed)
-    G, D, optG, optD = _build(config, tcfg, device)
-    G_ddp, D_ddp = dist_.wrap_ddp(G, device), dist_.wrap_ddp(D, device)
-    # data order: same on every rank; noise: one stream per rank
-    order_gen = torch.Generator().manual_seed(seed)
-    noise_gen = torch.Generator().manual_seed(seed * 1000 + 1 + rank)
-    fixed_noise = torch.randn(tcfg.n_fixed, config.nz, 1, 1, generator=torch.Generator().manual_seed(seed + 12345))
-    step, epoch, batch_in_epoch, perm = 0, 0, 0, None
-    history: dict[str, list[float]] = {"step": [], "loss_d": [], "loss_g": [], "d_real": [], "d_fake": []}
-    if ck is not None:
-        G.load_state_dict(ck["G"])
-        D.load_state_dict(ck["D"])
-        optG.load_state_dict(ck["optG"])
-        optD.load_state_dict(ck["optD"])
-        order_gen.set_state(ck["order_gen"])
-        noise_gen.set_state(ck["noise_gen"][rank] if rank < len(ck["noise_gen"]) else ck["noise_gen"][0])
-        set_rng_state(ck["rng"])
-        fixed_noise = ck["fixed_noise"]
-        step, epoch, batch_in_epoch = int(ck["step"]), int(ck["epoch"]), int(ck["batch_in_epoch"])
-        perm = ck["perm"] if ck["perm"].numel() else None
-        history = {k: list(v) for k, v in ck["history"].items()}
-
-    memfmt = torch.channels_last if tcfg.channels_last else torch.contiguous_format
-    train_step = make_train_step(G_ddp, D_ddp, optG, optD, config.loss, compile=tcfg.compile, D_plain=D)
-
-    logger = MetricLogger(run_dir, enabled=main, tensorboard=False)
-    if ck is not None:
-        logger.truncate_after(step)
-    if main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        _write_run_json(run_dir, config, tcfg, data, source, classes, seed, None)
-
-    def state() -> dict:
-        noise_states = [noise_gen.get_state()]
-        if world > 1:  # every rank's noise stream, so that a resumed DDP run continues exactly
-            gathered: list = [None] * world
-            torch.distributed.all_gather_object(gathered, noise_states[0])
-            noise_states = gathered
-        return {
-            "kind": "convscope-dcgan", "version": 1,
-            "model_config": config.to_dict(), "train_config": tcfg.to_dict(),
-            "data": source, "data_arg": data if isinstance(data, str) else source,
-            "classes": classes or [], "seed": seed,
-            "G": dist_.unwrap(G).state_dict(), "D": dist_.unwrap(D).state_dict(),
-            "optG": optG.state_dict(), "optD": optD.state_dict(),
-            "order_gen": order_gen.get_state(), "noise_gen": noise_states, "rng": rng_state(),
-            "fixed_noise": fixed_noise, "step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch,
-            "perm": perm if perm is not None else torch.empty(0, dtype=torch.long),
-            "history": history,
-        }
-
-    def save() -> Path | None:
-        st = state()  # every rank joins the gather
-        if not main:
-            return None
-        return manager.save(st, step)
-
-    last_ckpt = manager.latest_path()
-    win_streak = 0
-    stopped = "done"
-    t_start = time.perf_counter()
-    images_done = 0
-    train_time = 0.0
-    epoch_sums: dict[str, float] = {}
-    bar_factory = progress if (progress is not None and main) else None
-    with _Interrupt() as intr:
-        while epoch < tcfg.epochs:
-            if perm is None:
-                perm = torch.randperm(n, generator=order_gen)
-                batch_in_epoch = 0
-            my = perm[rank::world] if world > 1 else perm
-            G.train()
-            D.train()
-            epoch_sums = {"loss_d": 0.0, "loss_g": 0.0, "d_real": 0.0, "d_fake": 0.0, "n": 0}
-            rng = range(batch_in_epoch, steps_per_epoch)
-            it = bar_factory(rng, total=steps_per_epoch, initial=batch_in_epoch, desc=f"epoch {epoch + 1}/{tcfg.epochs}") if bar_factory else rng
-            for b in it:
-                t0 = time.perf_counter()
-                real = x[my[b * bs:(b + 1) * bs]].to(device, non_blocking=True)
-                if tcfg.channels_last:
-                    real = real.contiguous(memory_format=memfmt)
-                z = torch.randn(bs, config.nz, 1, 1, generator=noise_gen).to(device)
-                loss_d, loss_g, logit_real, logit_fake = train_step(real, z)
-                train_time += time.perf_counter() - t0
-                images_done += bs * world
-
-                ld, lg = float(loss_d.detach()), float(loss_g.detach())
-                dr, df = _d_outputs(logit_real, logit_fake)
-                if not (math.isfinite(ld) and math.isfinite(lg)):
-                    msg = (f"training diverged at step {step + 1} (epoch {epoch + 1}): loss_d={ld}, loss_g={lg} "
-                           f"are not finite; kept the last good checkpoint {last_ckpt}")
-                    _fail(run_dir, main, msg, logger)
-                win_streak = _d_win_streak(win_streak, dr, df, tcfg.d_win_eps)
-                if win_streak >= tcfg.d_win_steps:
-                    msg = (f"the discriminator won completely for {win_streak} steps (D(x)={dr:.3f}, "
-                           f"D(G(z))={df:.4f}) at step {step + 1}: G gets no gradient and training has failed; "
-                           f"kept the last good checkpoint {last_ckpt}. Try --loss hinge, a smaller ndf or a new --seed")
-                    _fail(run_dir, main, msg, logger)
-                step += 1
-                batch_in_epoch = b + 1
-                for k, v in (("loss_d", ld), ("loss_g", lg), ("d_real", dr), ("d_fake", df)):
-                    epoch_sums[k] += v
-                    history[k].append(v)
-                history["step"].append(float(step))
-                epoch_sums["n"] += 1
-                logger.log(step, epoch=epoch + 1, loss_d=ld, loss_g=lg, d_real=dr, d_fake=df)
-                if hasattr(it, "set_postfix") and step % 10 == 0:
-                    it.set_postfix(loss_d=f"{ld:.3f}", loss_g=f"{lg:.3f}", Dx=f"{dr:.2f}", DGz=f"{df:.2f}")
-                if intr.hit:
-                    stopped = "interrupted"
-                    break
-                if tcfg.max_steps is not None and step >= tcfg.max_steps:
-                    stopped = "max_steps"
-                    break
-                if tcfg.time_limit_s is not None and time.perf_counter() - t_start >= tcfg.time_limit_s:
-                    stopped = "time_limit"
-                    break
-            if hasattr(it, "close"):
-                it.close()
-            if stopped == "done":  # epoch completed
-                epoch += 1
-                perm, batch_in_epoch = None, 0
-            if main and tcfg.plots:
-                _epoch_pictures(run_dir, G, fixed_noise, history, epoch if stopped == "done" else epoch + 1, device)
-            last_ckpt = save() or last_ckpt
-            if main:
-                m = _means(epoch_sums)
-                say(f"epoch {epoch if stopped == 'done' else epoch + 1}: step {step} loss_d {m.get('loss_d', 0):.3f} "
-                    f"loss_g {m.get('loss_g', 0):.3f} D(x) {m.get('d_real', 0):.2f} D(G(z)) {m.get('d_fake', 0):.2f}")
-            if stopped != "done":
-                break
-    ips = images_done / train_time if train_time > 0 else 0.0
-    metrics = {**_means(epoch_sums), "images_per_s": ips, "train_time_s": train_time}
-    if main:
-        _write_run_json(run_dir, config, tcfg, data, source, classes, seed,
-                        {"step": step, "epoch": epoch, "stopped": stopped, **metrics})
-    logger.close()
-    dist_.barrier()
-    return GANRun(run_dir=run_dir, checkpoint=last_ckpt, step=step, epoch=epoch, stopped=stopped,
-                  metrics=metrics, images_per_s=ips)
+    device = (tcfg or GANTrainConfig()).device
+    return run_training(CHECKPOINT_KIND, lambda ck, ctx: GANPlugin(config, tcfg, data, seed, ck, ctx), out,
+                        device=device, resume=resume, overwrite=overwrite, dry_run=dry_run, quiet=quiet, log=log,
+                        progress=progress)
 
 
 def make_train_step(G, D, optG, optD, loss: str = "bce", *, compile: bool = False, D_plain=None) -> Callable:
@@ -543,19 +413,6 @@ def _means(sums: dict) -> dict:
     return {k: v / n for k, v in sums.items() if k != "n"} if n else {}
 
 
-def _fail(run_dir: Path, main: bool, msg: str, logger) -> None:
-    if main:
-        atomic_write_text(run_dir / "failure.txt", msg + "\n")
-    logger.close()
-    raise GANTrainingError(msg)
-
-
-def _write_run_json(run_dir, config, tcfg, data, source, classes, seed, final) -> None:
-    d = {"model_config": config.to_dict(), "train_config": tcfg.to_dict(),
-         "data": data if isinstance(data, str) else source, "classes": classes, "seed": seed, "final": final}
-    atomic_write_text(run_dir / "run.json", json.dumps(d, indent=2, default=str) + "\n")
-
-
 @torch.no_grad()
 def _epoch_pictures(run_dir: Path, G, fixed_noise, history, epoch: int, device) -> None:
     from ..viz.gan import save_curves, save_grid
@@ -567,14 +424,3 @@ def _epoch_pictures(run_dir: Path, G, fixed_noise, history, epoch: int, device) 
     save_grid(imgs, run_dir / "samples" / f"epoch_{epoch:03d}.png", title=f"epoch {epoch}")
     with contextlib.suppress(ValueError):
         save_curves(history, run_dir / "curves.png")
-
-
-@torch.no_grad()
-def generate(G: Generator, n: int, *, seed: int = 0, batch_size: int = 500, z: torch.Tensor | None = None,
-             device: str | torch.device = "cpu") -> torch.Tensor:
-    """``n`` images from ``G`` (eval mode) with seeded noise (or the given ``z``), in [-1, 1], on the CPU."""
-    G.eval()
-    if z is None:
-        z = torch.randn(n, G.config.nz, 1, 1, generator=torch.Generator().manual_seed(seed))
-    out = [G(z[i:i + batch_size].to(device)).float().cpu() for i in range(0, z.shape[0], batch_size)]
-    return torch.cat(out) if out else torch.empty(0, G.config.channels, G.config.image_size, G.config.image_size)

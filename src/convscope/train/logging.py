@@ -17,9 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .._checks import DataError
 from .._io import atomic_write_text
 
-__all__ = ["MetricLogger", "read_jsonl"]
+__all__ = ["MetricLogger", "read_jsonl", "validate_logs"]
 
 
 def _clean(v: Any) -> Any:
@@ -33,18 +34,78 @@ def _clean(v: Any) -> Any:
     return v
 
 
-def read_jsonl(path: str | os.PathLike) -> list[dict]:
-    """Every complete record of a JSONL file (a torn last line is ignored)."""
+def _is_step(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def read_jsonl(path: str | os.PathLike, *, strict: bool = False) -> list[dict]:
+    """Every complete record of a metrics JSONL file (a torn last line is ignored).
+
+    ``strict=True`` checks every other line: it must be a JSON object with an
+    integer ``step``; anything else raises :class:`DataError` naming the file and line.
+    """
     p = Path(path)
     if not p.is_file():
         return []
+    try:
+        lines = p.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"{p} cannot be read as text: {type(e).__name__}") from None
     out = []
-    for line in p.read_text().splitlines():
+    for i, line in enumerate(lines, 1):
         try:
-            out.append(json.loads(line))
+            rec = json.loads(line)
         except json.JSONDecodeError:
+            if strict and i < len(lines):
+                raise DataError(f"{p} line {i} must be a JSON object, got unparsable text {line[:40]!r}") from None
             continue
+        if not isinstance(rec, dict) or not _is_step(rec.get("step")):
+            if strict:
+                got = f"a {type(rec).__name__}" if not isinstance(rec, dict) else f"step {rec.get('step')!r}"
+                raise DataError(f"{p} line {i} must be a JSON object with an integer 'step' >= 0, got {got}")
+            continue
+        out.append(rec)
     return out
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[dict]]:
+    """Header and rows of a metrics CSV, validated (a 'step' column of integers)."""
+    try:
+        with path.open(newline="") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"{path} cannot be read as CSV: {type(e).__name__}: {e}") from None
+    if not rows:
+        return [], []
+    header = rows[0]
+    if not header or header[0] != "step" or len(set(header)) != len(header):
+        raise DataError(f"{path} must start with a header 'step,...' of distinct names, got {','.join(header)[:60]!r}")
+    out = []
+    for i, r in enumerate(rows[1:], 2):
+        if not r:
+            continue
+        if len(r) > len(header) or not r[0].isdigit():
+            raise DataError(f"{path} row {i} must have an integer step and at most {len(header)} columns, "
+                            f"got {','.join(r)[:60]!r}")
+        out.append(dict(zip(header, r + [""] * (len(header) - len(r)))))
+    return header, out
+
+
+def validate_logs(directory: str | os.PathLike) -> None:
+    """Check ``metrics.jsonl`` and ``metrics.csv`` in ``directory``; a bad one is one :class:`DataError` line.
+
+    Both logs are rebuilt by a run that starts afresh; the message says how.
+    """
+    d = Path(directory)
+    hint = ("; move it aside and resume (the log then restarts at the checkpoint's step), "
+            "or start over with --overwrite")
+    for name, check in (("metrics.jsonl", lambda p: read_jsonl(p, strict=True)), ("metrics.csv", _read_csv)):
+        p = d / name
+        if p.is_file():
+            try:
+                check(p)
+            except DataError as e:
+                raise DataError(str(e) + hint) from None
 
 
 class MetricLogger:
@@ -77,8 +138,7 @@ class MetricLogger:
             return
         self.directory.mkdir(parents=True, exist_ok=True)
         if self.csv.is_file():
-            with self.csv.open(newline="") as f:
-                self._fields = next(csv.reader(f), [])
+            self._fields = _read_csv(self.csv)[0]
         if tensorboard is not False:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -114,10 +174,7 @@ class MetricLogger:
                     self._tb.add_scalar(k, v, int(step))
 
     def _read_csv_rows(self) -> list[dict]:
-        if not self.csv.is_file():
-            return []
-        with self.csv.open(newline="") as f:
-            return list(csv.DictReader(f))
+        return _read_csv(self.csv)[1] if self.csv.is_file() else []
 
     def _rewrite_csv(self, rows: list[dict]) -> None:
         buf = io.StringIO()
@@ -131,10 +188,10 @@ class MetricLogger:
         if not self.enabled:
             return
         if self.jsonl.is_file():
-            keep = [r for r in read_jsonl(self.jsonl) if int(r.get("step", 0)) <= step]
+            keep = [r for r in read_jsonl(self.jsonl) if r["step"] <= step]
             atomic_write_text(self.jsonl, "".join(json.dumps(r) + "\n" for r in keep))
         if self.csv.is_file() and self._fields:
-            rows = [r for r in self._read_csv_rows() if r.get("step") and int(r["step"]) <= step]
+            rows = [r for r in self._read_csv_rows() if int(r["step"]) <= step]
             self._rewrite_csv(rows)
 
     def close(self) -> None:
