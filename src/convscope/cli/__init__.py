@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from .._checks import ConvscopeError
-from .common import OneLineParser
+from .common import OneLineParser, seed_type
 
 __all__ = ["main", "build_parser", "COMMAND_MODULES"]
 
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     common = argparse.ArgumentParser(add_help=False)
     g = common.add_argument_group("common options")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--seed", type=seed_type, default=0, help="random seed in [0, 2**32) (default 0)")
     g.add_argument("--quiet", action="store_true", help="no progress bars or chatter")
     g.add_argument("--debug", action="store_true", help="show full tracebacks on error")
     parser = OneLineParser(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import CLIError, add_out, out_dir, report
+from .common import CLIError, add_out, nonneg_int, out_dir, positive_int, report
 
 BOUNDARY_HELP = (
     "zeros (constant 0), reflect (mirror, edge not repeated), symmetric (mirror, edge repeated), "
@@ -14,7 +14,7 @@ BOUNDARY_HELP = (
 
 def register(sub, common) -> None:
     p = sub.add_parser("kernels", parents=[common], help="list the named kernels with their values")
-    p.add_argument("--size", type=int, default=None, help="size for parametric kernels")
+    p.add_argument("--size", type=positive_int, default=None, help="size for parametric kernels")
     p.set_defaults(func=cmd_kernels)
 
     p = sub.add_parser(
@@ -36,7 +36,7 @@ def register(sub, common) -> None:
     p.add_argument("--method", default="auto", help="auto | direct | fft | overlap_add")
     p.add_argument("--pool", default=None, metavar="KIND:SIZE", help="also pool the feature maps, e.g. max:2 or avg:2")
     p.add_argument("--gray", action="store_true", help="convert the image to grey first")
-    p.add_argument("--size", type=int, default=256, help="resize the short side to this (default 256; 0 keeps)")
+    p.add_argument("--size", type=nonneg_int, default=256, help="resize the short side to this (default 256; 0 keeps)")
     add_out(p, "conv")
     p.set_defaults(func=cmd_conv)
 

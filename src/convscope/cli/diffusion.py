@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import CLIError, add_out, out_dir, progress, report
+from .common import CLIError, add_out, float_type, int_list_type, int_type, nonneg_int, out_dir, progress, report
+
+MAX_STEPS = 10**9  # a larger count is a typo, not an experiment (the spectral method still runs it in one go)
 
 BOUNDARY_HELP = (
     "circular (periodic: salt leaving one side enters the other), "
@@ -35,23 +37,28 @@ def register(sub, common) -> None:
     p.add_argument("--kernel", default="laplacian8",
                    help="NAME[:SIZE[:SIGMA]], an inline [[..]] literal or a file; odd sizes "
                         "(default laplacian8, the seed's kernel)")
-    p.add_argument("--temperature", type=float, default=4.0,
+    p.add_argument("--temperature", type=float_type(0.0, strict_lo=True), default=4.0,
                    help="softmax temperature: higher spreads each step further (default 4; the seed's is 1)")
-    p.add_argument("--steps", default="0,10,100,1000", help="comma-separated step counts (default 0,10,100,1000)")
+    p.add_argument("--steps", type=int_list_type(0, MAX_STEPS), default="0,10,100,1000",
+                   help="comma-separated step counts (default 0,10,100,1000)")
     p.add_argument("--boundary", default="symmetric", help=BOUNDARY_HELP)
     p.add_argument("--method", default="auto", help=METHOD_HELP)
     p.add_argument("--compare-heat", action="store_true",
                    help="overlay the exact heat-equation solution (D from the propagator, t = steps) on the profiles")
     p.add_argument("--drop", nargs="?", const="pixel", default=None, choices=("pixel", "disc"),
                    help="start from a drop of salt instead of an image: a single bright pixel (default) or a disc")
-    p.add_argument("--size", type=int, default=128,
+    p.add_argument("--size", type=nonneg_int, default=128,
                    help="resize the image's short side to this / the drop's square side (default 128; 0 keeps)")
-    p.add_argument("--gif-frames", type=int, default=30, help="frames in the animation (default 30)")
+    p.add_argument("--gif-frames", type=int_type(2, 1000), default=30, help="frames in the animation (default 30)")
+    p.add_argument("--allow-slow", action="store_true",
+                   help="run a literal iteration estimated to take over a minute (refused otherwise)")
     add_out(p, "diffuse")
     p.set_defaults(func=cmd_diffuse)
 
 
-def parse_steps(text: str) -> list[int]:
+def parse_steps(text: str | list[int]) -> list[int]:
+    if isinstance(text, list):  # already parsed by --steps' argparse type
+        return text
     try:
         steps = [int(s) for s in text.replace(" ", "").split(",") if s != ""]
     except ValueError:
