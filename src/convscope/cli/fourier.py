@@ -16,6 +16,11 @@ def _image_args(p, default_size: int) -> None:
                    help=f"resize the short side to this (default {default_size}; 0 keeps the original)")
 
 
+# the smallest image (pixels per side) each command can draw something meaningful from:
+# a radial profile needs a few rings to fit a slope; the filter panel needs room for its edge crop
+MIN_SIZE = {"spectrum": 4, "filter": 8}
+
+
 def register(sub, common) -> None:
     p = sub.add_parser(
         "spectrum",
@@ -31,7 +36,7 @@ def register(sub, common) -> None:
     p.add_argument("--window", default=None, choices=["hann"],
                    help="taper the edges first (removes the bright cross the edge-to-edge jump draws)")
     add_out(p, "spectrum")
-    p.set_defaults(func=cmd_spectrum)
+    p.set_defaults(func=cmd_spectrum, _min_size=MIN_SIZE["spectrum"])
 
     p = sub.add_parser(
         "filter",
@@ -52,7 +57,7 @@ def register(sub, common) -> None:
     p.add_argument("--pad", default="reflect", help=PAD_HELP)
     p.add_argument("--gray", action="store_true", help="convert the image to grey first")
     add_out(p, "filter")
-    p.set_defaults(func=cmd_filter)
+    p.set_defaults(func=cmd_filter, _min_size=MIN_SIZE["filter"])
 
     p = sub.add_parser(
         "theorem",
@@ -72,7 +77,8 @@ def _load(args, gray: bool = True):
 
     if args.size is not None and args.size < 0:
         raise CLIError(f"--size must be >= 0, got {args.size}")
-    return load_image(args.image or "camera", gray=gray, size=args.size or None)
+    return load_image(args.image or "camera", gray=gray, size=args.size or None,
+                      min_size=getattr(args, "_min_size", 1))
 
 
 def _save_npy(out, name, arr, written) -> None:
@@ -143,6 +149,10 @@ def _clean_edge(gray: np.ndarray, w: int = 12) -> tuple[int, int]:
     left_s, right_s = np.roll(s, w // 2 + 1, axis=1), np.roll(s, -(w // 2), axis=1)
     score = np.abs(right_m - left_m) - 3 * (left_s + right_s)
     r0, r1, c0, c1 = H // 6, 5 * H // 6, max(W // 8, 2 * w), min(7 * W // 8, W - 2 * w)
+    if r1 <= r0:  # a small image: search every row / column
+        r0, r1 = 0, H
+    if c1 <= c0:
+        c0, c1 = 0, W
     sub = score[r0:r1, c0:c1]
     i, j = np.unravel_index(int(np.argmax(sub)), sub.shape)
     return r0 + int(i), c0 + int(j)
