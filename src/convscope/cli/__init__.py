@@ -77,7 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("CONVSCOPE_DEBUG") == "1"
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help/--version (0) or a bad option (2, one line already printed)
+        return e.code if isinstance(e.code, int) else 2
     old_quiet = os.environ.get("CONVSCOPE_QUIET")
     if getattr(args, "quiet", False):
         os.environ["CONVSCOPE_QUIET"] = "1"

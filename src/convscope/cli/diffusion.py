@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import CLIError, add_out, float_type, int_list_type, int_type, nonneg_int, out_dir, progress, report
+from .common import (
+    CLIError,
+    add_out,
+    display_name,
+    float_type,
+    int_list_type,
+    int_type,
+    nonneg_int,
+    out_dir,
+    progress,
+    report,
+)
 
 MAX_STEPS = 10**9  # a larger count is a typo, not an experiment (the spectral method still runs it in one go)
+SLOW_SECONDS = 60.0  # a literal iteration estimated above this is refused unless --allow-slow
 
 BOUNDARY_HELP = (
     "circular (periodic: salt leaving one side enters the other), "
@@ -68,17 +80,28 @@ def parse_steps(text: str | list[int]) -> list[int]:
     return steps
 
 
+def _frames_alloc(args, shape: tuple[int, int]) -> None:
+    """Refuse before diffusing when the frames kept (every GIF frame and requested step) would not fit."""
+    from .._checks import check_alloc
+
+    steps = args.steps if isinstance(args.steps, list) else parse_steps(args.steps)
+    n_frames = len(gif_steps(steps, args.gif_frames)) + len(steps)
+    check_alloc("--size", (n_frames, *shape), "float64", what=f"{n_frames} frames of {shape[0]}x{shape[1]}")
+
+
 def start_field(args) -> tuple[np.ndarray, str]:
     from ..data.images import load_image
 
     if args.drop is None:
         img = load_image(args.image or "camera", gray=True, size=args.size or None)
-        return img.astype(np.float64), f"{args.image or 'camera'} (grey)"
+        _frames_alloc(args, img.shape)
+        return img.astype(np.float64), f"{display_name(args.image or 'camera')} (grey)"
     if args.image is not None:
         raise CLIError("give either IMAGE or --drop, not both")
     n = args.size or 128
     if n < 3:
         raise CLIError(f"--size must be >= 3 for a drop, got {n}")
+    _frames_alloc(args, (n, n))
     u = np.zeros((n, n))
     if args.drop == "pixel":
         u[n // 2, n // 2] = 1.0
@@ -125,7 +148,7 @@ def cmd_diffuse(args) -> int:
     out = out_dir(args)
     written = []
 
-    print(f"propagator = softmax({args.kernel} / {args.temperature:g}), shape {P.shape}:")
+    print(f"propagator = softmax({display_name(args.kernel)} / {args.temperature:g}), shape {P.shape}:")
     with np.printoptions(precision=6, suppress=False, linewidth=120):
         print("  " + str(P).replace("\n", "\n  "))
     print("  " + str(m).replace("\n", "\n  "))
@@ -137,11 +160,12 @@ def cmd_diffuse(args) -> int:
     np.save(out / "propagator.npy", P)
     written.append(out / "propagator.npy")
     written.append(propagator_figure(kernel, P, str(m), out / "propagator.png",
-                                     title=f"{args.kernel} at temperature {args.temperature:g}"))
+                                     title=f"{display_name(args.kernel)} at temperature {args.temperature:g}"))
 
     all_steps = gif_steps(steps, args.gif_frames)
     frames_all = diffuse(u0, P, all_steps, boundary=args.boundary, method=args.method,
-                         progress=lambda it: progress(it, args=args, desc="diffusing"))
+                         progress=lambda it: progress(it, args=args, desc="diffusing"),
+                         max_seconds=None if getattr(args, "allow_slow", False) else SLOW_SECONDS)
     by_step = dict(zip(all_steps, frames_all))
     frames = np.stack([by_step[s] for s in steps])
     np.save(out / "frames.npy", frames)
@@ -155,7 +179,7 @@ def cmd_diffuse(args) -> int:
         written.append(save_image(out / f"frame_{s:05d}.png", f))
     written.append(diffusion_gif(frames_all, out / "diffusion.gif", shared=shared, gamma=gamma))
     written.append(diffusion_strip(frames, steps, out / "strip.png", shared=shared, gamma=gamma,
-                                   title=f"{what} diffusing under softmax({args.kernel} / {args.temperature:g}), "
+                                   title=f"{what} diffusing under softmax({display_name(args.kernel)} / {args.temperature:g}), "
                                          f"{args.boundary} boundary"
                                          + ("" if shared else "; each frame scaled to its own maximum")))
 
