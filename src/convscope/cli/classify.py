@@ -7,7 +7,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import CLIError, add_out, float_type, int_type, nonneg_int, out_dir, positive_int, report
+from .common import (
+    CLIError,
+    add_out,
+    float_type,
+    int_type,
+    out_dir,
+    positive_int,
+    report,
+)
 
 DATA_HELP = ("digits | mnist-5k | DIR with MNIST/Fashion-MNIST idx files | cifar-10-batches-py DIR | "
              "DIR/<class>/*.png|jpg | FILE.npz with x, y")

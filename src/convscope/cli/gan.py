@@ -7,7 +7,18 @@ import json
 import math
 from pathlib import Path
 
-from .common import CLIError, add_out, float_type, int_type, out_dir, positive_int, progress, quiet, report, seed_type
+from .common import (
+    CLIError,
+    add_out,
+    float_type,
+    int_type,
+    out_dir,
+    positive_int,
+    progress,
+    quiet,
+    report,
+    seed_type,
+)
 
 # bounds on the options that size an array: beyond them the run is a typo, not an experiment
 MAX_SAMPLES = 100_000  # -n of sample, evaluate, spectrum, compare
