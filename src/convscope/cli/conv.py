@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import CLIError, add_out, nonneg_int, out_dir, positive_int, report
+from .common import CLIError, add_out, display_name, nonneg_int, out_dir, positive_int, report
 
 BOUNDARY_HELP = (
     "zeros (constant 0), reflect (mirror, edge not repeated), symmetric (mirror, edge repeated), "
@@ -63,6 +63,20 @@ def parse_pool(spec: str | None):
     return kind, int(size)
 
 
+def _file_stem(spec: str, index: int, used: set[str]) -> str:
+    """A file-name-safe stem for a kernel spec (at most 40 characters), unique among ``used``.
+
+    Two specs that shorten to the same stem (``DIR1/blur.npy`` and ``DIR2/blur.npy``, or long
+    paths sharing 40 characters) get the kernel's 1-based position appended: ``..._k2``.
+    """
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in spec)[:40]
+    stem, n = safe, index + 1
+    while stem in used:
+        stem, n = f"{safe}_k{n}", n + 1
+    used.add(stem)
+    return stem
+
+
 def cmd_conv(args) -> int:
     import torch
     import torch.nn.functional as F
@@ -79,9 +93,10 @@ def cmd_conv(args) -> int:
     out = out_dir(args)
     written = []
     maps = []
-    for spec, k in kernels:
+    used: set[str] = set()
+    for i, (spec, k) in enumerate(kernels):
         fmap = convolve2d(img.astype(np.float64), k, mode=args.mode, boundary=args.boundary, method=args.method)
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in spec)[:40]
+        safe = _file_stem(spec, i, used)
         np.save(out / f"featuremap_{safe}.npy", fmap.astype(np.float32))
         written.append(out / f"featuremap_{safe}.npy")
         chans = fmap[None] if fmap.ndim == 2 else fmap
@@ -94,7 +109,7 @@ def cmd_conv(args) -> int:
             pooled = fn(t, pool[1]).numpy()[0]
             np.save(out / f"pooled_{safe}.npy", pooled.astype(np.float32))
             written.append(out / f"pooled_{safe}.npy")
-        maps.append((spec, k.numpy(), chans, pooled))
+        maps.append((display_name(spec), k.numpy(), chans, pooled))
     written.append(conv_panel(img, maps, out / "panel.png", pool=pool))
     report(written, out, args)
     return 0
