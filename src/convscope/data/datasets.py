@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .._checks import DataError, check_float, check_int, check_option, fail
+from .._checks import DataError, ResourceError, check_float, check_int, check_option, fail
 from . import transforms as T
 
 __all__ = ["SPLITS", "NAMED_SOURCES", "ImageDataset", "load_dataset", "describe_sources", "split_indices"]
@@ -151,6 +151,8 @@ def _npz(path: Path) -> _Raw:
             for k in z.files:  # the declared shapes, checked before a (possibly compressed) array inflates
                 _check_npz_member(path, z, k)
             arrays = {k: z[k] for k in z.files}
+    except ResourceError:
+        raise
     except ValueError as e:
         raise DataError(f"npz file {path} could not be read without pickle: {e}") from e
     except (OSError, EOFError, zipfile.BadZipFile) as e:
