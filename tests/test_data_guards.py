@@ -87,7 +87,7 @@ class TestIdx:
     def test_gz_header_declaring_more_than_the_stream_holds(self, tmp_path):
         p = tmp_path / "train-images-idx3-ubyte.gz"
         p.write_bytes(gzip.compress(_idx_header((100_000, 300, 300)) + bytes(1000)))
-        with pytest.raises(DataError, match="declares .* but the gzip trailer says"):
+        with pytest.raises(DataError, match=r"declares .* but the gzip trailer says"):
             read_idx(p)
 
     def test_gz_bomb_read_with_a_bound(self, tmp_path, monkeypatch):
@@ -103,7 +103,7 @@ class TestIdx:
     def test_trailing_bytes_found_without_reading_them_all(self, tmp_path):
         p = tmp_path / "t10k-labels-idx1-ubyte.gz"
         p.write_bytes(gzip.compress(_idx_header((3,)) + bytes([1, 2, 3]) + bytes(10_000_000)))
-        with pytest.raises(DataError, match="declares|trailing"):
+        with pytest.raises(DataError, match=r"declares|trailing"):
             read_idx(p)
 
     def test_plain_idx_reads(self, tmp_path):
