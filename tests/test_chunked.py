@@ -219,7 +219,7 @@ def test_cli_chunks_errors(tmp_path, capsys):
     (tmp_path / "a.png").write_bytes(b"")
     pytest.importorskip("zarr").open_group(str(tmp_path / "group.zarr"), mode="w")
     cases = [
-        (["conv", str(tmp_path / "a.npy"), "--chunks", "0"], "--chunks must be a positive integer"),
+        (["conv", str(tmp_path / "a.npy"), "--chunks", "0"], "--chunks must be an integer >= 1"),
         (["conv", str(tmp_path / "a.png"), "--chunks", "4"], "a .npy file or a .zarr folder"),
         (["conv", str(tmp_path / "missing.npy"), "--chunks", "4"], "existing .npy file"),
         (["conv", str(tmp_path / "a.npy"), "--chunks", "4", "--pool", "max:2"], "do not apply"),

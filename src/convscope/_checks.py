@@ -8,6 +8,8 @@ afterwards, so ``"SAME"`` can never silently run as something else.
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -28,6 +30,9 @@ __all__ = [
     "check_shape",
     "check_float_dtype",
     "check_finite",
+    "check_alloc",
+    "memory_limit",
+    "parse_bytes",
     "fail",
 ]
 
@@ -173,3 +178,89 @@ def check_finite(arg: str, x: torch.Tensor, why: str = "") -> None:
     if not bool(torch.isfinite(x).all()):
         msg = f"{arg} must be finite" + (f" ({why})" if why else "") + ", got a tensor containing NaN or Inf"
         raise ArgumentError(msg)
+
+
+# ---------------------------------------------------------------- memory guard
+
+MEMORY_ENV = "CONVSCOPE_MAX_MEMORY"
+_UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def parse_bytes(text: str) -> int:
+    """``"512M"`` -> 536870912; a plain number is bytes; K/M/G/T are powers of 1024.
+
+    >>> parse_bytes("2G"), parse_bytes("1500"), parse_bytes("1.5k")
+    (2147483648, 1500, 1536)
+    """
+    s = str(text).strip().upper().removesuffix("IB").removesuffix("B")
+    unit = s[-1:] if s[-1:] in _UNITS and s[-1:] else ""
+    try:
+        value = float(s[: len(s) - len(unit)] if unit else s)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value) or value <= 0:
+        raise fail(MEMORY_ENV, "a positive number of bytes, optionally with a K, M, G or T suffix", text)
+    return int(value * _UNITS[unit])
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: assume a modest 8 GiB machine
+        return 8 * 2**30
+
+
+def memory_limit() -> int:
+    """Largest single allocation built from user input, in bytes.
+
+    A quarter of physical memory, or the environment variable
+    ``CONVSCOPE_MAX_MEMORY`` (bytes, or with a K/M/G/T suffix), read on every call.
+    """
+    env = os.environ.get(MEMORY_ENV, "").strip()
+    return parse_bytes(env) if env else _physical_memory() // 4
+
+
+def _human(nbytes: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(nbytes) < 1024 or unit == "PiB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    return f"{nbytes:.1f} PiB"  # pragma: no cover
+
+
+def check_alloc(arg: str, shape_or_nbytes: Any, dtype: Any = None, *, what: str = "") -> int:
+    """Refuse, before allocating, an array built from ``arg`` that exceeds :func:`memory_limit`.
+
+    ``shape_or_nbytes`` is a shape (ints; big Python ints never overflow here)
+    with the element ``dtype`` (numpy or torch; default float64), or a byte count
+    when ``dtype`` is None and it is a plain number. Returns the byte count.
+
+    >>> check_alloc("size", (4, 4), "float32")
+    64
+    >>> import os; os.environ["CONVSCOPE_MAX_MEMORY"] = "1M"
+    >>> check_alloc("size", (100000, 100000), "float64")
+    Traceback (most recent call last):
+    ...
+    convscope._checks.ResourceError: size would need 74.5 GiB for an array of shape (100000, 100000) float64, above the memory limit of 1.0 MiB (set CONVSCOPE_MAX_MEMORY to change it)
+    >>> del os.environ["CONVSCOPE_MAX_MEMORY"]
+    """
+    if isinstance(shape_or_nbytes, int | float | np.integer) and dtype is None:
+        nbytes = int(shape_or_nbytes)
+        desc = what
+    else:
+        shape = tuple(int(d) for d in shape_or_nbytes)
+        if isinstance(dtype, torch.dtype):
+            item = torch.empty((), dtype=dtype).element_size()
+            name = str(dtype).removeprefix("torch.")
+        else:
+            item = np.dtype("float64" if dtype is None else dtype).itemsize
+            name = str(np.dtype("float64" if dtype is None else dtype))
+        nbytes = math.prod(max(d, 0) for d in shape) * item
+        desc = what or f"an array of shape {shape} {name}"
+    limit = memory_limit()
+    if nbytes > limit:
+        raise ResourceError(
+            f"{arg} would need {_human(nbytes)}" + (f" for {desc}" if desc else "")
+            + f", above the memory limit of {_human(limit)} (set {MEMORY_ENV} to change it)"
+        )
+    return nbytes

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "atomic_save"]
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "atomic_save", "display_name"]
 
 
 @contextlib.contextmanager
@@ -56,3 +56,16 @@ def atomic_save(path: str | os.PathLike, writer: Callable[[IO], None]) -> Path:
     with atomic_write(path, "wb") as f:
         writer(f)
     return Path(path)
+
+def display_name(name: object) -> str:
+    """A file name fit for a title or a message: bytes that are not valid UTF-8 become U+FFFD.
+
+    Python keeps such bytes of ``sys.argv`` as lone surrogates, which text renderers
+    (matplotlib, a UTF-8 terminal) refuse.
+    """
+    s = os.fsdecode(name) if isinstance(name, bytes | os.PathLike) else str(name)
+    try:
+        raw = s.encode("utf-8", "surrogateescape")  # the original bytes, where they came from argv
+    except UnicodeEncodeError:
+        raw = s.encode("utf-8", "replace")  # other lone surrogates
+    return raw.decode("utf-8", "replace")

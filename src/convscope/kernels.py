@@ -22,9 +22,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._checks import ArgumentError, check_float, check_int, check_option, fail
+from ._checks import ArgumentError, check_alloc, check_float, check_int, check_option, fail
 
-__all__ = ["get_kernel", "list_kernels", "parse_kernel", "kernel_from_spec", "KERNELS"]
+__all__ = ["get_kernel", "list_kernels", "parse_kernel", "kernel_from_spec", "KERNELS", "MAX_KERNEL_SIZE", "MAX_SIGMA"]
+
+# A parametric kernel is at most this many pixels on a side, and sigma at most MAX_SIGMA: beyond them
+# the request is a typo (gaussian::1e308 once asked for a 6e308-pixel kernel and overflowed).
+MAX_KERNEL_SIZE = 4097
+MAX_SIGMA = 1e4
 
 
 def _t(rows) -> torch.Tensor:
@@ -35,6 +40,28 @@ def _odd_size(size, default: int) -> int:
     if size is None:
         return default
     size = check_int("size", size, min_value=1)
+    if size > MAX_KERNEL_SIZE:
+        raise fail("size", f"an integer in [1, {MAX_KERNEL_SIZE}]", size)
+    check_alloc("size", (size, size), "float64")
+    return size
+
+
+def _sigma(sigma, default: float) -> float:
+    if sigma is None:
+        return default
+    sigma = check_float("sigma", sigma, min_value=0.0, strict_min=True)
+    if sigma > MAX_SIGMA:
+        raise fail("sigma", f"<= {MAX_SIGMA:g}", sigma)
+    return sigma
+
+
+def _default_size(sigma: float) -> int:
+    """``2 ceil(3 sigma) + 1``, refused (naming sigma) when it passes :data:`MAX_KERNEL_SIZE`."""
+    size = 2 * math.ceil(3 * sigma) + 1
+    if size > MAX_KERNEL_SIZE:
+        top = (MAX_KERNEL_SIZE - 1) / 6
+        raise fail("sigma", f"<= {top:g} without an explicit size (the kernel side 2*ceil(3*sigma)+1 "
+                            f"must stay <= {MAX_KERNEL_SIZE})", sigma)
     return size
 
 
@@ -43,16 +70,22 @@ def _grid(size: int) -> torch.Tensor:
 
 
 def _gaussian(size=None, sigma=None) -> torch.Tensor:
-    if sigma is None and size is None:
-        sigma = 1.0
-    if sigma is None:
+    if size is not None:
+        size = _odd_size(size, 0)
+    if sigma is None and size is not None:
         # OpenCV's rule for sigma from size, so cv2.GaussianBlur(ksize, 0) matches.
         sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8
-    sigma = check_float("sigma", sigma, min_value=0.0, strict_min=True)
-    size = _odd_size(size, 2 * math.ceil(3 * sigma) + 1)
+    sigma = _sigma(sigma, 1.0)
+    size = size if size is not None else _default_size(sigma)
     g = torch.exp(-0.5 * (_grid(size) / sigma) ** 2)
     g = g / g.sum()
     return torch.outer(g, g)
+
+
+def _unit_l1(k: torch.Tensor) -> torch.Tensor:
+    """``k / sum|k|``; an all-zero kernel (a zero-mean kernel of side 1) stays zero."""
+    s = k.abs().sum()
+    return k / s if bool(s > 0) else k
 
 
 def _box(size=None, sigma=None) -> torch.Tensor:
@@ -69,19 +102,19 @@ def _identity(size=None, sigma=None) -> torch.Tensor:
 
 def _log(size=None, sigma=None) -> torch.Tensor:
     """Laplacian of Gaussian, zero-sum, negative centre (like -Δ of a blur: edges light up)."""
-    sigma = 1.4 if sigma is None else check_float("sigma", sigma, min_value=0.0, strict_min=True)
-    size = _odd_size(size, 2 * math.ceil(3 * sigma) + 1)
+    sigma = _sigma(sigma, 1.4)
+    size = _odd_size(size, 0) if size is not None else _default_size(sigma)
     x = _grid(size)
     r2 = x[:, None] ** 2 + x[None, :] ** 2
     k = (r2 - 2 * sigma**2) / sigma**4 * torch.exp(-r2 / (2 * sigma**2))
     k = k - k.mean()  # exact zero sum: flat regions give exactly 0
-    return k / k.abs().sum() * 2
+    return _unit_l1(k) * 2
 
 
 def _gabor(size=None, sigma=None, theta: float = 0.0, wavelength: float | None = None) -> torch.Tensor:
     """Real (cosine) Gabor kernel, oriented along x, zero-mean."""
-    sigma = 3.0 if sigma is None else check_float("sigma", sigma, min_value=0.0, strict_min=True)
-    size = _odd_size(size, 2 * math.ceil(3 * sigma) + 1)
+    sigma = _sigma(sigma, 3.0)
+    size = _odd_size(size, 0) if size is not None else _default_size(sigma)
     lam = wavelength if wavelength is not None else 2.0 * sigma
     x = _grid(size)
     xx, yy = x[None, :].expand(size, size), x[:, None].expand(size, size)
@@ -89,7 +122,7 @@ def _gabor(size=None, sigma=None, theta: float = 0.0, wavelength: float | None =
     yr = -xx * math.sin(theta) + yy * math.cos(theta)
     k = torch.exp(-(xr**2 + yr**2) / (2 * sigma**2)) * torch.cos(2 * math.pi * xr / lam)
     k = k - k.mean()
-    return k / k.abs().sum()
+    return _unit_l1(k)
 
 
 def _fixed(rows) -> Callable[..., torch.Tensor]:
@@ -148,6 +181,8 @@ def get_kernel(name: str, size: int | None = None, sigma: float | None = None, *
     """
     key = check_option("name", name, KERNELS)
     k = KERNELS[key][0](size, sigma)
+    if not bool(torch.isfinite(k).all()):  # e.g. log with a sigma so small that sigma**4 underflows
+        raise fail("sigma", f"large enough for a finite {key} kernel", sigma)
     return k.to(dtype) if dtype is not None else k
 
 

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from .._checks import ConvscopeError
-from .common import OneLineParser
+from .common import OneLineParser, seed_type
 
 __all__ = ["main", "build_parser", "COMMAND_MODULES"]
 
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     common = argparse.ArgumentParser(add_help=False)
     g = common.add_argument_group("common options")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--seed", type=seed_type, default=0, help="random seed in [0, 2**32) (default 0)")
     g.add_argument("--quiet", action="store_true", help="no progress bars or chatter")
     g.add_argument("--debug", action="store_true", help="show full tracebacks on error")
     parser = OneLineParser(
@@ -66,7 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("CONVSCOPE_DEBUG") == "1"
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help/--version (0) or a bad option (2, one line already printed)
+        return e.code if isinstance(e.code, int) else 2
     # quietness travels as args.quiet and seeds as args.seed: nothing global is set here
     try:
         rc = args.func(args)

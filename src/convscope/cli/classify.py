@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import CLIError, add_out, out_dir, report
+from .common import (
+    CLIError,
+    add_out,
+    float_type,
+    int_type,
+    out_dir,
+    positive_int,
+    report,
+)
 
 DATA_HELP = ("digits | mnist-5k | DIR with MNIST/Fashion-MNIST idx files | cifar-10-batches-py DIR | "
              "DIR/<class>/*.png|jpg | FILE.npz with x, y")
@@ -23,28 +31,28 @@ def register(sub, common) -> None:
                                   "Under torchrun it trains with DDP (gloo on CPU, nccl on CUDA).")
     p.add_argument("--data", default=None, help=f"{DATA_HELP} (default mnist-5k)")
     p.add_argument("--model", default=None, help="lenet | alexnet (default lenet)")
-    p.add_argument("--epochs", type=int, default=None, help="total epochs (default 10)")
-    p.add_argument("--batch-size", type=int, default=None, help="default 64")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default 2e-3)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="total epochs (default 10)")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="default 64")
+    p.add_argument("--lr", type=float_type(0.0, strict_lo=True), default=None, help="learning rate (default 2e-3)")
     p.add_argument("--optimizer", default=None, help="adam | adamw | sgd (default adam)")
     p.add_argument("--scheduler", default=None, help="step | cosine | none (default step: x0.5 every 4 epochs)")
-    p.add_argument("--weight-decay", type=float, default=None, help="default 0")
-    p.add_argument("--width", type=float, default=None, help="channel multiplier (default 1.0)")
-    p.add_argument("--dropout", type=float, default=None, help="default 0.25")
+    p.add_argument("--weight-decay", type=float_type(0.0), default=None, help="default 0")
+    p.add_argument("--width", type=float_type(0.0, 64.0, strict_lo=True), default=None, help="channel multiplier (default 1.0)")
+    p.add_argument("--dropout", type=float_type(0.0, 0.99), default=None, help="default 0.25")
     p.add_argument("--batch-norm", default=None, choices=["on", "off"], help="default on")
     p.add_argument("--conv-method", default=None,
                    help="torch | auto | direct | fft | overlap_add: convolutions from torch or convscope's engine")
-    p.add_argument("--image-size", type=int, default=None, help="resize images to SxS (e.g. 32)")
+    p.add_argument("--image-size", type=int_type(1, 4096), default=None, help="resize images to SxS (e.g. 32)")
     p.add_argument("--channels", type=int, default=None, choices=[1, 3], help="convert to grey (1) or RGB (3)")
-    p.add_argument("--pad", type=int, default=None, help="zero border in pixels (default 0)")
+    p.add_argument("--pad", type=int_type(0, 1024), default=None, help="zero border in pixels (default 0)")
     p.add_argument("--normalize", default=None, help="standard | gan | none (default standard)")
-    p.add_argument("--val-fraction", type=float, default=None, help="held out for per-epoch evaluation (default 0.1)")
-    p.add_argument("--test-fraction", type=float, default=None,
+    p.add_argument("--val-fraction", type=float_type(0.0, 0.9), default=None, help="held out for per-epoch evaluation (default 0.1)")
+    p.add_argument("--test-fraction", type=float_type(0.0, 0.9), default=None,
                    help="held out as test for sets without a test split (default 0.2)")
     p.add_argument("--no-augment", action="store_true", default=None, help="no random affine augmentation")
-    p.add_argument("--keep-last", type=int, default=None, help="checkpoints kept besides the best (default 3)")
+    p.add_argument("--keep-last", type=positive_int, default=None, help="checkpoints kept besides the best (default 3)")
     p.add_argument("--device", default=None, help="auto | cpu | cuda (default auto)")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--threads", type=int_type(1, 1024), default=None,
                    help="torch CPU threads (default: torch's; 1 is often fastest on a busy shared machine)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     p.add_argument("--overwrite", action="store_true",
@@ -65,7 +73,7 @@ def register(sub, common) -> None:
     p.add_argument("images", nargs="*", metavar="IMAGE",
                    help="image files (default: 8 images spread over the training source's test split)")
     p.add_argument("--checkpoint", default="convscope-out/classify", help="run folder or .pt file")
-    p.add_argument("--top", type=int, default=3, help="how many classes to list (default 3)")
+    p.add_argument("--top", type=positive_int, default=3, help="how many classes to list (default 3)")
     add_out(p, "classify-predict")
     p.set_defaults(func=cmd_predict)
 
@@ -74,7 +82,7 @@ def register(sub, common) -> None:
     p.add_argument("image", nargs="?", default=None,
                    help="input image (default: the first test image of the training source)")
     p.add_argument("--checkpoint", default="convscope-out/classify", help="run folder or .pt file")
-    p.add_argument("--max-filters", type=int, default=16, help="show at most this many kernels (default 16)")
+    p.add_argument("--max-filters", type=int_type(1, 1024), default=16, help="show at most this many kernels (default 16)")
     add_out(p, "classify-filters")
     p.set_defaults(func=cmd_filters)
 

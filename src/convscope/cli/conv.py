@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import CLIError, add_out, out_dir, report
+from .common import CLIError, add_out, nonneg_int, out_dir, positive_int, report
 
 BOUNDARY_HELP = (
     "zeros (constant 0), reflect (mirror, edge not repeated), symmetric (mirror, edge repeated), "
@@ -14,7 +14,7 @@ BOUNDARY_HELP = (
 
 def register(sub, common) -> None:
     p = sub.add_parser("kernels", parents=[common], help="list the named kernels with their values")
-    p.add_argument("--size", type=int, default=None, help="size for parametric kernels")
+    p.add_argument("--size", type=positive_int, default=None, help="size for parametric kernels")
     p.set_defaults(func=cmd_kernels)
 
     p = sub.add_parser(
@@ -36,10 +36,10 @@ def register(sub, common) -> None:
     p.add_argument("--method", default="auto", help="auto | direct | fft | overlap_add")
     p.add_argument("--pool", default=None, metavar="KIND:SIZE", help="also pool the feature maps, e.g. max:2 or avg:2")
     p.add_argument("--gray", action="store_true", help="convert the image to grey first")
-    p.add_argument("--size", type=int, default=256, help="resize the short side to this (default 256; 0 keeps)")
+    p.add_argument("--size", type=nonneg_int, default=256, help="resize the short side to this (default 256; 0 keeps)")
     p.add_argument(
         "--chunks",
-        type=int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="filter a .npy or .zarr IMAGE larger than memory in N x N chunks (last two axes are H, W) "
@@ -156,6 +156,7 @@ def cmd_conv_chunked(args) -> int:
         missing = e.name or "a module"
         raise CLIError(f"--chunks needs dask and zarr ({missing} is missing): {SCALE_HINT}") from None
     from ..conv import convolve2d
+    from ..experiments.feature_maps import file_stems
     from ..kernels import kernel_from_spec
 
     n = args.chunks
@@ -170,11 +171,10 @@ def cmd_conv_chunked(args) -> int:
     kernels = [(s, kernel_from_spec(s).numpy()) for s in specs]
     out = out_dir(args)
     written = []
-    for spec, k in kernels:
+    for safe, (_, k) in zip(file_stems(specs), kernels):
         y = convolve2d(x, k, mode=args.mode, boundary=args.boundary, method=args.method).astype(np.float32)
         # zarr stores regular chunks: full/valid change the last chunk's size
         y = y.rechunk((*y.chunks[:-2], n, n))
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in spec)[:40]
         written.append(_write_zarr(y, out / f"featuremap_{safe}.zarr", args))
     report(written, out, args)
     return 0

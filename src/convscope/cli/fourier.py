@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import CLIError, add_out, out_dir, report
+from .common import CLIError, add_out, float_type, nonneg_int, out_dir, positive_int, report
 
 PAD_HELP = ("reflect (mirror the image first: no dark border, default), zeros (the seed's zero padding: "
             "linear convolution with a black border), none (circular: light leaves one edge and comes back at the other)")
@@ -12,8 +12,13 @@ PAD_HELP = ("reflect (mirror the image first: no dark border, default), zeros (t
 
 def _image_args(p, default_size: int) -> None:
     p.add_argument("image", nargs="?", default=None, help="image file, or a bundled name (default: camera)")
-    p.add_argument("--size", type=int, default=default_size,
+    p.add_argument("--size", type=nonneg_int, default=default_size,
                    help=f"resize the short side to this (default {default_size}; 0 keeps the original)")
+
+
+# the smallest image (pixels per side) each command can draw something meaningful from:
+# a radial profile needs a few rings to fit a slope; the filter panel needs room for its edge crop
+MIN_SIZE = {"spectrum": 4, "filter": 8}
 
 
 def register(sub, common) -> None:
@@ -25,13 +30,13 @@ def register(sub, common) -> None:
         "log-log axes with the fitted slope (natural photographs sit near -2).",
     )
     _image_args(p, 0)
-    p.add_argument("--bins", type=int, default=None, help="number of frequency rings (default: one per pixel of radius)")
-    p.add_argument("--fmin", type=float, default=None, help="fit the slope from this frequency (cycles/pixel)")
-    p.add_argument("--fmax", type=float, default=None, help="fit the slope up to this frequency (cycles/pixel)")
+    p.add_argument("--bins", type=positive_int, default=None, help="number of frequency rings (default: one per pixel of radius)")
+    p.add_argument("--fmin", type=float_type(0.0, 1.0), default=None, help="fit the slope from this frequency (cycles/pixel)")
+    p.add_argument("--fmax", type=float_type(0.0, 1.0, strict_lo=True), default=None, help="fit the slope up to this frequency (cycles/pixel)")
     p.add_argument("--window", default=None, choices=["hann"],
                    help="taper the edges first (removes the bright cross the edge-to-edge jump draws)")
     add_out(p, "spectrum")
-    p.set_defaults(func=cmd_spectrum)
+    p.set_defaults(func=cmd_spectrum, _min_size=MIN_SIZE["spectrum"])
 
     p = sub.add_parser(
         "filter",
@@ -43,16 +48,16 @@ def register(sub, common) -> None:
     )
     _image_args(p, 0)
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--lowpass", type=float, metavar="F", help="keep frequencies below F cycles/pixel (default 0.08)")
-    g.add_argument("--highpass", type=float, metavar="F", help="keep frequencies above F cycles/pixel")
+    g.add_argument("--lowpass", type=float_type(0.0, strict_lo=True), metavar="F", help="keep frequencies below F cycles/pixel (default 0.08)")
+    g.add_argument("--highpass", type=float_type(0.0, strict_lo=True), metavar="F", help="keep frequencies above F cycles/pixel")
     g.add_argument("--bandpass", metavar="LO:HI", help="keep LO < |f| < HI cycles/pixel")
     g.add_argument("--bandstop", metavar="LO:HI", help="remove LO < |f| < HI cycles/pixel")
     p.add_argument("--profile", default="gaussian", help="ideal | gaussian | butterworth (default gaussian)")
-    p.add_argument("--order", type=float, default=2.0, help="Butterworth order (default 2)")
+    p.add_argument("--order", type=float_type(0.0, 100.0, strict_lo=True), default=2.0, help="Butterworth order (default 2)")
     p.add_argument("--pad", default="reflect", help=PAD_HELP)
     p.add_argument("--gray", action="store_true", help="convert the image to grey first")
     add_out(p, "filter")
-    p.set_defaults(func=cmd_filter)
+    p.set_defaults(func=cmd_filter, _min_size=MIN_SIZE["filter"])
 
     p = sub.add_parser(
         "theorem",
@@ -72,7 +77,8 @@ def _load(args, gray: bool = True):
 
     if args.size is not None and args.size < 0:
         raise CLIError(f"--size must be >= 0, got {args.size}")
-    return load_image(args.image or "camera", gray=gray, size=args.size or None)
+    return load_image(args.image or "camera", gray=gray, size=args.size or None,
+                      min_size=getattr(args, "_min_size", 1))
 
 
 # ---------------------------------------------------------------------------- spectrum

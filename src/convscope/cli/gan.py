@@ -7,7 +7,22 @@ import json
 import math
 from pathlib import Path
 
-from .common import CLIError, add_out, out_dir, quiet, report
+from .common import (
+    CLIError,
+    add_out,
+    float_type,
+    int_type,
+    out_dir,
+    positive_int,
+    quiet,
+    report,
+    seed_type,
+)
+
+# bounds on the options that size an array: beyond them the run is a typo, not an experiment
+MAX_SAMPLES = 100_000  # -n of sample, evaluate, spectrum, compare
+MAX_NROW = 256  # images per grid row
+PRESET_NAMES = ("quick", "mnist")  # train.gan.PRESETS (kept here so --help needs no torch import)
 
 
 def register(sub, common) -> None:
@@ -27,17 +42,17 @@ def register(sub, common) -> None:
 
     p = gs.add_parser("sample", parents=[common], help="a grid and individual PNGs from a trained generator")
     p.add_argument("--checkpoint", required=True, help="GAN run folder or checkpoint file")
-    p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
-    p.add_argument("--nrow", type=int, default=None, help="images per grid row")
+    p.add_argument("-n", type=int_type(1, MAX_SAMPLES), default=64, help="number of samples (default 64)")
+    p.add_argument("--nrow", type=int_type(1, MAX_NROW), default=None, help="images per grid row")
     add_out(p, "gan-sample")
     p.set_defaults(func=cmd_sample)
 
     p = gs.add_parser("interpolate", parents=[common], help="walk the latent space (strip PNG + GIF)")
     p.add_argument("--checkpoint", required=True, help="GAN run folder or checkpoint file")
     p.add_argument("--mode", default="slerp", help="slerp (default) or linear")
-    p.add_argument("--steps", type=int, default=10, help="frames per walk (default 10)")
-    p.add_argument("--rows", type=int, default=6, help="random walks, one per row (default 6)")
-    p.add_argument("--points", type=int, nargs="+", default=None, metavar="SEED",
+    p.add_argument("--steps", type=int_type(2, 1000), default=10, help="frames per walk (default 10)")
+    p.add_argument("--rows", type=int_type(1, 100), default=6, help="random walks, one per row (default 6)")
+    p.add_argument("--points", type=seed_type, nargs="+", default=None, metavar="SEED",
                    help="chosen points: noise seeds; the walk visits them in order (one row)")
     add_out(p, "gan-interpolate")
     p.set_defaults(func=cmd_interpolate)
@@ -46,7 +61,7 @@ def register(sub, common) -> None:
     p.add_argument("--checkpoint", required=True, help="GAN run folder or checkpoint file")
     p.add_argument("--classifier", required=True, help="classifier run folder (convscope classify train)")
     p.add_argument("--expr", default=None, help="e.g. '7-1+4' in class names (default: three classes at random)")
-    p.add_argument("--pool", type=int, default=2000, help="z's drawn to find three confident ones per class")
+    p.add_argument("--pool", type=int_type(3, MAX_SAMPLES), default=2000, help="z's drawn to find three confident ones per class")
     add_out(p, "gan-arithmetic")
     p.set_defaults(func=cmd_arithmetic)
 
@@ -54,7 +69,7 @@ def register(sub, common) -> None:
     p.add_argument("--checkpoint", required=True, help="GAN run folder or checkpoint file")
     p.add_argument("--data", required=True, help="the real images (train split reference, test split floor)")
     p.add_argument("--classifier", required=True, help="classifier run folder: the feature network")
-    p.add_argument("-n", type=int, default=10_000, help="generated images (default 10000)")
+    p.add_argument("-n", type=int_type(2, MAX_SAMPLES), default=10_000, help="generated images (default 10000)")
     p.add_argument("--no-probe", action="store_true", help="skip the linear probes")
     add_out(p, "gan-evaluate")
     p.set_defaults(func=cmd_evaluate)
@@ -62,13 +77,13 @@ def register(sub, common) -> None:
     p = gs.add_parser("spectrum", parents=[common], help="power spectra of real vs generated; checkerboard peaks")
     p.add_argument("--checkpoint", required=True, help="GAN run folder or checkpoint file")
     p.add_argument("--data", default=None, help="the real images (default: the run's training data)")
-    p.add_argument("-n", type=int, default=2000, help="images of each kind (default 2000)")
+    p.add_argument("-n", type=int_type(2, MAX_SAMPLES), default=2000, help="images of each kind (default 2000)")
     add_out(p, "gan-spectrum")
     p.set_defaults(func=cmd_spectrum)
 
     p = gs.add_parser("compare", parents=[common], help="train transposed vs resize_conv identically; grids, spectra, scores")
     _train_args(p)
-    p.add_argument("-n", type=int, default=2000, help="images for the spectra (default 2000)")
+    p.add_argument("-n", type=int_type(2, MAX_SAMPLES), default=2000, help="images for the spectra (default 2000)")
     p.add_argument("--classifier", default=None, help="also evaluate both with this classifier")
     p.set_defaults(func=cmd_compare, out=None, _out_default="runs/gan-compare")
 
@@ -76,19 +91,19 @@ def register(sub, common) -> None:
 def _train_args(p) -> None:
     p.add_argument("--data", default=None, help="digits, mnist-5k, an MNIST/CIFAR folder, an image folder or .npz "
                                                 "(default: the preset's, else digits)")
-    p.add_argument("--preset", default=None, help="quick (bundled digits, about a minute) or mnist (the real run)")
-    p.add_argument("--image-size", type=int, default=None, help="power of two >= 16 (default 32, quick 16)")
-    p.add_argument("--channels", type=int, default=None, help="1 or 3 (default: the data's)")
-    p.add_argument("--epochs", type=int, default=None, help="passes over the data")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--nz", type=int, default=None, help="latent size")
-    p.add_argument("--ngf", type=int, default=None, help="generator width")
-    p.add_argument("--ndf", type=int, default=None, help="discriminator width")
+    p.add_argument("--preset", default=None, choices=PRESET_NAMES, help="quick (bundled digits, about a minute) or mnist (the real run)")
+    p.add_argument("--image-size", type=int_type(16, 1024), default=None, help="power of two >= 16 (default 32, quick 16)")
+    p.add_argument("--channels", type=int, choices=(1, 3), default=None, help="1 or 3 (default: the data's)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="passes over the data")
+    p.add_argument("--batch-size", type=positive_int, default=None)
+    p.add_argument("--nz", type=int_type(1, 4096), default=None, help="latent size")
+    p.add_argument("--ngf", type=int_type(1, 4096), default=None, help="generator width")
+    p.add_argument("--ndf", type=int_type(1, 4096), default=None, help="discriminator width")
     p.add_argument("--upsample", default=None, help="transposed (default) or resize_conv")
     p.add_argument("--loss", default=None, help="bce (non-saturating, with logits; default) or hinge")
     p.add_argument("--conv-method", default=None, help="route convolutions through convscope's engine: direct|fft|auto")
-    p.add_argument("--time-limit", type=float, default=None, metavar="MIN", help="stop (and save) after MIN minutes")
-    p.add_argument("--d-win-steps", type=int, default=None, help="stop when D wins completely this many steps")
+    p.add_argument("--time-limit", type=float_type(0.0, strict_lo=True), default=None, metavar="MIN", help="stop (and save) after MIN minutes")
+    p.add_argument("--d-win-steps", type=positive_int, default=None, help="stop when D wins completely this many steps")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                    help="channels_last memory format (default on: measured faster)")

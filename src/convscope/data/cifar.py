@@ -35,6 +35,30 @@ _ALLOWED = {
 }
 
 
+# What one batch may declare: the format is 10,000 images of 3x32x32 = 3,072 bytes per batch.
+# Any array a pickle asks numpy to build is checked against this before it is built.
+MAX_BATCH_ELEMENTS = 10_000 * 3072
+
+
+def _declared_elements(shape) -> int:
+    dims = (shape,) if isinstance(shape, int) else tuple(shape)
+    if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in dims):
+        raise pickle.UnpicklingError(f"an array shape must be non-negative ints, got {shape!r}")
+    n = 1
+    for d in dims:
+        n *= d
+    return n
+
+
+def _guard_shape(shape, name: str) -> None:
+    n = _declared_elements(shape)
+    if n > MAX_BATCH_ELEMENTS:
+        raise pickle.UnpicklingError(
+            f"CIFAR batch {name} is rejected: it declares an array of shape {tuple(shape) if not isinstance(shape, int) else (shape,)} "
+            f"({n:,} elements), more than a batch of the format holds (10000x3072 = {MAX_BATCH_ELEMENTS:,})"
+        )
+
+
 def _latin1_encode(text, encoding="latin1", errors="strict"):
     if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
         raise pickle.UnpicklingError(f"_codecs.encode is admitted only for latin-1 text, got {encoding!r}")
@@ -55,14 +79,30 @@ class CifarUnpickler(pickle.Unpickler):
                     from numpy._core.multiarray import _reconstruct
                 except ImportError:  # numpy < 2
                     from numpy.core.multiarray import _reconstruct
-                return _reconstruct
+
+                def reconstruct(subtype, shape, dtype):
+                    _guard_shape(shape, self._name)
+                    if subtype == self._ndarray:  # what find_class handed out for numpy.ndarray
+                        subtype = np.ndarray
+                    if subtype is not np.ndarray:
+                        raise pickle.UnpicklingError("only plain numpy arrays may be reconstructed")
+                    return _reconstruct(subtype, shape, dtype)
+
+                return reconstruct
             if name == "encode":
                 return _latin1_encode
-            return np.ndarray if name == "ndarray" else np.dtype
+            if name == "ndarray":
+                return self._ndarray
+            return np.dtype
         raise pickle.UnpicklingError(
             f"CIFAR batch {self._name} is rejected: it asks for the global {module}.{name}, "
             "which a CIFAR-10 batch never contains (only numpy arrays, lists, bytes and ints are allowed)"
         )
+
+    def _ndarray(self, shape, *args, **kwargs):
+        """``numpy.ndarray(shape, ...)``, checked before numpy allocates it."""
+        _guard_shape(shape, self._name)
+        return np.ndarray(shape, *args, **kwargs)
 
     def persistent_load(self, pid):
         raise pickle.UnpicklingError(f"CIFAR batch {self._name} is rejected: it uses persistent ids")

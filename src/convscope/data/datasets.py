@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .._checks import DataError, check_float, check_int, check_option, fail
+from .._checks import DataError, ResourceError, check_float, check_int, check_option, fail
 from . import transforms as T
 
 __all__ = ["SPLITS", "NAMED_SOURCES", "ImageDataset", "load_dataset", "describe_sources", "split_indices"]
@@ -129,10 +129,30 @@ def _mnist_5k() -> _Raw:
     return _Raw(x[:, None], y, DIGIT_CLASSES, "mnist-5k")
 
 
+# An .npz without 'classes' whose labels reach at most this gets classes 0..max; above it, the
+# classes are the labels present (one label of 10**9 once asked for 10**9 class names).
+MAX_DENSE_CLASSES = 1000
+
+
+def _check_npz_member(path: Path, z, key: str) -> None:
+    from .._checks import check_alloc
+
+    fmt = np.lib.format
+    with z.zip.open(key + ".npy") as f:
+        version = fmt.read_magic(f)
+        read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, _fortran, dtype = read(f)
+    check_alloc(f"npz file {path}", shape, dtype, what=f"array {key!r} of shape {shape} {dtype}")
+
+
 def _npz(path: Path) -> _Raw:
     try:
         with np.load(path, allow_pickle=False) as z:
+            for k in z.files:  # the declared shapes, checked before a (possibly compressed) array inflates
+                _check_npz_member(path, z, k)
             arrays = {k: z[k] for k in z.files}
+    except ResourceError:
+        raise
     except ValueError as e:
         raise DataError(f"npz file {path} could not be read without pickle: {e}") from e
     except (OSError, EOFError, zipfile.BadZipFile) as e:
@@ -169,13 +189,18 @@ def _npz(path: Path) -> _Raw:
     if "x_test" in arrays and "y_test" in arrays:
         test = prep(arrays["x_test"], arrays["y_test"], "x_test", "y_test")
     nclass = int(max(y.max(initial=0), test[1].max(initial=0) if test else 0)) + 1
-    classes = [str(i) for i in range(nclass)]
     if "classes" in arrays:
-        names = [str(c) for c in np.asarray(arrays["classes"]).ravel()]
+        names = np.asarray(arrays["classes"]).ravel()
         if len(names) < nclass:
             raise DataError(f"npz file {path}: 'classes' names {len(names)} classes but labels reach {nclass - 1}")
-        classes = names
-    return _Raw(x, y, classes, str(path), test)
+        return _Raw(x, y, [str(c) for c in names], str(path), test)
+    if nclass <= MAX_DENSE_CLASSES:  # classes 0..max, named by their label
+        return _Raw(x, y, [str(i) for i in range(nclass)], str(path), test)
+    # sparse labels (say 3, 70 and 10**9): the classes are the labels present, renumbered 0..K-1
+    present = np.unique(np.concatenate([y, test[1]]) if test else y)
+    remap = lambda v: np.searchsorted(present, v).astype(np.int64)  # noqa: E731
+    test = (test[0], remap(test[1])) if test else None
+    return _Raw(x, remap(y), [str(int(c)) for c in present], str(path), test)
 
 
 def _official(d: dict, source: str) -> _Raw:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import DataError
-from .images import load_image
+from .images import _GREY_MODES, load_image
 
 __all__ = ["IMAGE_SUFFIXES", "scan_image_folder", "load_image_folder"]
 
@@ -64,7 +64,7 @@ def load_image_folder(
         for f, _ in items:
             try:
                 with Image.open(f) as im:
-                    if im.mode not in ("1", "L", "LA", "I", "I;16", "F"):
+                    if im.mode not in _GREY_MODES:
                         gray = False
                         break
             except (OSError, SyntaxError, ValueError) as e:

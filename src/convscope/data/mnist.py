@@ -39,48 +39,74 @@ FASHION_CLASSES = [
 ]  # fmt: skip
 
 
-def _read_bytes(path: Path) -> bytes:
-    try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
-    except EOFError as e:
-        raise DataError(f"idx file {path} is truncated (gzip stream ends early)") from e
-    except gzip.BadGzipFile as e:
-        raise DataError(f"idx file {path} is not a valid gzip file: {e}") from e
+def _gzip_isize(path: Path) -> int | None:
+    """The uncompressed size mod 2**32 stored in a gzip file's last 4 bytes (None if too short)."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell() < 18:  # smaller than an empty gzip member
+            return None
+        f.seek(-4, os.SEEK_END)
+        return int.from_bytes(f.read(4), "little")
 
 
 def read_idx(path: str | os.PathLike, expect_magic: int | None = None) -> np.ndarray:
     """Read one idx file (optionally ``.gz``) as a uint8 array.
 
-    Raises ``ValueError`` naming the file for a wrong magic number, a
-    truncated body or trailing bytes.
+    The header is read first; the sizes it declares are checked against the bytes
+    really available (the file's size, or the gzip trailer's uncompressed size) and
+    against :func:`convscope._checks.memory_limit` before the body is read, and the
+    body is read with that bound: a small ``.gz`` that would inflate to gigabytes
+    is refused, not inflated. Raises ``ValueError`` naming the file for a wrong
+    magic number, a truncated body or trailing bytes.
     """
+    from .._checks import check_alloc
+
     path = Path(path)
-    data = _read_bytes(path)
-    if len(data) < 4:
-        raise DataError(f"idx file {path} is truncated: {len(data)} bytes, no header")
-    magic = int.from_bytes(data[:4], "big")
-    if data[0:2] != b"\x00\x00" or data[2] != 0x08 or not 1 <= data[3] <= 4:
-        raise DataError(
-            f"idx file {path} has a wrong magic number 0x{magic:08x} "
-            "(expected 0x00000803 for images or 0x00000801 for labels)"
-        )
-    if expect_magic is not None and magic != expect_magic:
-        raise DataError(f"idx file {path} has magic number 0x{magic:08x}, expected 0x{expect_magic:08x}")
-    ndim = data[3]
-    head = 4 + 4 * ndim
-    if len(data) < head:
-        raise DataError(f"idx file {path} is truncated inside its header")
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    need = int(np.prod(shape, dtype=np.int64))
-    have = len(data) - head
-    if have < need:
-        raise DataError(f"idx file {path} is truncated: header says {shape} = {need} bytes, found {have}")
-    if have > need:
-        raise DataError(f"idx file {path} has {have - need} unexpected trailing bytes after {shape}")
-    return np.frombuffer(data, dtype=np.uint8, count=need, offset=head).reshape(shape)
+    gz = path.suffix == ".gz"
+    try:
+        with (gzip.open(path, "rb") if gz else open(path, "rb")) as f:
+            head4 = f.read(4)
+            if len(head4) < 4:
+                raise DataError(f"idx file {path} is truncated: {len(head4)} bytes, no header")
+            magic = int.from_bytes(head4, "big")
+            if head4[0:2] != b"\x00\x00" or head4[2] != 0x08 or not 1 <= head4[3] <= 4:
+                raise DataError(
+                    f"idx file {path} has a wrong magic number 0x{magic:08x} "
+                    "(expected 0x00000803 for images or 0x00000801 for labels)"
+                )
+            if expect_magic is not None and magic != expect_magic:
+                raise DataError(f"idx file {path} has magic number 0x{magic:08x}, expected 0x{expect_magic:08x}")
+            ndim = head4[3]
+            dims = f.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                raise DataError(f"idx file {path} is truncated inside its header")
+            shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
+            need = 1
+            for d in shape:
+                need *= d
+            head = 4 + 4 * ndim
+            if gz:
+                isize = _gzip_isize(path)
+                if isize is not None and isize != (head + need) % 2**32:
+                    raise DataError(
+                        f"idx file {path} is truncated or damaged: its header declares {shape} = {need:,} bytes, "
+                        f"but the gzip trailer says the stream inflates to {isize:,} bytes (mod 2**32)"
+                    )
+            else:
+                have = path.stat().st_size - head
+                if have < need:
+                    raise DataError(f"idx file {path} is truncated: header says {shape} = {need} bytes, found {have}")
+            check_alloc(f"idx file {path}", (need,), "uint8", what=f"the {shape} array its header declares")
+            body = f.read(need + 1)  # one byte more than declared tells trailing bytes apart, and no more is read
+    except EOFError as e:
+        raise DataError(f"idx file {path} is truncated (gzip stream ends early)") from e
+    except gzip.BadGzipFile as e:
+        raise DataError(f"idx file {path} is not a valid gzip file: {e}") from e
+    if len(body) < need:
+        raise DataError(f"idx file {path} is truncated: header says {shape} = {need} bytes, found {len(body)}")
+    if len(body) > need:
+        raise DataError(f"idx file {path} has unexpected trailing bytes after {shape}")
+    return np.frombuffer(body, dtype=np.uint8, count=need).reshape(shape)
 
 
 _PATTERNS = {

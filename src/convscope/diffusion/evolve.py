@@ -73,7 +73,7 @@ import scipy.fft
 import torch
 
 from .._arrays import as_tensor, restore
-from .._checks import ArgumentError, check_int, check_ndim, check_option, fail
+from .._checks import ArgumentError, ResourceError, check_int, check_ndim, check_option, fail
 from .propagator import check_propagator, jump_grid
 
 __all__ = ["BOUNDARIES", "METHODS", "diffuse", "spectral_exact", "mass", "entropy", "axis_symmetric"]
@@ -138,6 +138,7 @@ def diffuse(
     boundary: str = "circular",
     method: str = "auto",
     progress: Callable[[Iterable], Iterable] | None = None,
+    max_seconds: float | None = None,
 ):
     """Let the salt (pixel intensity) diffuse for ``steps`` steps of the propagator.
 
@@ -158,6 +159,9 @@ def diffuse(
         method: ``auto`` (spectral where exact, else iterate), ``iterate`` or
             ``spectral`` (raises ``ValueError`` where it would not be exact).
         progress: optional wrapper for the iterate loop (e.g. a tqdm factory).
+        max_seconds: when iterating, time the first step, estimate the whole run and
+            raise ``ResourceError`` (naming the exact fast alternative) if the estimate
+            exceeds this; ``None`` (default) never refuses.
 
     Returns:
         Same kind, dtype and shape as ``image``; with a list of steps,
@@ -189,12 +193,30 @@ def diffuse(
     if method == "spectral":
         frames = _spectral(x, p, step_list, boundary)
     else:
-        frames = _iterate(x, p, step_list, boundary, progress)
+        frames = _iterate(x, p, step_list, boundary, progress, max_seconds)
     out = torch.stack(frames) if many else frames[0]
     return restore(out, origin)
 
 
-def _iterate(x: torch.Tensor, p: torch.Tensor, steps: list[int], boundary: str, progress) -> list[torch.Tensor]:
+def _too_slow(x: torch.Tensor, p: torch.Tensor, n: int, boundary: str, one_step_s: float, limit: float) -> Exception:
+    est = one_step_s * n
+    when = f"{est / 3600:.1f} hours" if est > 5400 else f"{est / 60:.1f} minutes" if est > 90 else f"{est:.0f} s"
+    if boundary != "circular" and not axis_symmetric(p):
+        fast = ("boundary='circular' is exact by FFT for any propagator, at a cost independent of the steps; "
+                "with walls, a propagator symmetric in each axis (e.g. from a gaussian kernel) is exact by DCT/DST")
+    else:
+        fast = "method='spectral' (or 'auto') is exact here, at a cost independent of the steps"
+    return ResourceError(
+        f"steps: iterating {n:,} steps on {tuple(x.shape[-2:])} would take about {when} "
+        f"(one step took {1e3 * one_step_s:.2f} ms), above the limit of {limit:g} s; {fast}; "
+        "or allow the slow run (max_seconds=None; the CLI's --allow-slow)"
+    )
+
+
+def _iterate(x: torch.Tensor, p: torch.Tensor, steps: list[int], boundary: str, progress,
+             max_seconds: float | None = None) -> list[torch.Tensor]:
+    import time
+
     from ..conv import convolve2d
 
     k = p.to(dtype=x.dtype, device=x.device)
@@ -204,7 +226,20 @@ def _iterate(x: torch.Tensor, p: torch.Tensor, steps: list[int], boundary: str, 
     todo = sorted(set(steps))
     if 0 in todo:
         want[0] = u.clone()
-    rng = range(1, max(todo) + 1)
+    top = max(todo)
+    start = 1
+    if max_seconds is not None and top > 0:  # estimate from the first steps before committing to all
+        dt = float("inf")
+        for n in range(1, min(top, 2) + 1):  # the faster of two: the first may carry one-off set-up
+            t0 = time.perf_counter()
+            u = convolve2d(u, k, mode="same", boundary=boundary)
+            dt = min(dt, time.perf_counter() - t0)
+            if n in todo:
+                want[n] = u
+        if top * dt > max_seconds:
+            raise _too_slow(x, p, top, boundary, dt, max_seconds)
+        start = min(top, 2) + 1
+    rng = range(start, top + 1)
     for n in progress(rng) if progress is not None else rng:
         u = convolve2d(u, k, mode="same", boundary=boundary)
         if n in todo:

@@ -56,8 +56,13 @@ class Diffusion:
     max_entropy: float
 
 
-def parse_steps(text: str) -> list[int]:
-    """``'0,10,100'`` -> ``[0, 10, 100]``."""
+def parse_steps(text: str | Sequence[int]) -> list[int]:
+    """``'0,10,100'`` -> ``[0, 10, 100]`` (a list of ints passes through, checked)."""
+    if not isinstance(text, str):
+        steps = [int(s) for s in text]
+        if not steps or any(s < 0 for s in steps):
+            raise ArgumentError(f"--steps must be integers >= 0 such as 0,10,100, got {steps}")
+        return steps
     try:
         steps = [int(s) for s in text.replace(" ", "").split(",") if s != ""]
     except ValueError:
@@ -100,6 +105,7 @@ def diffusion(
     gif_frames: int = 30,
     compare_heat: bool = False,
     progress: Progress = None,
+    max_seconds: float | None = None,
 ) -> Diffusion:
     """Softmax ``kernel`` into a propagator and let ``initial`` diffuse for each of ``steps``.
 
@@ -113,7 +119,10 @@ def diffusion(
         gif_frames: about this many frames are also computed for an animation (>= 2).
         compare_heat: also solve the heat equation with the propagator's ``D``.
         progress: wraps the iteration over steps (e.g. a tqdm bar); ``None`` for none.
+        max_seconds: refuse (``ResourceError``, naming the exact fast alternative) a literal
+            iteration estimated to take longer; ``None`` never refuses.
     """
+    from .._checks import check_alloc
     from ..diffusion import (
         diffuse,
         entropy,
@@ -125,9 +134,7 @@ def diffusion(
     )
     from ..kernels import kernel_from_spec
 
-    steps = parse_steps(steps) if isinstance(steps, str) else [int(s) for s in steps]
-    if not steps or any(s < 0 for s in steps):
-        raise ArgumentError(f"steps must be integers >= 0, got {steps}")
+    steps = parse_steps(steps)
     if gif_frames < 2:
         raise ArgumentError(f"--gif-frames must be >= 2, got {gif_frames}")
     k = kernel_from_spec(kernel).numpy() if isinstance(kernel, str) else np.asarray(
@@ -139,7 +146,10 @@ def diffusion(
     name = method.strip().lower()
     used = ("spectral" if exact else "iterate") if name == "auto" else name
     all_steps = gif_steps(steps, gif_frames)
-    frames_all = np.asarray(diffuse(u0, P, all_steps, boundary=boundary, method=method, progress=progress))
+    n_frames = len(all_steps) + len(steps)  # every frame kept is allocated up front: refuse before, not during
+    check_alloc("--size", (n_frames, *u0.shape), "float64", what=f"{n_frames} frames of {u0.shape[0]}x{u0.shape[1]}")
+    frames_all = np.asarray(diffuse(u0, P, all_steps, boundary=boundary, method=method, progress=progress,
+                                    max_seconds=max_seconds))
     by_step = dict(zip(all_steps, frames_all))
     frames = np.stack([by_step[s] for s in steps])
     row = u0.shape[0] // 2

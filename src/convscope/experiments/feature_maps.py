@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import ArgumentError
+from .._io import display_name
 from ._common import as_image, out_folder, save_npy
 
-__all__ = ["FeatureMaps", "feature_maps", "parse_pool", "save_feature_maps", "safe_name"]
+__all__ = ["FeatureMaps", "feature_maps", "parse_pool", "save_feature_maps", "safe_name", "file_stems"]
 
 
 @dataclass(frozen=True)
@@ -112,8 +113,30 @@ def feature_maps(
 
 
 def safe_name(spec: str) -> str:
-    """A kernel spec made safe for a file name."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in spec)[:40]
+    """A kernel spec made safe for a file name (at most 40 characters)."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in spec)[:40]
+
+
+def file_stems(specs) -> list[str]:
+    """One file-name stem per kernel spec, unique: specs that shorten to the same stem
+    (``DIR1/blur.npy`` and ``DIR2/blur.npy``, or long paths sharing 40 characters) get the
+    kernel's 1-based position appended (``..._k2``), so no output overwrites another.
+
+    >>> file_stems(["a/blur.npy", "b/blur.npy", "sobel_x"])
+    ['a_blur.npy', 'b_blur.npy', 'sobel_x']
+    >>> file_stems(["x" * 50, "x" * 45])
+    ['xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx_k2']
+    """
+    used: set[str] = set()
+    out = []
+    for i, spec in enumerate(specs):
+        safe = safe_name(spec)
+        stem, n = safe, i + 1
+        while stem in used:
+            stem, n = f"{safe}_k{n}", n + 1
+        used.add(stem)
+        out.append(stem)
+    return out
 
 
 def save_feature_maps(result: FeatureMaps, out_dir: str | os.PathLike, *, panel: str = "panel.png",
@@ -125,14 +148,13 @@ def save_feature_maps(result: FeatureMaps, out_dir: str | os.PathLike, *, panel:
     out = out_folder(out_dir)
     written: list[Path] = []
     if data:
-        for name, chans, pooled in zip(result.names, result.maps, result.pooled):
-            safe = safe_name(name)
+        for safe, chans, pooled in zip(file_stems(result.names), result.maps, result.pooled):
             fmap = chans[0] if result.image.ndim == 2 else chans
             save_npy(out / f"featuremap_{safe}.npy", fmap.astype(np.float32), written)
             for c, ch in enumerate(chans):
                 written.append(save_image(out / f"featuremap_{safe}_ch{c}.png", feature_display(ch)[0]))
             if pooled is not None:
                 save_npy(out / f"pooled_{safe}.npy", pooled.astype(np.float32), written)
-    maps = list(zip(result.names, result.kernels, result.maps, result.pooled))
+    maps = list(zip(map(display_name, result.names), result.kernels, result.maps, result.pooled))
     written.append(conv_panel(result.image, maps, out / panel, pool=result.pool))
     return written
