@@ -40,7 +40,8 @@ from .core import (
 from .padding import BOUNDARIES, pad2d
 from .select import OPENCV_FAST as _FAST
 from .select import decide
-from .spatial import opencv_correlate, opencv_uses_dft
+from .spatial import cv2 as _cv2
+from .spatial import opencv_border, opencv_correlate, opencv_uses_dft
 
 __all__ = ["convolve2d", "correlate2d", "conv2d", "MODES", "BOUNDARIES", "METHODS"]
 
@@ -64,45 +65,65 @@ def _same_pads(kH: int, kW: int, flip: bool) -> tuple[int, int, int, int]:
     return ((kH - 1) // 2, kH // 2, (kW - 1) // 2, kW // 2)
 
 
-def _numpy_fast_path(image, kernel, mode, boundary, flip):
-    """NumPy image + 2-D kernel that OpenCV can filter: no torch round trip, no copy of the image.
+def _fast_plan(image, kernel, mode, boundary, flip, threads):
+    """Decide once per (shapes, dtypes, mode, boundary, threads) whether OpenCV takes the call.
 
-    Returns None when the general path must run (the choice is not OpenCV,
-    non-finite data with OpenCV's internal DFT, shapes OpenCV cannot map...).
+    Returns False, or ``(N, pads, one_call, anchor, border, convert, dft)``: ``one_call``
+    when a single filter2D on the image itself gives the answer (one plane, same size,
+    no wrap); ``convert`` when the kernel's dtype differs from the image's.
     """
     tdt = _NP_FLOAT.get(image.dtype)
     if tdt is None or image.ndim not in (2, 3, 4) or mode == "valid" or 0 in image.shape:
-        return None
-    if isinstance(kernel, torch.Tensor):
-        if kernel.requires_grad or kernel.device.type != "cpu":
-            return None
-        kernel = kernel.numpy()
-    elif not isinstance(kernel, np.ndarray):
-        return None
+        return False
     if kernel.ndim != 2 or 0 in kernel.shape or kernel.dtype.kind != "f":
-        return None
+        return False
     H, W = image.shape[-2:]
     kH, kW = kernel.shape
     pads = (kH - 1, kH - 1, kW - 1, kW - 1) if mode == "full" else _same_pads(kH, kW, flip)
     if boundary != "zeros" and (max(pads[0], pads[1]) >= H or max(pads[2], pads[3]) >= W or min(H, W) < 2):
-        return None
+        return False
     N = image.size // (H * W)
-    threads = torch.get_num_threads()
-    key = (N, H, W, kH, kW, pads, image.dtype.char, threads)
-    use = _FAST.get(key)
-    if use is None:  # decide once per shape; the problem description is built only here
-        p = ConvProblem(N, 1, 1, 1, H, W, kH, kW, pads=pads, dtype=tdt, threads=threads, opencv=True)
-        use = _FAST[key] = decide(p).method == "opencv"
+    p = ConvProblem(N, 1, 1, 1, H, W, kH, kW, pads=pads, dtype=tdt, threads=threads, opencv=True)
+    if decide(p).method != "opencv":
+        return False
+    one_call = N == 1 and mode == "same" and boundary != "circular"
+    border = opencv_border(boundary)
+    return N, pads, one_call, (pads[2], pads[0]), border, kernel.dtype != image.dtype, opencv_uses_dft(kH, kW, tdt)
+
+
+def _numpy_fast_path(image, kernel, mode, boundary, flip):
+    """NumPy image + 2-D kernel that OpenCV can filter: no torch round trip, no pass over the image.
+
+    The decision and every check on shapes and dtypes are made once per key; a
+    call then costs a dict lookup and filter2D itself (which copies the reversed
+    view of the tiny kernel). Returns None when the general path must run (the
+    choice is not OpenCV, non-finite data with OpenCV's internal DFT, shapes
+    OpenCV cannot map...).
+    """
+    if type(kernel) is not np.ndarray:
+        if not isinstance(kernel, torch.Tensor) or kernel.requires_grad or kernel.device.type != "cpu":
+            return None
+        kernel = kernel.numpy()
+    key = (image.shape, image.dtype, kernel.shape, kernel.dtype, mode, boundary, flip, torch.get_num_threads())
+    plan = _FAST.get(key)
+    if plan is None:
+        plan = _FAST[key] = _fast_plan(image, kernel, mode, boundary, flip, key[-1])
         if len(_FAST) > 4096:
             _FAST.clear()
-    if not use:
+    if plan is False:
         return None
+    N, pads, one_call, anchor, border, convert, dft = plan
     k = kernel[::-1, ::-1] if flip else kernel
-    if k.dtype != image.dtype or not k.flags.c_contiguous:
-        k = np.ascontiguousarray(k, dtype=image.dtype)  # the kernel only: tiny
-    if opencv_uses_dft(kH, kW, tdt) and not (math.isfinite(float(image.sum())) and math.isfinite(float(k.sum()))):
+    if convert:
+        k = k.astype(image.dtype)  # the kernel only: tiny
+    if dft and not (math.isfinite(float(image.sum())) and math.isfinite(float(k.sum()))):
         return None  # NaN/Inf: the general path falls back to a spatial method
-    out = opencv_correlate(np.ascontiguousarray(image).reshape(N, H, W), k, pads, boundary)
+    if one_call and image.flags.c_contiguous:  # filter2D on the plane as is
+        if image.ndim == 2:
+            return _cv2.filter2D(image, -1, k, anchor=anchor, borderType=border)
+        return _cv2.filter2D(image.reshape(image.shape[-2:]), -1, k, anchor=anchor, borderType=border).reshape(image.shape)
+    H, W = image.shape[-2:]
+    out = opencv_correlate(np.ascontiguousarray(image).reshape(N, H, W), np.ascontiguousarray(k), pads, boundary)
     return out.reshape(*image.shape[:-2], *out.shape[-2:])
 
 
@@ -289,8 +310,9 @@ def conv2d(
         >>> torch.allclose(conv2d(x, w, method="fft"), F.conv2d(x, w), atol=1e-4)
         True
     """
-    method = check_option("method", method, METHODS)
-    padding_mode = check_option("padding_mode", padding_mode, PADDING_MODES)
+    method = method if method in METHODS else check_option("method", method, METHODS)
+    if padding_mode not in PADDING_MODES:
+        padding_mode = check_option("padding_mode", padding_mode, PADDING_MODES)
     x, w, origin, unbatched = layer_inputs(input, weight, groups, transposed=False)
     stride = _pair("stride", stride, 1)
     dilation = _pair("dilation", dilation, 1)

@@ -27,7 +27,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .._arrays import as_tensor
+from .._arrays import Origin, as_tensor
 from .._checks import fail
 from .padding import pad2d
 from .problem import ConvProblem
@@ -52,6 +52,8 @@ __all__ = [
 
 METHODS = ("auto", "direct", "fft", "overlap_add")
 SPECTRAL = ("fft", "overlap_add")
+_FLOATS = (torch.float32, torch.float64)
+_TENSOR = Origin(False, None)  # "a tensor came in": restore() hands the tensor back as is
 
 
 def is_training(x: torch.Tensor, w: torch.Tensor) -> bool:
@@ -208,10 +210,19 @@ def layer_inputs(input, weight, groups: int, *, transposed: bool):
 
     Returns ``(x, w, origin, unbatched)``.
     """
-    x, origin = as_tensor(input, "input")
-    w, _ = as_tensor(weight, "weight", dtype=x.dtype)
-    if w.device != x.device:
-        w = w.to(x.device)
+    if (
+        type(input) is torch.Tensor
+        and type(weight) is torch.Tensor
+        and input.dtype in _FLOATS
+        and weight.dtype == input.dtype
+        and weight.device == input.device
+    ):  # the common case in a network: nothing to convert (saves two as_tensor calls)
+        x, w, origin = input, weight, _TENSOR
+    else:
+        x, origin = as_tensor(input, "input")
+        w, _ = as_tensor(weight, "weight", dtype=x.dtype)
+        if w.device != x.device:
+            w = w.to(x.device)
     _check_weight(x, w, groups, transposed)
     unbatched = x.ndim == 3
     if unbatched:

@@ -16,16 +16,19 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
 __all__ = ["ConvProblem"]
 
 
-@dataclass(frozen=True, slots=True)
-class ConvProblem:
+class ConvProblem(NamedTuple):
     """A convolution to run: the sizes, the layout and where it runs.
+
+    Immutable and hashable, like a frozen dataclass, but a NamedTuple: it is built
+    and looked up on every ``method='auto'`` call, and a NamedTuple is about 4x
+    cheaper there (measured 1.0 against 4.7 µs for build + dict lookup).
 
     Attributes:
         B, Cin, Cout, groups, H, W, kH, kW: input (B, Cin, H, W), weight
