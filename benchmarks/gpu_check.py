@@ -70,7 +70,7 @@ def conv_grid(ck: Checks, dtypes, quick: bool) -> None:
             for mode, boundary, method in itertools.product(cc.MODES, cc.BOUNDARIES, methods):
                 name = f"convolve2d {str(dt)[6:]} k{kshape} {mode} {boundary} {method}"
 
-                def one(mode=mode, boundary=boundary, method=method, k=k, name=name):
+                def one(mode=mode, boundary=boundary, method=method, k=k, x=x, dt=dt, name=name):
                     want = cc.convolve2d(x, k, mode=mode, boundary=boundary, method=method)
                     got = cc.convolve2d(x.to(DEV), k.to(DEV), mode=mode, boundary=boundary, method=method)
                     if got.device.type != DEV:
@@ -88,7 +88,7 @@ def conv_grid(ck: Checks, dtypes, quick: bool) -> None:
             b = torch.rand(6, generator=g, dtype=dt)
             name = f"conv2d {str(dt)[6:]} s{stride} p{padding} d{dilation} g{groups} {method}"
 
-            def one(stride=stride, padding=padding, dilation=dilation, groups=groups, method=method, x=x, w=w, b=b, name=name):
+            def one(stride=stride, padding=padding, dilation=dilation, groups=groups, method=method, x=x, w=w, b=b, dt=dt, name=name):
                 want = torch.nn.functional.conv2d(x, w, b, stride, padding, dilation, groups)
                 got = cc.conv2d(x.to(DEV), w.to(DEV), b.to(DEV), stride, padding, dilation, groups, method=method)
                 ck.close(name, got, want, dt)
@@ -104,7 +104,7 @@ def conv_grid(ck: Checks, dtypes, quick: bool) -> None:
             w = torch.rand(4, 6 // groups, 4, 3, generator=g, dtype=dt)
             name = f"conv_transpose2d {str(dt)[6:]} s{stride} p{padding} op{op} d{dilation} g{groups} {method}"
 
-            def one(stride=stride, padding=padding, op=op, dilation=dilation, groups=groups, method=method, x=x, w=w, name=name):
+            def one(stride=stride, padding=padding, op=op, dilation=dilation, groups=groups, method=method, x=x, w=w, dt=dt, name=name):
                 want = torch.nn.functional.conv_transpose2d(x, w, None, stride, padding, op, groups, dilation)
                 got = cc.conv_transpose2d(x.to(DEV), w.to(DEV), None, stride, padding, op, groups, dilation, method=method)
                 ck.close(name, got, want, dt)
