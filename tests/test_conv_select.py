@@ -98,3 +98,95 @@ def test_calibrate_fits_the_constants():
     cfg = [(1, 1, 1, 1, 64, 64, k, k, (k // 2,) * 4, torch.float32, True) for k in (3, 9)]
     c = sel.calibrate(cfg)
     assert set(c) == set(sel.CONSTANTS) and all(v > 0 for v in c.values())
+
+
+class TestMeasureWhenUnsure:
+    """auto times the two cheapest candidates once when the model puts them within 2x."""
+
+    @pytest.fixture(autouse=True)
+    def _isolated(self, monkeypatch, tmp_path):
+        monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path))
+        monkeypatch.delenv("CONVSCOPE_MEASURE", raising=False)
+        sel.reset()
+        yield
+        sel.reset()
+
+    @staticmethod
+    def _problem(**kw):
+        return sel.ConvProblem(2, 3, 4, 1, 24, 24, 5, 5, pads=(2,) * 4, threads=1, **kw)
+
+    @staticmethod
+    def _fake_costs(monkeypatch, costs):
+        monkeypatch.setattr(sel, "predict_costs", lambda p, constants=None: dict(costs))
+
+    def test_unsure_measures_the_two_cheapest_once(self, monkeypatch):
+        self._fake_costs(monkeypatch, {"direct": 1.0e-4, "fft": 1.5e-4, "overlap_add": 9e-4})
+        calls = []
+        monkeypatch.setattr(sel, "_measure", lambda p, pred, names=None, **kw: calls.append(names) or {"direct": 3e-4, "fft": 1e-4})
+        p = self._problem()
+        c = sel.decide(p)
+        assert c.measured and c.method == "fft"  # the measurement overrules the model
+        assert calls == [("direct", "fft")]
+        assert sel.decide(p).method == "fft" and len(calls) == 1  # once per problem per process
+
+    def test_sure_model_measures_nothing(self, monkeypatch):
+        self._fake_costs(monkeypatch, {"direct": 1.0e-4, "fft": 2.5e-4, "overlap_add": 9e-4})
+        monkeypatch.setattr(sel, "_measure", lambda *a, **kw: pytest.fail("measured a clear case"))
+        c = sel.decide(self._problem())
+        assert c.method == "direct" and not c.measured
+
+    def test_measuring_off_by_environment(self, monkeypatch):
+        monkeypatch.setenv("CONVSCOPE_MEASURE", "0")
+        self._fake_costs(monkeypatch, {"direct": 1.0e-4, "fft": 1.1e-4, "overlap_add": 9e-4})
+        monkeypatch.setattr(sel, "_measure", lambda *a, **kw: pytest.fail("measured with CONVSCOPE_MEASURE=0"))
+        assert not sel.measuring_enabled()
+        c = sel.decide(self._problem())
+        assert c.method == "direct" and not c.measured
+
+    def test_measuring_off_by_argument(self, monkeypatch):
+        self._fake_costs(monkeypatch, {"direct": 1.0e-4, "fft": 1.1e-4, "overlap_add": 9e-4})
+        monkeypatch.setattr(sel, "_measure", lambda *a, **kw: pytest.fail("measured with measure=False"))
+        assert not choose_method(2, 3, 4, 1, 24, 24, 5, 5, pads=(2,) * 4, measure=False).measured
+
+    def test_training_is_left_to_the_model(self, monkeypatch):
+        self._fake_costs(monkeypatch, {"direct": 1.0e-4, "fft": 1.1e-4, "overlap_add": 9e-4})
+        monkeypatch.setattr(sel, "_measure", lambda *a, **kw: pytest.fail("timed a forward pass for a training problem"))
+        assert not sel.decide(self._problem(training=True)).measured
+
+    def test_real_measurement_through_convolve2d(self, monkeypatch):
+        # a genuinely unsure case end to end: the answer is right whichever wins
+        import numpy as np
+        import scipy.signal as ss
+
+        from convscope.conv import convolve2d
+
+        self._fake_costs(monkeypatch, {"direct": 1.0e-4, "fft": 1.2e-4, "overlap_add": 9e-4})
+        x, k = np.random.default_rng(0).random((24, 24)), np.random.default_rng(1).random((5, 5))
+        out = convolve2d(x, k)
+        assert any(c.measured for c in sel._DECIDED.values())
+        np.testing.assert_allclose(out, ss.convolve2d(x, k, mode="same"), rtol=1e-10, atol=1e-12)
+
+    def test_choose_method_takes_the_thread_count(self):
+        a = choose_method(1, 1, 1, 1, 64, 64, 3, 3, threads=1, measure="unsure")
+        b = choose_method(1, 1, 1, 1, 64, 64, 3, 3, threads=3, measure="unsure")
+        assert a.method in sel.CANDIDATES and b.method in sel.CANDIDATES
+        with pytest.raises(ValueError, match="threads must be an integer >= 1"):
+            choose_method(1, 1, 1, 1, 64, 64, 3, 3, threads=0)
+        with pytest.raises(ValueError, match="measure must be one of 'unsure'"):
+            choose_method(1, 1, 1, 1, 64, 64, 3, 3, measure="sometimes")
+
+
+def test_unwritable_cache_dir_warns_once_and_keeps_the_choice(monkeypatch, tmp_path):
+    from convscope.conv import wisdom
+
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("x")  # a directory path under a regular file: never writable, even as root
+    monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(blocked / "cache"))
+    monkeypatch.setattr(sel, "_MEMORY", {})
+    monkeypatch.setattr(wisdom, "_warned_unwritable", False)
+    with pytest.warns(RuntimeWarning, match="cannot write the method cache") as rec:
+        c = choose_method(1, 2, 2, 1, 16, 16, 3, 3, measure=True, persist=True)
+        d = choose_method(1, 2, 3, 1, 16, 16, 3, 3, measure=True, persist=True)  # a second signature
+    assert len([w for w in rec if "cannot write" in str(w.message)]) == 1  # once
+    assert c.measured and d.measured
+    assert choose_method(1, 2, 2, 1, 16, 16, 3, 3, measure=True, persist=True).method == c.method  # from memory

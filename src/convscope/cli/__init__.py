@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "convscope.cli.classify",  # classify train/eval/predict/filters
     "convscope.cli.gan",  # gan train/sample/interpolate/arithmetic/evaluate/spectrum
     "convscope.cli.tour",  # tour
+    "convscope.cli.calibrate",  # calibrate
 ]
 
 
@@ -47,13 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     sub.required = True
     for name in COMMAND_MODULES:
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name:  # group not built yet
-                continue
-            raise
-        mod.register(sub, common)
+        importlib.import_module(name).register(sub, common)
     return parser
 
 

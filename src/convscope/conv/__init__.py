@@ -1,16 +1,19 @@
-"""The convolution engine: space (direct, OpenCV), frequency (FFT, overlap-add), one API."""
+"""The convolution engine: space (direct, OpenCV), frequency (FFT, overlap-add), one API.
 
-from .api import (
-    BOUNDARIES,
-    METHODS,
-    MODES,
-    conv2d,
-    convolve2d,
-    correlate2d,
-)
+Layers inside (each imports only those below it): ``problem`` (the one problem
+description) -> ``padding``, ``spatial``, ``spectral`` (the candidates) ->
+``wisdom`` (what is remembered about this machine) -> ``select`` (cost model,
+measurement, calibration) -> ``core`` (the primitive and the method rules) ->
+``api`` (image filtering, ``conv2d``) and ``transposed`` -> ``modules``
+(``nn.Module`` drop-ins).
+"""
+
+from .api import MODES, conv2d, convolve2d, correlate2d
+from .core import METHODS, correlate_padded
 from .modules import Conv2d, ConvTranspose2d
-from .padding import pad2d
-from .select import MethodChoice, choose_method
+from .padding import BOUNDARIES, pad2d
+from .problem import ConvProblem
+from .select import MethodChoice, calibrate, choose_method, predict_costs
 from .transposed import conv_transpose2d, conv_transpose2d_reference, zero_insert
 
 __all__ = [
@@ -18,14 +21,18 @@ __all__ = [
     "METHODS",
     "MODES",
     "Conv2d",
+    "ConvProblem",
     "ConvTranspose2d",
     "MethodChoice",
+    "calibrate",
     "choose_method",
     "conv2d",
     "conv_transpose2d",
     "conv_transpose2d_reference",
     "convolve2d",
     "correlate2d",
+    "correlate_padded",
     "pad2d",
+    "predict_costs",
     "zero_insert",
 ]

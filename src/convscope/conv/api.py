@@ -4,22 +4,20 @@ Two families share one engine:
 
 * ``convolve2d`` / ``correlate2d``: image filtering with scipy.signal semantics
   (``mode``, ``boundary``), true convolution flips the kernel.
-* ``conv2d`` / ``conv_transpose2d``: CNN layers with torch.nn.functional
-  semantics (cross-correlation, stride, padding, dilation, groups).
+* ``conv2d``: the CNN layer with torch.nn.functional semantics
+  (cross-correlation, stride, padding, dilation, groups); the transposed layer is
+  in :mod:`convscope.conv.transposed`.
 
 Every ``method`` (``direct``, ``fft``, ``overlap_add``) gives the same answer
-within floating-point tolerance; ``auto`` picks the fastest with the calibrated
-cost model of :mod:`convscope.conv.select` (which may also pick OpenCV's
-filter2D for image filtering), and uses a spatial method whenever the input or
-kernel holds NaN/Inf (an FFT would smear them over the whole output).
-
-Everything reduces to one primitive, :func:`correlate_padded`: a stride-1 valid
-cross-correlation of an input extended by ``pads`` with a ``boundary``.
+within floating-point tolerance; ``auto`` picks the fastest with the cost model of
+:mod:`convscope.conv.select` (which may also pick OpenCV's filter2D for image
+filtering, and measures when the model is unsure). The method rules and the one
+primitive, :func:`~convscope.conv.core.correlate_padded`, live in
+:mod:`convscope.conv.core`.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any
 
@@ -29,102 +27,27 @@ import torch.nn.functional as F
 
 from .._arrays import as_tensor, restore
 from .._checks import check_ndim, check_option, check_pair, fail
+from .core import (
+    METHODS,
+    ConvProblem,
+    correlate_padded,
+    dilate_kernel,
+    layer_inputs,
+    pick_method,
+    problem,
+    spectrum_cache_for,
+)
 from .padding import BOUNDARIES, pad2d
-from .select import cached_choice
-from .spatial import direct_correlate, opencv_correlate, opencv_ok, opencv_uses_dft
-from .spectral import fft_correlate, fft_lengths, kernel_spectrum, oa_correlate_valid
+from .select import OPENCV_FAST as _FAST
+from .select import decide
+from .spatial import cv2 as _cv2
+from .spatial import opencv_border, opencv_correlate, opencv_uses_dft
 
-__all__ = [
-    "convolve2d",
-    "correlate2d",
-    "conv2d",
-    "conv_transpose2d",
-    "correlate_padded",
-    "zero_insert",
-    "MODES",
-    "BOUNDARIES",
-    "METHODS",
-]
+__all__ = ["convolve2d", "correlate2d", "conv2d", "MODES", "BOUNDARIES", "METHODS"]
 
 MODES = ("full", "same", "valid")
-METHODS = ("auto", "direct", "fft", "overlap_add")
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-_SPECTRAL = ("fft", "overlap_add")
 
-
-def all_finite(*ts: torch.Tensor) -> bool:
-    """True when no tensor holds NaN/Inf; a sum (~20x cheaper than isfinite) decides most cases."""
-    for t in ts:
-        t = t.detach()
-        if not math.isfinite(float(t.sum())) and not bool(torch.isfinite(t).all()):
-            return False
-    return True
-
-
-def _nonfinite_error(method: str) -> ValueError:
-    return ValueError(
-        f"method must be 'direct' or 'auto' for non-finite input or kernel (an FFT spreads one "
-        f"NaN/Inf over the whole output), got {method!r}"
-    )
-
-
-def _spatial_fallback(costs: dict[str, float], kH: int, kW: int, dtype) -> str:
-    """The cheapest method that keeps NaN/Inf local."""
-    ok = {m: c for m, c in costs.items() if m == "direct" or (m == "opencv" and not opencv_uses_dft(kH, kW, dtype))}
-    return min(ok, key=ok.get)
-
-
-def correlate_padded(
-    x: torch.Tensor,
-    w: torch.Tensor,
-    groups: int = 1,
-    pads: tuple[int, int, int, int] = (0, 0, 0, 0),
-    boundary: str = "zeros",
-    method: str = "auto",
-    *,
-    allow_opencv: bool = False,
-    spectrum_cache: tuple[dict, tuple] | None = None,
-) -> torch.Tensor:
-    """Stride-1 valid cross-correlation of ``x`` extended by ``pads`` (top, bottom, left, right).
-
-    x: (B, Cin, H, W), w: (Cout, Cin/groups, kH, kW) -> (B, Cout, H+pt+pb-kH+1, W+pl+pr-kW+1).
-    ``allow_opencv``: the problem is a single kernel per plane (w is (1, 1, kH, kW)),
-    so cv2.filter2D may be picked by ``auto``. ``spectrum_cache`` is ``(dict, key)``
-    for reusing the kernel spectrum across calls (see :class:`convscope.conv.Conv2d`).
-    """
-    B, Cin, H, W = x.shape
-    Cout, _, kH, kW = w.shape
-    if method == "auto":
-        training = torch.is_grad_enabled() and (x.requires_grad or w.requires_grad)
-        ocv = allow_opencv and not training and opencv_ok(x, H, W, pads, boundary)
-        choice = cached_choice(B, Cin, Cout, groups, H, W, kH, kW, pads, x.dtype, ocv, training)
-        method = choice.method
-        if (method in _SPECTRAL or (method == "opencv" and opencv_uses_dft(kH, kW, x.dtype))) and not all_finite(x, w):
-            method = _spatial_fallback(choice.costs, kH, kW, x.dtype)
-    elif method in _SPECTRAL and not all_finite(x, w):
-        raise _nonfinite_error(method)
-    if method == "opencv":
-        xn = x.detach().reshape(B * Cin, H, W).numpy()
-        out = opencv_correlate(xn, w.detach()[0, 0].contiguous().numpy(), pads, boundary)
-        return torch.from_numpy(out).reshape(B, Cin, *out.shape[-2:])
-    if boundary != "zeros":
-        x, pads = pad2d(x, pads, boundary), (0, 0, 0, 0)
-    if method == "direct":
-        return direct_correlate(x, w, groups, pads)
-    if method == "fft":
-        spectrum = None
-        if spectrum_cache is not None:
-            store, key = spectrum_cache
-            lengths = fft_lengths(H, W, kH, kW, pads)
-            key = (*key, lengths, tuple(w.shape))
-            spectrum = store.get(key)
-            if spectrum is None:
-                spectrum = kernel_spectrum(w, lengths)
-                store.clear()  # one entry: bounded memory
-                store[key] = spectrum
-        return fft_correlate(x, w, groups, pads, spectrum=spectrum)
-    pt, pb, pl, pr = pads
-    return oa_correlate_valid(F.pad(x, (pl, pr, pt, pb)) if any(pads) else x, w, groups)
 
 
 # --------------------------------------------------------------------------------------
@@ -142,38 +65,65 @@ def _same_pads(kH: int, kW: int, flip: bool) -> tuple[int, int, int, int]:
     return ((kH - 1) // 2, kH // 2, (kW - 1) // 2, kW // 2)
 
 
-def _numpy_fast_path(image, kernel, mode, boundary, flip):
-    """NumPy image + 2-D kernel that OpenCV can filter: no torch round trip (~5 us, not ~40 us).
+def _fast_plan(image, kernel, mode, boundary, flip, threads):
+    """Decide once per (shapes, dtypes, mode, boundary, threads) whether OpenCV takes the call.
 
-    Returns None when the general path must run (the choice is not OpenCV,
-    non-finite data with OpenCV's internal DFT, shapes OpenCV cannot map...).
+    Returns False, or ``(N, pads, one_call, anchor, border, convert, dft)``: ``one_call``
+    when a single filter2D on the image itself gives the answer (one plane, same size,
+    no wrap); ``convert`` when the kernel's dtype differs from the image's.
     """
     tdt = _NP_FLOAT.get(image.dtype)
     if tdt is None or image.ndim not in (2, 3, 4) or mode == "valid" or 0 in image.shape:
-        return None
-    if isinstance(kernel, torch.Tensor):
-        if kernel.requires_grad or kernel.device.type != "cpu":
-            return None
-        kernel = kernel.numpy()
-    elif not isinstance(kernel, np.ndarray):
-        return None
+        return False
     if kernel.ndim != 2 or 0 in kernel.shape or kernel.dtype.kind != "f":
-        return None
+        return False
     H, W = image.shape[-2:]
     kH, kW = kernel.shape
     pads = (kH - 1, kH - 1, kW - 1, kW - 1) if mode == "full" else _same_pads(kH, kW, flip)
     if boundary != "zeros" and (max(pads[0], pads[1]) >= H or max(pads[2], pads[3]) >= W or min(H, W) < 2):
-        return None
+        return False
     N = image.size // (H * W)
-    choice = cached_choice(N, 1, 1, 1, H, W, kH, kW, pads, tdt, True)
-    if choice.method != "opencv":
+    p = ConvProblem(N, 1, 1, 1, H, W, kH, kW, pads=pads, dtype=tdt, threads=threads, opencv=True)
+    if decide(p).method != "opencv":
+        return False
+    one_call = N == 1 and mode == "same" and boundary != "circular"
+    border = opencv_border(boundary)
+    return N, pads, one_call, (pads[2], pads[0]), border, kernel.dtype != image.dtype, opencv_uses_dft(kH, kW, tdt)
+
+
+def _numpy_fast_path(image, kernel, mode, boundary, flip):
+    """NumPy image + 2-D kernel that OpenCV can filter: no torch round trip, no pass over the image.
+
+    The decision and every check on shapes and dtypes are made once per key; a
+    call then costs a dict lookup and filter2D itself (which copies the reversed
+    view of the tiny kernel). Returns None when the general path must run (the
+    choice is not OpenCV, non-finite data with OpenCV's internal DFT, shapes
+    OpenCV cannot map...).
+    """
+    if type(kernel) is not np.ndarray:
+        if not isinstance(kernel, torch.Tensor) or kernel.requires_grad or kernel.device.type != "cpu":
+            return None
+        kernel = kernel.numpy()
+    key = (image.shape, image.dtype, kernel.shape, kernel.dtype, mode, boundary, flip, torch.get_num_threads())
+    plan = _FAST.get(key)
+    if plan is None:
+        plan = _FAST[key] = _fast_plan(image, kernel, mode, boundary, flip, key[-1])
+        if len(_FAST) > 4096:
+            _FAST.clear()
+    if plan is False:
         return None
-    k = np.ascontiguousarray(kernel[::-1, ::-1] if flip else kernel, dtype=image.dtype)
-    if opencv_uses_dft(kH, kW, tdt) and not (
-        math.isfinite(float(image.sum())) and math.isfinite(float(k.sum()))
-    ):
+    N, pads, one_call, anchor, border, convert, dft = plan
+    k = kernel[::-1, ::-1] if flip else kernel
+    if convert:
+        k = k.astype(image.dtype)  # the kernel only: tiny
+    if dft and not (math.isfinite(float(image.sum())) and math.isfinite(float(k.sum()))):
         return None  # NaN/Inf: the general path falls back to a spatial method
-    out = opencv_correlate(np.ascontiguousarray(image).reshape(N, H, W), k, pads, boundary)
+    if one_call and image.flags.c_contiguous:  # filter2D on the plane as is
+        if image.ndim == 2:
+            return _cv2.filter2D(image, -1, k, anchor=anchor, borderType=border)
+        return _cv2.filter2D(image.reshape(image.shape[-2:]), -1, k, anchor=anchor, borderType=border).reshape(image.shape)
+    H, W = image.shape[-2:]
+    out = opencv_correlate(np.ascontiguousarray(image).reshape(N, H, W), np.ascontiguousarray(k), pads, boundary)
     return out.reshape(*image.shape[:-2], *out.shape[-2:])
 
 
@@ -240,10 +190,20 @@ def convolve2d(image, kernel, *, mode: str = "same", boundary: str = "zeros", me
             (numpy.pad meanings); applies to ``same`` and ``full``.
         method: ``auto``, ``direct``, ``fft`` or ``overlap_add``. ``auto`` may also use
             OpenCV's filter2D (CPU, no autograd); ``fft``/``overlap_add`` raise
-            ``ValueError`` on non-finite input.
+            ``ValueError`` on non-finite input. When the cost model is unsure between
+            two methods for a shape, ``auto`` times both once (the first call of that
+            shape is slower) and remembers the winner; ``CONVSCOPE_MEASURE=0`` turns
+            that off.
 
     Returns:
         The feature map(s), same kind (numpy/torch) and layout as ``image``.
+
+    See Also:
+        correlate2d: the same without flipping the kernel.
+        conv2d: the CNN layer (torch semantics: cross-correlation, channels, stride, groups).
+        choose_method: which method ``auto`` picks for a problem, and the predicted seconds of each.
+        filter_image: :func:`convscope.fourier.filter_image`, filtering by a mask in frequency.
+        convolution_theorem: :func:`convscope.fourier.convolution_theorem`, space and frequency agree.
 
     Example:
         >>> import numpy as np
@@ -262,6 +222,11 @@ def correlate2d(image, kernel, *, mode: str = "same", boundary: str = "zeros", m
     """2-D cross-correlation (kernel not flipped), scipy.signal.correlate2d semantics.
 
     Arguments as :func:`convolve2d`.
+
+    See Also:
+        convolve2d: true convolution (the kernel flipped).
+        conv2d: the CNN layer (torch semantics).
+        choose_method: which method ``auto`` picks.
 
     Example:
         >>> import numpy as np
@@ -289,19 +254,6 @@ def _pair(arg: str, v, min_value: int) -> tuple[int, int]:
     return check_pair(arg, v, min_value=min_value)
 
 
-def dilate_kernel(w: torch.Tensor, d: tuple[int, int]) -> torch.Tensor:
-    """Insert d-1 zeros between kernel taps (dilation as a bigger, sparse kernel)."""
-    if d == (1, 1):
-        return w
-    kH, kW = w.shape[-2:]
-    out = w.new_zeros(*w.shape[:-2], (kH - 1) * d[0] + 1, (kW - 1) * d[1] + 1)
-    out[..., :: d[0], :: d[1]] = w
-    return out
-
-
-_dilate = dilate_kernel  # old private name
-
-
 def polyphase(x: torch.Tensor, w: torch.Tensor, stride: tuple[int, int]):
     """Rewrite a strided valid correlation as a stride-1 one on an s-times smaller grid.
 
@@ -324,59 +276,6 @@ def polyphase(x: torch.Tensor, w: torch.Tensor, stride: tuple[int, int]):
     ws = wp.reshape(Cout, cpg, kHp // sH, sH, kWp // sW, sW).permute(0, 1, 3, 5, 2, 4)
     ws = ws.reshape(Cout, cpg * sH * sW, kHp // sH, kWp // sW)
     return xs, ws, (oH, oW)
-
-
-def _check_weight(input: torch.Tensor, weight: torch.Tensor, groups: int, transposed: bool):
-    if input.ndim not in (3, 4):
-        raise fail("input", "of shape (B, C, H, W) or (C, H, W)", input)
-    if weight.ndim != 4:
-        raise fail("weight", "of shape (C_out, C_in/groups, kH, kW)", weight)
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-        raise fail("groups", "a positive integer", groups)
-    C = input.shape[-3]
-    if transposed:
-        if weight.shape[0] != C or C % groups:
-            raise fail("weight", f"of shape ({C}, C_out/groups, kH, kW) with {C} divisible by groups={groups}", weight)
-    else:
-        if C % groups or weight.shape[0] % groups or weight.shape[1] * groups != C:
-            raise fail(
-                "weight", f"of shape (C_out, {C}/groups={C // groups if C % groups == 0 else '?'}, kH, kW) with C_out divisible by groups={groups}", weight
-            )
-
-
-@functools.lru_cache(maxsize=4096)
-def _auto_conv2d(B, Cin, Cout, groups, H, W, kH, kW, pads, stride, dilation, dtype, training) -> tuple[str, dict]:
-    """The model's choice for a conv2d signature (polyphase shapes when strided)."""
-    kdH, kdW = dilation[0] * (kH - 1) + 1, dilation[1] * (kW - 1) + 1
-    sH, sW = stride
-    if stride == (1, 1):
-        choice = cached_choice(B, Cin, Cout, groups, H, W, kdH, kdW, pads, dtype, False, training)
-    else:
-        Hp, Wp = H + pads[0] + pads[1], W + pads[2] + pads[3]
-        choice = cached_choice(
-            B, Cin * sH * sW, Cout, groups, -(-Hp // sH), -(-Wp // sW), -(-kdH // sH), -(-kdW // sW), (0, 0, 0, 0), dtype, False,
-            training,
-        )  # fmt: skip
-    costs = dict(choice.costs)
-    costs["direct"] = costs["direct"] * (kH * kW) / (kdH * kdW)  # torch skips the dilation holes
-    return min(costs, key=costs.get), costs
-
-
-def layer_inputs(input, weight, groups: int, *, transposed: bool):
-    """The shared front of conv2d / conv_transpose2d: tensors, weight on the input's
-    device and dtype, shape checks, and a batch dimension added to (C, H, W) input.
-
-    Returns ``(x, w, origin, unbatched)``.
-    """
-    x, origin = as_tensor(input, "input")
-    w, _ = as_tensor(weight, "weight", dtype=x.dtype)
-    if w.device != x.device:
-        w = w.to(x.device)
-    _check_weight(x, w, groups, transposed)
-    unbatched = x.ndim == 3
-    if unbatched:
-        x = x.unsqueeze(0)
-    return x, w, origin, unbatched
 
 
 def conv2d(
@@ -406,13 +305,21 @@ def conv2d(
         input (B, C_in, H, W) or (C_in, H, W); weight (C_out, C_in/groups, kH, kW);
         output (B, C_out, H_out, W_out).
 
+    See Also:
+        convolve2d: image filtering, true convolution (scipy.signal semantics).
+        conv_transpose2d: the fractionally-strided layer.
+        choose_method: which method ``auto`` picks for a problem, and the predicted seconds of each.
+        filter_image: :func:`convscope.fourier.filter_image`, filtering by a mask in frequency.
+        convolution_theorem: :func:`convscope.fourier.convolution_theorem`, why the FFT path is exact.
+
     Example:
         >>> x, w = torch.randn(2, 4, 16, 16), torch.randn(8, 4, 5, 5)
         >>> torch.allclose(conv2d(x, w, method="fft"), F.conv2d(x, w), atol=1e-4)
         True
     """
-    method = check_option("method", method, METHODS)
-    padding_mode = check_option("padding_mode", padding_mode, PADDING_MODES)
+    method = method if method in METHODS else check_option("method", method, METHODS)
+    if padding_mode not in PADDING_MODES:
+        padding_mode = check_option("padding_mode", padding_mode, PADDING_MODES)
     x, w, origin, unbatched = layer_inputs(input, weight, groups, transposed=False)
     stride = _pair("stride", stride, 1)
     dilation = _pair("dilation", dilation, 1)
@@ -441,22 +348,17 @@ def conv2d(
         if b.device != x.device:
             b = b.to(x.device)
     if method == "auto":
-        training = torch.is_grad_enabled() and (x.requires_grad or w.requires_grad)
-        method, _costs = _auto_conv2d(B, Cin, w.shape[0], groups, H, W, kH, kW, pads, stride, dilation, x.dtype, training)
-        if method in _SPECTRAL and not all_finite(x, w):
-            method = "direct"
+        method = pick_method("auto", problem(x, w, groups, pads, stride=stride, dilation=dilation), x, w)
+    else:
+        method = pick_method(method, None, x, w)
     if method == "direct":
         if pads[0] == pads[1] and pads[2] == pads[3]:
             out = F.conv2d(x, w, b, stride, (pads[0], pads[2]), dilation, groups)
         else:
             out = F.conv2d(F.pad(x, (pads[2], pads[3], pads[0], pads[1])), w, b, stride, 0, dilation, groups)
     else:
-        if not all_finite(x, w):
-            raise _nonfinite_error(method)
         wd = dilate_kernel(w, dilation)
-        cache = None
-        if spectrum_cache is not None and not (torch.is_grad_enabled() and w.requires_grad):
-            cache = (spectrum_cache, (w.data_ptr(), w._version, w.dtype, w.device, stride, dilation))
+        cache = spectrum_cache_for(spectrum_cache, w, stride, dilation)
         if stride == (1, 1):
             out = correlate_padded(x, wd, groups, pads, "zeros", method, spectrum_cache=cache)
         else:
@@ -469,6 +371,3 @@ def conv2d(
         out = out.squeeze(0)
     return restore(out, origin)
 
-
-# the transposed convolution lives in its own module; re-exported here (it uses correlate_padded)
-from .transposed import conv_transpose2d, zero_insert

@@ -25,7 +25,8 @@ import torch
 from torch import nn
 
 from .._checks import check_option
-from .api import METHODS, conv2d
+from .api import conv2d
+from .core import METHODS
 from .transposed import conv_transpose2d
 
 __all__ = ["Conv2d", "ConvTranspose2d"]

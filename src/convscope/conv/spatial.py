@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["direct_correlate", "direct_correlate_valid", "opencv_correlate", "opencv_ok", "opencv_uses_dft"]
+__all__ = ["direct_correlate", "opencv_border", "opencv_correlate", "opencv_ok", "opencv_uses_dft"]
 
 try:  # OpenCV is a dependency, but keep the engine importable without it
     import cv2
@@ -41,13 +41,6 @@ try:  # OpenCV is a dependency, but keep the engine importable without it
 except ImportError:  # pragma: no cover
     cv2 = None
     _BORDER = {}
-
-
-def direct_correlate_valid(
-    x: torch.Tensor, w: torch.Tensor, groups: int = 1, stride=1, dilation=1
-) -> torch.Tensor:
-    """Valid cross-correlation, x: (B, Cin, H, W), w: (Cout, Cin/groups, kH, kW)."""
-    return F.conv2d(x, w, None, stride, 0, dilation, groups)
 
 
 def direct_correlate(x: torch.Tensor, w: torch.Tensor, groups: int = 1, pads=(0, 0, 0, 0)) -> torch.Tensor:
@@ -73,6 +66,11 @@ def opencv_ok(x: torch.Tensor, H: int, W: int, pads, boundary: str) -> bool:
         if max(pads[0], pads[1]) >= H or max(pads[2], pads[3]) >= W or min(H, W) < 2:
             return False
     return min(pads) >= 0
+
+
+def opencv_border(boundary: str) -> int:
+    """OpenCV's border flag for one of our boundaries."""
+    return _BORDER[boundary]
 
 
 def opencv_correlate(x: np.ndarray, k: np.ndarray, pads, boundary: str = "zeros") -> np.ndarray:

@@ -30,7 +30,6 @@ import torch.nn.functional as F
 __all__ = [
     "fast_len",
     "fft_correlate",
-    "fft_correlate_valid",
     "fft_lengths",
     "oa_correlate_valid",
     "mix_channels",
@@ -161,11 +160,6 @@ def _explicit(x: torch.Tensor, pads, kH: int, kW: int) -> torch.Tensor:
     bottom = pb if pb < 0 else 0
     right = pr if pr < 0 else 0
     return F.pad(x, (left, right, top, bottom))
-
-
-def fft_correlate_valid(x: torch.Tensor, w: torch.Tensor, groups: int = 1) -> torch.Tensor:
-    """Valid cross-correlation by FFT: x (B, Cin, H, W), w (Cout, Cin/groups, kH, kW)."""
-    return fft_correlate(x, w, groups)
 
 
 def oa_correlate_valid(

@@ -30,13 +30,20 @@ Dilation is handled by dilating the kernel first.
 
 from __future__ import annotations
 
-import functools
-
 import torch
 import torch.nn.functional as F
 
 from .._arrays import as_tensor, restore
 from .._checks import check_option, check_pair, fail
+from .core import (
+    METHODS,
+    correlate_padded,
+    dilate_kernel,
+    layer_inputs,
+    pick_method,
+    problem,
+    spectrum_cache_for,
+)
 
 __all__ = ["conv_transpose2d", "conv_transpose2d_reference", "zero_insert", "transposed_weight", "subpixel_weight"]
 
@@ -87,8 +94,6 @@ def _out_size(H, s, p, op, d, k):
 
 def _subpixel(x, w, stride, padding, output_padding, groups, dilation, method, spectrum_cache=None):
     """Sub-pixel fast path: one stride-1 correlation, then interleave the phases."""
-    from .api import correlate_padded, dilate_kernel
-
     B, _Cin, H, W = x.shape
     sH, sW = stride
     wd = dilate_kernel(w, dilation)
@@ -115,8 +120,6 @@ def conv_transpose2d_reference(
     definition and checks the fast paths. ``method`` runs the full convolution
     (``direct``, ``fft`` or ``overlap_add``).
     """
-    from .api import correlate_padded, dilate_kernel
-
     x, origin, w, stride, padding, output_padding, dilation, unbatched = _prepare(
         input, weight, stride, padding, output_padding, groups, dilation
     )
@@ -134,8 +137,6 @@ def conv_transpose2d_reference(
 
 
 def _prepare(input, weight, stride, padding, output_padding, groups, dilation):
-    from .api import layer_inputs
-
     x, w, origin, unbatched = layer_inputs(input, weight, groups, transposed=True)
     stride = check_pair("stride", stride, min_value=1)
     padding = check_pair("padding", padding, min_value=0)
@@ -159,26 +160,6 @@ def _finish(out, bias, x, origin, unbatched):
     if unbatched:
         out = out.squeeze(0)
     return restore(out, origin)
-
-
-@functools.lru_cache(maxsize=4096)
-def _auto_transpose(B, Cin, Cout, groups, H, W, kdH, kdW, stride, dtype, training) -> str:
-    """'direct' (torch's kernel) or 'fft' / 'overlap_add' (sub-pixel form, spectral inner conv).
-
-    torch's transposed kernel does the same multiply-adds as an ordinary convolution of the
-    input with the kernel, so it is costed as one. The sub-pixel form with a *direct* inner
-    convolution is never picked: measured here it loses to torch on DCGAN shapes (its
-    full-size phase outputs and the interleave cost more than the zeros it skips).
-    """
-    from .select import cached_choice
-
-    sH, sW = stride
-    MH, MW = -(-kdH // sH), -(-kdW // sW)
-    spectral = cached_choice(B, Cin, Cout * sH * sW, groups, H, W, MH, MW, (MH - 1, MH - 1, MW - 1, MW - 1), dtype, False, training)
-    same = ((kdH - 1) // 2, kdH // 2, (kdW - 1) // 2, kdW // 2)
-    direct = cached_choice(B, Cin, Cout, groups, H, W, kdH, kdW, same, dtype, False, training).costs["direct"]
-    best = min(("fft", "overlap_add"), key=spectral.costs.get)
-    return best if spectral.costs[best] < direct else "direct"
 
 
 def conv_transpose2d(
@@ -210,27 +191,23 @@ def conv_transpose2d(
         >>> conv_transpose2d(torch.ones(1, 1, 3, 3), torch.ones(1, 1, 3, 3), stride=2, padding=1).shape
         torch.Size([1, 1, 5, 5])
     """
-    from .api import METHODS, _nonfinite_error, all_finite
-
     method = check_option("method", method, METHODS)
     x, origin, w, stride, padding, output_padding, dilation, unbatched = _prepare(
         input, weight, stride, padding, output_padding, groups, dilation
     )
     if method == "auto":
-        B, Cin, H, W = x.shape
-        kdH, kdW = dilation[0] * (w.shape[-2] - 1) + 1, dilation[1] * (w.shape[-1] - 1) + 1
-        training = torch.is_grad_enabled() and (x.requires_grad or w.requires_grad)
-        method = _auto_transpose(B, Cin, w.shape[1] * groups, groups, H, W, kdH, kdW, stride, x.dtype, training)
-        if method in ("fft", "overlap_add") and not all_finite(x, w):
-            method = "direct"
-    elif method != "direct" and not all_finite(x, w):
-        raise _nonfinite_error(method)
+        # torch's kernel, or the sub-pixel form with a spectral inner correlation (large kernels).
+        # The sub-pixel form with a *direct* inner correlation is never a candidate: measured
+        # here it loses to torch on DCGAN shapes (its full-size phase outputs and the
+        # interleave cost more than the zeros it skips).
+        p = problem(x, w, groups, (0, 0, 0, 0), cout=w.shape[1] * groups, stride=stride, dilation=dilation, transposed=True)
+        method = pick_method("auto", p, x, w)
+    else:
+        method = pick_method(method, None, x, w)
     if method == "direct":
         out = F.conv_transpose2d(x, w, None, stride, padding, output_padding, groups, dilation)
     else:
-        cache = None
-        if spectrum_cache is not None and not (torch.is_grad_enabled() and w.requires_grad):
-            cache = (spectrum_cache, (w.data_ptr(), w._version, w.dtype, w.device, stride, dilation))
-        inner = "direct" if method == "subpixel" else method
-        out = _subpixel(x, w, stride, padding, output_padding, groups, dilation, inner, cache)
+        cache = spectrum_cache_for(spectrum_cache, w, stride, dilation)
+        out = _subpixel(x, w, stride, padding, output_padding, groups, dilation, method, cache)
     return _finish(out, bias, x, origin, unbatched)
+

@@ -72,23 +72,6 @@ class CNNConfig(ConfigMixin):
         set_(self, "dropout", check_float("dropout", self.dropout, min_value=0.0, max_value=0.95))
         set_(self, "conv_method", check_option("conv_method", self.conv_method, CONV_METHODS))
 
-class _EngineConv2d(nn.Conv2d):
-    """``nn.Conv2d`` whose forward runs convscope's ``conv2d(..., method=)`` (fallback
-    while ``convscope.conv.Conv2d`` is not available)."""
-
-    def __init__(self, *args, method: str = "auto", **kw):
-        super().__init__(*args, **kw)
-        self.method = method
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from ..conv import conv2d
-
-        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups,
-                      padding_mode=self.padding_mode, method=self.method)
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + f", method={self.method!r}"
-
 
 def make_conv(cin: int, cout: int, kernel_size: int, *, padding: int = 0, stride: int = 1,
               method: str = "torch", bias: bool = True) -> nn.Module:
@@ -96,10 +79,8 @@ def make_conv(cin: int, cout: int, kernel_size: int, *, padding: int = 0, stride
     method = check_option("conv_method", method, CONV_METHODS)
     if method == "torch":
         return nn.Conv2d(cin, cout, kernel_size, stride=stride, padding=padding, bias=bias)
-    try:
-        from ..conv.modules import Conv2d
-    except ImportError:
-        Conv2d = _EngineConv2d
+    from ..conv import Conv2d
+
     return Conv2d(cin, cout, kernel_size, stride=stride, padding=padding, bias=bias, method=method)
 
 

@@ -1,0 +1,82 @@
+"""``convscope calibrate``: fit the convolution cost model to this machine, or show what ``auto`` uses."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from .common import progress, report
+
+
+def _threads(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = None
+    if n is None or n < 1 or n > 4096:
+        raise argparse.ArgumentTypeError(f"--threads must be an integer in [1, 4096], got {text!r}")
+    return n
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser(
+        "calibrate",
+        parents=[common],
+        help="fit method='auto''s cost model to this machine (<= 60 s; --quick <= 15 s)",
+        description=(
+            "Time the convolution candidates (torch direct, OpenCV, FFT, overlap-add) on a grid of "
+            "problems, fit the cost constants, and store them in the user cache directory under "
+            "this machine's fingerprint (CPU model, thread count, torch/OpenCV/scipy versions, "
+            "device). method='auto' uses them whenever the fingerprint matches."
+        ),
+    )
+    p.add_argument("--threads", type=_threads, default=None, help="thread count for torch and OpenCV alike (default: torch's current)")
+    p.add_argument("--quick", action="store_true", help="a smaller grid (<= 15 s)")
+    p.add_argument("--show", action="store_true", help="print the constants in use and where they came from; time nothing")
+    p.set_defaults(func=cmd_calibrate)
+
+
+def _show(threads: int) -> None:
+    from ..conv import select, wisdom
+
+    consts, origin = select.constants_for(threads)
+    fp = wisdom.fingerprint(threads)
+    print(f"fingerprint: {', '.join(f'{k}={v}' for k, v in fp.items())}")
+    print(f"constants: {origin}")
+    width = max(map(len, consts))
+    for k, v in consts.items():
+        builtin = select.CONSTANTS[k]
+        note = "" if abs(v / builtin - 1) < 5e-3 else f"  (built-in {builtin:.3g})"
+        print(f"  {k:<{width}}  {v:.4g}{note}")
+
+
+def cmd_calibrate(args) -> int:
+    import torch
+
+    from ..conv import select, spatial, wisdom
+
+    threads = args.threads or torch.get_num_threads()
+    if args.show:
+        _show(threads)
+        return 0
+    cv2 = spatial.cv2
+    old_torch = torch.get_num_threads()
+    old_cv = cv2.getNumThreads() if cv2 is not None else None
+    torch.set_num_threads(threads)
+    if cv2 is not None:
+        cv2.setNumThreads(threads)
+    bar = progress(total=len(select.calibration_grid(args.quick)), args=args, desc="calibrating", unit="problem")
+    t0 = time.perf_counter()
+    try:
+        consts = select.calibrate(quick=args.quick, progress=lambda i, n: bar.update(i - bar.n))
+    finally:
+        bar.close()
+        torch.set_num_threads(old_torch)
+        if cv2 is not None:
+            cv2.setNumThreads(old_cv)
+    seconds = time.perf_counter() - t0
+    path = wisdom.store_constants(consts, threads, seconds=seconds)
+    select.reset()
+    print(f"calibrated {len(consts)} constants for {threads} thread(s) in {seconds:.1f} s")
+    report([path], path.parent, args)
+    return 0
