@@ -23,9 +23,7 @@ LAYERS = {
     "_checks": 0, "_arrays": 0, "_io": 0, "_config": 0, "_checkpoint": 0,
 }
 
-TEMP_SHIMS: set[tuple[str, str]] = set()
-# until wt-conv merges: conv/api.py and conv/transposed.py still import each other (issue 10, conv/core.py)
-PENDING_CONV = {("convscope.conv.transposed", "convscope.conv.api")}  # until wt-conv merges
+
 
 
 def _module_name(path: Path) -> str:
@@ -100,8 +98,7 @@ def test_nothing_outside_cli_imports_cli():
 def test_no_import_cycles():
     g = _graph()
     # the root package only re-exports (and hands out __version__): it is the facade, not a layer
-    skip = TEMP_SHIMS | PENDING_CONV
-    g = {m: {t for t in ts if t != "convscope" and (m, t) not in skip} for m, ts in g.items() if m != "convscope"}
+    g = {m: {t for t in ts if t != "convscope"} for m, ts in g.items() if m != "convscope"}
     state: dict[str, int] = {}
     cycles = []
 
@@ -130,7 +127,7 @@ def test_layers_point_down():
             continue
         for t in ts:
             dst = _top(t)
-            if dst in LAYERS and LAYERS[dst] > LAYERS[src] and (m, t) not in TEMP_SHIMS:
+            if dst in LAYERS and LAYERS[dst] > LAYERS[src]:
                 bad.append(f"{m} ({src}, layer {LAYERS[src]}) imports {t} ({dst}, layer {LAYERS[dst]})")
     assert not bad, "upward imports:\n" + "\n".join(bad)
 

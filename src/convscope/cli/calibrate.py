@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import time
 
-from .common import progress, report
-
-
-def _threads(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = None
-    if n is None or n < 1 or n > 4096:
-        raise argparse.ArgumentTypeError(f"--threads must be an integer in [1, 4096], got {text!r}")
-    return n
+from .common import int_type, progress, report
 
 
 def register(sub, common) -> None:
@@ -30,7 +19,7 @@ def register(sub, common) -> None:
             "device). method='auto' uses them whenever the fingerprint matches."
         ),
     )
-    p.add_argument("--threads", type=_threads, default=None, help="thread count for torch and OpenCV alike (default: torch's current)")
+    p.add_argument("--threads", type=int_type(1, 4096), default=None, help="thread count for torch and OpenCV alike (default: torch's current)")
     p.add_argument("--quick", action="store_true", help="a smaller grid (<= 15 s)")
     p.add_argument("--show", action="store_true", help="print the constants in use and where they came from; time nothing")
     p.set_defaults(func=cmd_calibrate)
