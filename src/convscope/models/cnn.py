@@ -49,6 +49,12 @@ class CNNConfig(ConfigMixin):
         dropout: dropout probability before the fully connected layers.
         conv_method: ``"torch"`` (``torch.nn.Conv2d``) or a convscope method
             (``"auto"``, ``"direct"``, ``"fft"``, ``"overlap_add"``).
+        conv_channels: explicit output channels of the convolutions (2 for lenet,
+            5 for alexnet), not scaled by ``width``; ``None``: the arch's (6, 16) or
+            (48, 128, 192, 192, 128) times ``width``. E.g. ``(32, 64)``.
+        fc_units: explicit hidden fully connected widths (any number, also none),
+            not scaled by ``width``; ``None``: the arch's (120, 84) or (512, 512) times
+            ``width``. E.g. ``(256,)``. The last one is ``feature_dim``.
     """
 
     arch: str = "lenet"
@@ -59,6 +65,8 @@ class CNNConfig(ConfigMixin):
     batch_norm: bool = True
     dropout: float = 0.25
     conv_method: str = "torch"
+    conv_channels: tuple[int, ...] | None = None
+    fc_units: tuple[int, ...] | None = None
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -71,6 +79,13 @@ class CNNConfig(ConfigMixin):
             raise fail("batch_norm", "a bool", self.batch_norm, TypeError)
         set_(self, "dropout", check_float("dropout", self.dropout, min_value=0.0, max_value=0.95))
         set_(self, "conv_method", check_option("conv_method", self.conv_method, CONV_METHODS))
+        for name, n in (("conv_channels", 2 if self.arch == "lenet" else 5), ("fc_units", None)):
+            v = getattr(self, name)
+            if v is None:
+                continue
+            if not isinstance(v, tuple | list) or (n is not None and len(v) != n):
+                raise fail(name, f"None or a sequence of {n or 'any number of'} positive ints", v, TypeError)
+            set_(self, name, tuple(check_int(name, c, min_value=1) for c in v))  # lists (JSON) -> tuple
 
 
 def make_conv(cin: int, cout: int, kernel_size: int, *, padding: int = 0, stride: int = 1,
@@ -126,7 +141,7 @@ class CNN(nn.Module):
 
         s = c.image_size
         if c.arch == "lenet":
-            c1, c2, f1, f2 = _c(6, c.width), _c(16, c.width), _c(120, c.width), _c(84, c.width)
+            c1, c2 = c.conv_channels or (_c(6, c.width), _c(16, c.width))
             pad2 = 2 if s < 16 else 0  # tiny inputs (8x8 digits) keep their size through conv2
             s1 = s // 2  # conv1 5x5 pad 2 keeps s; pool halves
             s2 = (s1 + 2 * pad2 - 4) // 2
@@ -135,9 +150,9 @@ class CNN(nn.Module):
             conv = [*block(c.in_channels, c1, 5, 2), nn.MaxPool2d(2),  # (B, c1, s/2, s/2)
                     *block(c1, c2, 5, pad2), nn.MaxPool2d(2)]  # (B, c2, s2, s2)
             flat = c2 * s2 * s2
-            hidden = [f1, f2]
+            hidden = list(c.fc_units) if c.fc_units is not None else [_c(120, c.width), _c(84, c.width)]
         else:
-            ch = [_c(n, c.width) for n in (48, 128, 192, 192, 128)]
+            ch = list(c.conv_channels or [_c(n, c.width) for n in (48, 128, 192, 192, 128)])
             s_out = s // 2 // 2 // 2
             if s_out < 1:
                 raise fail("image_size", "at least 8 for alexnet", s)
@@ -147,7 +162,7 @@ class CNN(nn.Module):
                     *block(ch[2], ch[3], 3, 1),
                     *block(ch[3], ch[4], 3, 1), nn.MaxPool2d(2)]  # (B, ch4, s/8, s/8)
             flat = ch[4] * s_out * s_out
-            hidden = [_c(512, c.width), _c(512, c.width)]
+            hidden = list(c.fc_units) if c.fc_units is not None else [_c(512, c.width), _c(512, c.width)]
         self.conv = nn.Sequential(*conv)
         fc: list[nn.Module] = [nn.Flatten()]
         cin = flat
