@@ -150,10 +150,11 @@ def grid_kernel(grid: Any) -> np.ndarray:
 
 def _kernel_meaning(k: np.ndarray) -> str:
     s = float(k.sum())
-    if abs(s) < 1e-9:
+    tol = 1e-5 * max(1.0, float(np.abs(k).sum()))  # the grid shows 6 decimals: 9 × 0.111111 is a unit sum
+    if abs(s) < tol:
         return (f"**sum = {s:.3g}: zero-sum, a change detector.** A flat region gives exactly 0; only edges "
                 "and texture survive (grey = 0, red > 0, blue < 0).")
-    if abs(s - 1) < 1e-6:
+    if abs(s - 1) < tol:
         return (f"**sum = {s:.4g}: unit-sum, an average.** Brightness is kept: a flat region comes out unchanged "
                 "(a blur, or the identity).")
     return (f"**sum = {s:.4g}:** neither 0 nor 1, so a flat region of brightness b comes out as {s:.3g}·b "
