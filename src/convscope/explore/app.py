@@ -272,14 +272,14 @@ def build_app(*, classifier: str | None = None, gan: str | None = None, cache: P
                 with gr.Row():
                     with gr.Column(scale=1):
                         with gr.Row():
-                            g_play = gr.Button("▶ play", elem_id="gan-play")
-                            g_pause = gr.Button("⏸ pause", elem_id="gan-pause")
+                            g_play = gr.Button("play", elem_id="gan-play")
+                            g_pause = gr.Button("pause", elem_id="gan-pause")
                             g_step = gr.Button("one step", variant="primary", elem_id="gan-step")
                         g_reset = gr.Button("reset")
                         g_lrg = gr.Number(2e-4, label="learning rate G")
                         g_lrd = gr.Number(2e-4, label="learning rate D")
                         g_loss = gr.Radio(["bce", "hinge"], value="bce", label="loss")
-                        g_n = gr.Slider(1, 50, value=1, step=1, label="updates per step")
+                        g_n = gr.Slider(1, 50, value=1, step=1, label="updates per step", elem_id="gan-updates")
                     with gr.Column(scale=2):
                         g_md = gr.Markdown(elem_id="gan-report")
                         g_grid = gr.Image(label="fixed-noise samples", format="png", interactive=False, buttons=["download", "fullscreen"],
@@ -298,7 +298,9 @@ def build_app(*, classifier: str | None = None, gan: str | None = None, cache: P
                 g_smd = gr.Markdown()
 
                 def show():
-                    return session.samples(), _frame(session.curves()), session.report()
+                    rows = session.curves()
+                    # an empty frame would fix the plot's colour scale as continuous before any data arrive
+                    return session.samples(), (_frame(rows) if rows["step"] else None), session.report()
 
                 def gan_step(n, lr_g, lr_d, loss):
                     session.train(n, lr_g=lr_g, lr_d=lr_d, loss=loss)

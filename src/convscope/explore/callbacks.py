@@ -384,8 +384,9 @@ def diffusion(temperature: float = 4.0, slider: float = 2.0, boundary: str = "sy
     heat = np.asarray(heat_solution(u0, m.D, float(n), boundary=boundary))
     r = u.shape[0] // 2
     x = np.arange(u.shape[1])
-    rows = render.rows(x, {f"{n} steps of the propagator": u[r], f"heat equation, t = {n}, D = {m.D:.4g}": heat[r],
-                           "start": u0[r]}, x_name="column", y_name="concentration")
+    # fixed series names: the plot's legend and colours stay put while the slider moves
+    rows = render.rows(x, {"start": u0[r], "n steps of the propagator": u[r], "heat equation at t = n": heat[r]},
+                       x_name="column", y_name="concentration")
     m0, m1 = float(mass(u0)), float(mass(u))
     report = (
         f"**{n:,} steps** (temperature {temperature:g}, boundary {boundary}, exact spectral method).\n\n"
