@@ -13,15 +13,7 @@ from __future__ import annotations
 
 __all__ = ["API_NAMES", "build_app", "launch"]
 
-API_NAMES = (
-    "kernel_grid", "feature_maps", "pixel",
-    "theorem",
-    "spectrum", "filter",
-    "diffuse",
-    "fractional",
-    "classifier_status", "predict", "filters",
-    "gan_step", "gan_reset", "gan_samples", "gan_walk", "gan_spectrum",
-)
+from .callbacks import API_NAMES
 
 
 def build_app(**kw):

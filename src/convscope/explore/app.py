@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 from .._checks import ConvscopeError
-from . import API_NAMES
 from . import callbacks as cb
+from .callbacks import API_NAMES
 
 __all__ = ["API_NAMES", "build_app", "launch", "cache_dir", "prepare_environment", "THEME_FONTS"]
 

@@ -28,6 +28,7 @@ from .._checks import ArgumentError, ConvscopeError, check_float, check_int, che
 from . import render
 
 __all__ = [
+    "API_NAMES",
     "WORK_SIZE",
     "POOLS",
     "KERNEL_CHOICES",
@@ -52,6 +53,16 @@ __all__ = [
     "gan_spectrum",
 ]
 
+# every public endpoint of the app, in the order of the tabs (the README lists them too)
+API_NAMES = (
+    "kernel_grid", "feature_maps", "pixel",
+    "theorem",
+    "spectrum", "filter",
+    "diffuse",
+    "fractional",
+    "classifier_status", "predict", "filters",
+    "gan_step", "gan_reset", "gan_samples", "gan_walk", "gan_spectrum",
+)
 WORK_SIZE = 256  # the short side every photograph is resized to (the benchmark's 256²)
 POOLS = ("max", "average")
 DIFFUSION_BOUNDARIES = ("circular", "symmetric", "zeros")
