@@ -1,5 +1,6 @@
 # convscope: two commands set everything up on a fresh machine.
 #   make demo   create .venv, install, run the tour on bundled data
+#   make explore   create .venv, install, serve the live explorer on http://127.0.0.1:7860
 #   make test   create .venv, install with dev extras, run ruff and pytest
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -10,7 +11,7 @@ DEVSTAMP := $(VENV)/.installed-dev
 # torch==2.13.0 is the CPU wheel on disk; pinned in pyproject.toml (never a CUDA build).
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-slow lint bench browser-deps clean
+.PHONY: demo explore test test-slow lint bench browser-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,7 +26,7 @@ $(DEVSTAMP): $(STAMP)
 
 # Headless Chromium for the browser test (Debian package); best effort when not root.
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
 	      || echo "warning: could not install chromium; browser tests will be skipped"; \
@@ -33,6 +34,10 @@ browser-deps:
 
 demo: $(STAMP)
 	$(VENV)/bin/convscope tour --quick --out convscope-out/tour
+
+# the live explorer (Gradio, offline, 127.0.0.1 only); Ctrl-C stops it
+explore: $(STAMP)
+	$(VENV)/bin/convscope explore
 
 test: $(DEVSTAMP) browser-deps
 	$(VENV)/bin/ruff check .

@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "convscope.cli.classify",  # classify train/eval/predict/filters
     "convscope.cli.gan",  # gan train/sample/interpolate/arithmetic/evaluate/spectrum
     "convscope.cli.tour",  # tour
+    "convscope.cli.explore",  # explore
     "convscope.cli.calibrate",  # calibrate
 ]
 

@@ -1,0 +1,39 @@
+"""``convscope explore``: the whole story, live in the browser (a local Gradio app)."""
+
+from __future__ import annotations
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser(
+        "explore",
+        parents=[common],
+        help="serve the live explorer: the seven steps of the story as an interactive local web app",
+        description="Kernels and feature maps, the convolution theorem, the Fourier domain, diffusion, "
+        "fractionally-strided convolution, recognition and a live DCGAN, in the browser. Works with no "
+        "network: no analytics, no external assets, no share link unless --share. Writes only to the "
+        "user cache directory.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--classifier", metavar="RUN", default=None,
+                   help="a classifier run folder (classify train --out) for the recognition tab; without it a "
+                   "LeNet is trained on the bundled digits in the background once and cached")
+    p.add_argument("--gan", metavar="RUN", default=None,
+                   help="a GAN run folder (gan train --out) whose generator the DCGAN tab shows instead of live training")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    p.add_argument("--share", action="store_true",
+                   help="also create a public gradio.live link (needs the network; off by default)")
+    p.set_defaults(func=cmd_explore)
+
+
+def cmd_explore(args) -> int:
+    from .._checks import fail
+    from ..explore import build_app, launch
+
+    if not 0 <= args.port <= 65535:
+        raise fail("--port", "an integer in 0..65535", args.port)
+    demo = build_app(classifier=args.classifier, gan=args.gan)
+    print(f"convscope explore: files go to {demo.convscope['cache']}; press Ctrl-C to stop", flush=True)
+    launch(demo, host=args.host, port=args.port, share=args.share, browser=not args.no_browser,
+           block=True, quiet=args.quiet)
+    return 0

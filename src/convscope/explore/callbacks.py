@@ -1,0 +1,839 @@
+"""The explorer's callbacks: plain functions of plain values, one per ``api_name``.
+
+Each takes what a Gradio control holds (names, numbers, file paths, small
+grids) and returns what a Gradio output shows (uint8 RGB arrays, Markdown or
+HTML strings, long-format rows for a line plot). None imports Gradio, so each
+is unit-tested as a plain function. Expected failures raise the
+:class:`~convscope._checks.ConvscopeError` family; :mod:`.app` turns them into
+a message in the page.
+
+This module is the one place that calls the library: every science step goes
+through :mod:`convscope.experiments` where that step exists, and through the
+library functions the experiments themselves use until it does.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._checks import ArgumentError, ConvscopeError, check_float, check_int, check_option, fail
+from . import render
+
+__all__ = [
+    "API_NAMES",
+    "WORK_SIZE",
+    "POOLS",
+    "KERNEL_CHOICES",
+    "image_choices",
+    "load_work_image",
+    "kernel_grid",
+    "grid_kernel",
+    "feature_maps",
+    "pixel_computation",
+    "theorem",
+    "spectrum",
+    "filter_view",
+    "steps_from_slider",
+    "diffusion",
+    "fractional",
+    "Classifier",
+    "prepare_digit",
+    "predict",
+    "first_layer_filters",
+    "GanSession",
+    "gan_walk",
+    "gan_spectrum",
+]
+
+# every public endpoint of the app, in the order of the tabs (the README lists them too)
+API_NAMES = (
+    "kernel_grid", "feature_maps", "pixel",
+    "theorem",
+    "spectrum", "filter",
+    "diffuse",
+    "fractional",
+    "classifier_status", "predict", "filters",
+    "gan_step", "gan_reset", "gan_samples", "gan_walk", "gan_spectrum",
+)
+WORK_SIZE = 256  # the short side every photograph is resized to (the benchmark's 256²)
+POOLS = ("max", "average")
+DIFFUSION_BOUNDARIES = ("circular", "symmetric", "zeros")
+DIFFUSION_SOURCES = ("drop", "disc", "image")
+MAX_STEPS = 1_000_000
+# the names offered in the kernel menu; "gaussian" and "log" take sigma, every one takes size
+KERNEL_CHOICES = ("laplacian8", "laplacian4", "sobel_x", "sobel_y", "scharr_x", "prewitt_x", "sharpen",
+                  "emboss", "box", "identity", "gaussian", "log", "gabor")
+
+
+def image_choices() -> list[str]:
+    from ..data.images import BUNDLED_IMAGES
+
+    return list(BUNDLED_IMAGES)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_image(path: str, mtime: float, gray: bool, size: int) -> np.ndarray:
+    from ..data.images import load_image
+
+    return load_image(path, gray=gray, size=size).astype(np.float64)
+
+
+def load_work_image(name: str | None, upload: str | os.PathLike | None = None, *, gray: bool = False,
+                    size: int = WORK_SIZE) -> np.ndarray:
+    """The picture a tab works on: an upload (through ``data.images``' guards) or a bundled name.
+
+    Returns float64 in [0, 1]: (H, W) grey or (3, H, W) colour, short side ``size``.
+    """
+    from ..data.images import BUNDLED_IMAGES, bundled_image_path
+
+    size = check_int("size", size, min_value=8)
+    if upload:
+        p = Path(os.fspath(upload))
+        if not p.is_file():
+            raise fail("upload", "an existing file", str(p))
+        key = str(p)
+    else:
+        key = check_option("image", name or "camera", BUNDLED_IMAGES)
+        p = bundled_image_path(key)
+    a = _cached_image(str(p), p.stat().st_mtime, bool(gray), size)
+    if not gray and a.ndim == 2:
+        a = np.repeat(a[None], 3, axis=0)
+    # crop the long side to a centred square so every view is size × size
+    H, W = a.shape[-2:]
+    y0, x0 = (H - min(H, W)) // 2, (W - min(H, W)) // 2
+    s = min(H, W)
+    return np.ascontiguousarray(a[..., y0:y0 + s, x0:x0 + s])
+
+
+# ------------------------------------------------------------------ 1. kernels and feature maps
+
+
+def kernel_grid(name: str, size: int = 3, sigma: float = 1.0) -> list[list[float]]:
+    """A named kernel (``gaussian``/``log``/``gabor`` use ``sigma``) as a ``size`` × ``size`` grid of numbers."""
+    from ..kernels import get_kernel
+
+    size = check_int("size", int(size) if isinstance(size, float) and float(size).is_integer() else size, min_value=1)
+    if size not in (3, 5):
+        raise fail("size", "3 or 5", size)
+    sigma = check_float("sigma", sigma, min_value=0.0, strict_min=True)
+    key = check_option("kernel", name, KERNEL_CHOICES)
+    if key in ("gaussian", "log", "gabor"):
+        k = get_kernel(key, size, sigma)
+    elif key in ("box", "identity"):
+        k = get_kernel(key, size)
+    else:
+        k = get_kernel(key)
+        if k.shape[0] != size:  # a fixed 3×3 kernel in a 5×5 grid: centred, zeros around
+            pad = (size - k.shape[0]) // 2
+            if pad < 0:
+                raise fail("size", f"{k.shape[0]} for {key}", size)
+            out = np.zeros((size, size))
+            out[pad:pad + k.shape[0], pad:pad + k.shape[1]] = k.numpy()
+            return np.round(out, 6).tolist()
+    return np.round(k.numpy(), 6).tolist()
+
+
+def grid_kernel(grid: Any) -> np.ndarray:
+    """What the editable grid holds (a table of numbers or numeric strings) as a float64 kernel."""
+    if hasattr(grid, "to_numpy"):  # a pandas DataFrame
+        grid = grid.to_numpy()
+    try:
+        a = np.array(grid, dtype=object)
+        if a.ndim != 2 or a.size == 0:
+            raise ValueError
+        k = np.array([[float(str(v).strip() or "0") for v in row] for row in a], dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ArgumentError(f"kernel must be a grid of numbers, got {np.asarray(grid, dtype=object).tolist()!r}") from e
+    if k.shape[0] != k.shape[1] or k.shape[0] not in (3, 5):
+        raise fail("kernel", "a 3×3 or 5×5 grid", f"shape {k.shape}")
+    if not np.all(np.isfinite(k)):
+        raise fail("kernel", "finite numbers", k.tolist())
+    return k
+
+
+def _kernel_meaning(k: np.ndarray) -> str:
+    s = float(k.sum())
+    tol = 1e-5 * max(1.0, float(np.abs(k).sum()))  # the grid shows 6 decimals: 9 × 0.111111 is a unit sum
+    if abs(s) < tol:
+        return (f"**sum = {s:.3g}: zero-sum, a change detector.** A flat region gives exactly 0; only edges "
+                "and texture survive (grey = 0, red > 0, blue < 0).")
+    if abs(s - 1) < tol:
+        return (f"**sum = {s:.4g}: unit-sum, an average.** Brightness is kept: a flat region comes out unchanged "
+                "(a blur, or the identity).")
+    return (f"**sum = {s:.4g}:** neither 0 nor 1, so a flat region of brightness b comes out as {s:.3g}·b "
+            "(the output is scaled as well as filtered).")
+
+
+def _pool(maps: np.ndarray, kind: str, size: int) -> np.ndarray:
+    import torch
+    import torch.nn.functional as F
+
+    t = torch.from_numpy(np.ascontiguousarray(maps))[None]
+    out = F.max_pool2d(t, size) if kind == "max" else F.avg_pool2d(t, size)
+    return out[0].numpy()
+
+
+def _convolve(img: np.ndarray, k: np.ndarray) -> np.ndarray:
+    from ..conv import convolve2d
+
+    return np.asarray(convolve2d(img, k, mode="same", boundary="reflect"))
+
+
+def feature_maps(image: str | None, upload: str | None, grid: Any, pool: str = "max", pool_size: int = 2):
+    """Convolve each colour channel with the grid's kernel.
+
+    Returns ``(maps, pooled, meaning)``: the per-channel maps side by side
+    (blue < 0 < red), the same after ``pool``-pooling by ``pool_size``, and
+    Markdown on what the kernel's sum means.
+    """
+    pool = check_option("pool", pool, POOLS)
+    pool_size = check_int("pool_size", int(pool_size), min_value=1)
+    if pool_size not in (2, 4):
+        raise fail("pool_size", "2 or 4", pool_size)
+    img = load_work_image(image, upload)
+    k = grid_kernel(grid)
+    maps = _convolve(img, k)  # (3, H, W)
+    pooled = _pool(maps, pool, pool_size)
+    tiles = render.tile([render.diverging(m) for m in maps], cols=3, gap=4)
+    ptiles = render.tile([render.upscale(render.diverging(m), pool_size) for m in pooled], cols=3, gap=4)
+    meaning = _kernel_meaning(k) + (
+        f"\n\nFeature maps R, G, B of a {img.shape[-2]}×{img.shape[-1]} image; "
+        f"{pool} pooling {pool_size}×{pool_size} gives {pooled.shape[-2]}×{pooled.shape[-1]}. "
+        "Click a pixel of a feature map to see its computation.")
+    return tiles, ptiles, meaning
+
+
+def tile_position(x: int, y: int, size: int = WORK_SIZE, gap: int = 4) -> tuple[int, int, int]:
+    """A click at ``(x, y)`` on the three tiled maps -> ``(channel, row, col)``."""
+    c = min(2, max(0, int(x) // (size + gap)))
+    col = min(size - 1, max(0, int(x) - c * (size + gap)))
+    return c, min(size - 1, max(0, int(y))), col
+
+
+def pixel_computation(image: str | None, upload: str | None, grid: Any, channel: int, row: int, col: int) -> str:
+    """HTML: the input patch, the (flipped) kernel, their elementwise products and the sum for one output pixel."""
+    img = load_work_image(image, upload)
+    k = grid_kernel(grid)
+    channel = check_int("channel", int(channel), min_value=0)
+    if channel > 2:
+        raise fail("channel", "0, 1 or 2", channel)
+    H, W = img.shape[-2:]
+    row, col = check_int("row", int(row), min_value=0), check_int("col", int(col), min_value=0)
+    if row >= H or col >= W:
+        raise fail("pixel", f"inside the {H}×{W} map", (row, col))
+    r = k.shape[0] // 2
+    padded = np.pad(img[channel], r, mode="reflect")  # the same border as the feature map
+    patch = padded[row:row + k.shape[0], col:col + k.shape[1]]
+    kf = k[::-1, ::-1]  # convolution flips the kernel; correlation would not
+    prod = patch * kf
+    total = float(prod.sum())
+    fmap = float(_convolve(img[channel], k)[row, col])
+    name = "RGB"[channel]
+    return (
+        f"<div class='cs-pixel'><b>Output pixel ({row}, {col}) of channel {name}</b>"
+        "<div class='cs-row'>"
+        + render.grid_html(patch, title=f"input patch ({k.shape[0]}×{k.shape[1]})")
+        + "<span class='cs-op'>×</span>"
+        + render.grid_html(kf, title="kernel, flipped (true convolution)")
+        + "<span class='cs-op'>=</span>"
+        + render.grid_html(prod, title="elementwise products")
+        + "</div>"
+        f"<p>sum of the products = <b>{total:.6g}</b>; the feature map holds <b>{fmap:.6g}</b> "
+        f"(difference {abs(total - fmap):.1e}).</p></div>"
+    )
+
+
+# ------------------------------------------------------------------ 2. the convolution theorem
+
+
+def theorem(image: str | None, upload: str | None, kernel: str = "gaussian:9", pad: bool = True):
+    """Spatial against FFT convolution of the grey image.
+
+    Returns ``(spatial, fft, difference, wrap, report)``: both results, the
+    log |difference|, the wrap-around error (``pad=False``) and Markdown with
+    the timings.
+    """
+    from ..fourier import convolution_theorem
+    from ..kernels import kernel_from_spec
+
+    img = load_work_image(image, upload, gray=True)
+    k = kernel_from_spec(str(kernel)).numpy()
+    if max(k.shape) > 63:
+        raise fail("kernel", "at most 63×63 in the explorer", f"shape {k.shape}")
+    r = convolution_theorem(img, k, pad=bool(pad), repeat=1)
+    s, f = np.asarray(r.spatial), np.asarray(r.frequency)
+    lo, hi = float(s.min()), float(s.max())
+    diff = np.abs(s - f)
+    if pad:
+        wrap = render.grey(np.zeros_like(s))
+        wrap_txt = "Zero padding on: the FFT grid holds the whole linear result, nothing wraps around."
+    else:
+        werr = np.asarray(r.wrap_error)
+        wrap = render.diverging(werr)
+        wrap_txt = (f"Zero padding off: the FFT result is **circular**. Light leaving one edge re-enters at the "
+                    f"opposite one; the error against the zero-bordered linear result reaches "
+                    f"{float(np.abs(werr).max()):.3g}, confined to a band {k.shape[0] // 2} px wide (right panel).")
+    report = (
+        f"| | time | \n|---|---|\n| spatial (direct) | {r.spatial_seconds * 1e3:.2f} ms |\n"
+        f"| FFT on {r.fft_shape[0]}×{r.fft_shape[1]} | {r.frequency_seconds * 1e3:.2f} ms |\n\n"
+        f"max |spatial − FFT| = **{r.max_abs_diff:.2e}** (rounding). {wrap_txt}"
+    )
+    return (render.grey(s, lo, hi), render.grey(f, lo, hi), render.heat(diff + 1e-18, log=True), wrap, report)
+
+
+# ------------------------------------------------------------------ 3. the Fourier domain
+
+
+def spectrum(image: str | None, upload: str | None):
+    """Returns ``(log magnitude, radial profile rows, report)``: the centred spectrum, the
+    log-log radial power with its fitted power law, and the slope."""
+    from ..fourier import fit_power_law, radial_profile
+    from ..fourier import spectrum as spec
+
+    img = load_work_image(image, upload, gray=True)
+    s = spec(img)
+    prof = radial_profile(img)
+    fit = fit_power_law(prof)
+    f = np.asarray(prof.frequency)[1:]
+    p = np.asarray(prof.power)[1:]
+    lf = np.log10(f)
+    rows = render.rows(lf, {"power": np.log10(np.maximum(p, 1e-300)),
+                            f"fit, slope {float(fit.slope):.2f}": float(fit.intercept) + float(fit.slope) * lf},
+                       x_name="log10 frequency", y_name="log10 power")
+    report = (f"Radial power falls off as f^{float(fit.slope):.2f} (natural photographs: about −2; "
+              "white noise: 0). The bright cross is the image's edges, which the DFT sees as jumps.")
+    return render.heat(np.asarray(s.magnitude)), rows, report
+
+
+def filter_view(image: str | None, upload: str | None, kind: str = "lowpass", cutoff: float = 0.08,
+                profile: str = "ideal", width: float = 0.05, order: float = 2.0):
+    """Returns ``(mask, result, removed, line rows, report)`` for one frequency mask."""
+    from ..fourier import FILTER_KINDS, FILTER_PROFILES, FilterSpec, filter_image, frequency_mask
+
+    kind = check_option("kind", kind, FILTER_KINDS)
+    profile = check_option("profile", profile, FILTER_PROFILES)
+    cutoff = check_float("cutoff", cutoff, min_value=0.0, max_value=0.5, strict_min=True)
+    width = check_float("width", width, min_value=0.0, max_value=0.5, strict_min=True)
+    order = check_float("order", order, min_value=0.0, strict_min=True)
+    img = load_work_image(image, upload, gray=True)
+    band = kind in ("bandpass", "bandstop")
+    spec = FilterSpec(kind, cutoff, profile, order, width if band else None)
+    out = np.asarray(filter_image(img, spec, pad="reflect"))
+    removed = img - out
+    mask = frequency_mask(img.shape, kind, cutoff, profile=profile, order=order, width=width if band else None).numpy()
+    r = img.shape[0] // 2
+    x = np.arange(img.shape[1])
+    rows = render.rows(x, {"original": img[r], "filtered": out[r]}, x_name="column", y_name="intensity")
+    kept = float((out**2).sum() / max((img**2).sum(), 1e-300))
+    report = (f"{profile} {kind}, cutoff {cutoff:g} cycles/px{f', width {width:g}' if band else ''}. "
+              f"Energy kept: {kept:.1%}. The line profile (row {r}) shows the Gibbs ringing of the ideal mask "
+              "next to each edge; the Gaussian mask does not ring.")
+    lo, hi = 0.0, 1.0
+    return (render.grey(mask, 0.0, 1.0), render.grey(out, lo, hi), render.diverging(removed), rows, report)
+
+
+# ------------------------------------------------------------------ 4. diffusion
+
+
+def steps_from_slider(position: float) -> int:
+    """The logarithmic slider (0..6) -> steps: 0 at 0, then 10**position, rounded."""
+    position = check_float("steps slider", position, min_value=0.0, max_value=6.0)
+    return 0 if position <= 0 else round(10.0**position)
+
+
+@functools.lru_cache(maxsize=8)
+def _start(source: str, image: str | None, upload: str | None, n: int) -> np.ndarray:
+    if source == "image":
+        return load_work_image(image, upload, gray=True, size=n)
+    u = np.zeros((n, n))
+    if source == "drop":
+        u[n // 2, n // 2] = 1.0
+    else:
+        y, x = np.mgrid[:n, :n]
+        u[(y - n // 2) ** 2 + (x - n // 2) ** 2 <= (n / 10) ** 2] = 1.0
+    return u
+
+
+def diffusion(temperature: float = 4.0, slider: float = 2.0, boundary: str = "symmetric", source: str = "disc",
+              image: str | None = None, upload: str | None = None, size: int = 128):
+    """Diffuse a drop (or the grey image) with softmax(laplacian8 / T), exactly, for any step count.
+
+    Returns ``(frame, propagator heat map, line rows, report)``; the report gives
+    the steps, the propagator's moments, mass and entropy.
+    """
+    from ..diffusion import (
+        diffuse,
+        entropy,
+        heat_solution,
+        mass,
+        moments,
+        propagator,
+        spectral_exact,
+    )
+    from ..kernels import get_kernel
+
+    temperature = check_float("temperature", temperature, min_value=0.05, max_value=100.0)
+    boundary = check_option("boundary", boundary, DIFFUSION_BOUNDARIES)
+    source = check_option("source", source, DIFFUSION_SOURCES)
+    size = check_int("size", int(size), min_value=8)
+    n = steps_from_slider(slider)
+    P = np.asarray(propagator(get_kernel("laplacian8"), temperature=temperature))
+    exact, why = spectral_exact(P, boundary)
+    if not exact:  # never iterate a million times in a callback
+        raise ArgumentError(f"boundary {boundary!r} has no exact fast form for this propagator: {why}")
+    u0 = _start(source, image if source == "image" else None, upload if source == "image" else None, size)
+    u = np.asarray(diffuse(u0, P, n, boundary=boundary, method="spectral"))
+    m = moments(P)
+    heat = np.asarray(heat_solution(u0, m.D, float(n), boundary=boundary))
+    r = u.shape[0] // 2
+    x = np.arange(u.shape[1])
+    # fixed series names: the plot's legend and colours stay put while the slider moves
+    rows = render.rows(x, {"start": u0[r], "n steps of the propagator": u[r], "heat equation at t = n": heat[r]},
+                       x_name="column", y_name="concentration")
+    m0, m1 = float(mass(u0)), float(mass(u))
+    report = (
+        f"**{n:,} steps** (temperature {temperature:g}, boundary {boundary}, exact spectral method).\n\n"
+        f"| quantity | value |\n|---|---|\n| mass at step 0 | {m0:.6g} |\n| mass now | {m1:.6g} |\n"
+        f"| entropy now | {float(entropy(u)):.4f} nats |\n| propagator centre | {P[1, 1]:.6f} |\n"
+        f"| D (px²/step) | {m.D:.6g} |\n| variance per step (y, x) | {m.variance[0]:.4g}, {m.variance[1]:.4g} |\n"
+        f"| drift (y, x) | {m.drift[0]:.3g}, {m.drift[1]:.3g} |\n| propagator entropy | {m.entropy:.4f} nats |\n\n"
+        + ("Mass is conserved: the walls reflect or wrap the salt." if boundary != "zeros"
+           else "Zero boundary: salt that reaches the edge is absorbed, so the mass falls.")
+    )
+    frame = render.heat(u) if source != "image" else render.grey(u, 0.0, 1.0)
+    return frame, render.upscale(render.heat(P), 48), rows, report
+
+
+# ------------------------------------------------------------------ 5. fractionally-strided convolution
+
+
+def fractional(size: int = 3, stride: int = 2, padding: int = 1, kernel_size: int = 3):
+    """Returns ``(steps HTML, report)``: zero insertion, padding, kernel, output, and the check against torch."""
+    import torch
+    import torch.nn.functional as F
+
+    from ..conv import conv_transpose2d, pad2d, zero_insert
+
+    size = check_int("input size", int(size), min_value=1)
+    stride = check_int("stride", int(stride), min_value=1)
+    kernel_size = check_int("kernel size", int(kernel_size), min_value=1)
+    padding = check_int("padding", int(padding), min_value=0)
+    if size > 8 or stride > 4 or kernel_size > 7:
+        raise fail("sizes", "input <= 8, stride <= 4, kernel <= 7 (a figure you can read)", (size, stride, kernel_size))
+    if padding > kernel_size - 1:
+        raise fail("padding", f"at most kernel size - 1 = {kernel_size - 1}", padding)
+    x = torch.arange(1.0, size * size + 1, dtype=torch.float64).reshape(1, 1, size, size)
+    g = torch.arange(kernel_size, dtype=torch.float64) - (kernel_size - 1) / 2
+    w1 = 1.0 + (kernel_size - 1) / 2 - g.abs()
+    w = torch.outer(w1, w1).reshape(1, 1, kernel_size, kernel_size)
+    xz = zero_insert(x, (stride, stride))
+    e = kernel_size - 1 - padding  # the full-convolution padding the construction needs
+    xp = pad2d(xz, (e, e, e, e), "zeros")
+    ours = conv_transpose2d(x, w, stride=stride, padding=padding)
+    ref = F.conv_transpose2d(x, w, stride=stride, padding=padding)
+    diff = float((ours - ref).abs().max())
+    out_n = (size - 1) * stride - 2 * padding + kernel_size
+    inserted = np.ones(xz.shape[-2:], bool)
+    inserted[::stride, ::stride] = False
+    hatch = np.zeros(xp.shape[-2:], bool)
+    hatch[e:e + xz.shape[-2], e:e + xz.shape[-1]] = inserted
+    win = {(i, j) for i in range(kernel_size) for j in range(kernel_size)}
+    html = (
+        "<div class='cs-row'>"
+        + render.grid_html(x[0, 0].numpy(), title=f"1. input {size}×{size}", fmt="{:.0f}")
+        + render.grid_html(xz[0, 0].numpy(), title=f"2. zeros inserted (stride {stride})", fmt="{:.0f}", hatch=inserted)
+        + render.grid_html(xp[0, 0].numpy(), title=f"3. padded by k−1−p = {e}", fmt="{:.0f}", hatch=hatch, mark=win)
+        + render.grid_html(w[0, 0].flip(-2, -1).numpy(), title=f"4. kernel {kernel_size}×{kernel_size} (flipped)", fmt="{:.0f}")
+        + render.grid_html(ours[0, 0].numpy(), title=f"5. output {out_n}×{out_n}", fmt="{:.0f}", mark={(0, 0)})
+        + "</div>"
+    )
+    report = (
+        f"Output size = (N − 1)·s − 2p + k = ({size} − 1)·{stride} − 2·{padding} + {kernel_size} = **{out_n}**.\n\n"
+        f"The red window in (3) is where the kernel sits for output pixel (0, 0). "
+        f"max |ours − torch.conv_transpose2d| = **{diff:.1e}**"
+        + (" (equal)." if diff < 1e-12 else " (MISMATCH).")
+    )
+    return html, report
+
+
+# ------------------------------------------------------------------ 6. recognition
+
+
+DIGIT_SIZE = 16
+
+
+@dataclass
+class Classifier:
+    """The recognition tab's model: loaded from ``run`` or trained once on the bundled digits and cached.
+
+    ``start()`` begins background training when nothing is cached; ``status()``
+    reports the progress; ``ready`` says when ``model`` and ``meta`` can be used.
+    """
+
+    cache_dir: Path
+    run: str | None = None
+    epochs: int = 6
+    model: Any = None
+    meta: dict | None = None
+    error: str | None = None
+    progress: float = 0.0
+    message: str = "not started"
+    _thread: threading.Thread | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.run) if self.run else Path(self.cache_dir) / "classifier-digits"
+
+    @property
+    def ready(self) -> bool:
+        return self.model is not None
+
+    def _load(self) -> None:
+        from ..models import load_classifier
+
+        model, meta = load_classifier(self.run_dir)  # weights_only inside
+        model.eval()
+        self.model, self.meta = model, meta
+        self.progress, self.message = 1.0, f"classifier loaded from {self.run_dir}"
+
+    def _cached(self) -> bool:
+        d = self.run_dir
+        return d.is_dir() and ((d / "best.pt").is_file() or (d / "DONE").is_file())
+
+    def start(self, *, background: bool = True) -> None:
+        """Load ``run`` (or the cached digits classifier), else train it, in a thread when ``background``."""
+        with self._lock:
+            if self.ready or (self._thread is not None and self._thread.is_alive()):
+                return
+            if self.run or self._cached():
+                self._load()
+                return
+            self._thread = threading.Thread(target=self._train, name="convscope-explore-classifier", daemon=True)
+            if background:
+                self._thread.start()
+        if not background:
+            self._train()
+
+    def _train(self) -> None:
+        from .._io import atomic_write_text
+        from ..models import CNNConfig
+        from ..train.classify import TrainConfig, train_classifier
+
+        out = self.run_dir
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            cfg = CNNConfig(arch="lenet")
+            for epoch in range(1, self.epochs + 1):  # one epoch per call: resume gives the progress
+                self.message = f"training a LeNet on the bundled digits: epoch {epoch}/{self.epochs}"
+                tc = TrainConfig(data="digits", image_size=DIGIT_SIZE, epochs=epoch, batch_size=64, seed=0,
+                                 device="cpu", keep_last=1)
+                train_classifier(cfg, tc, out, resume=epoch > 1, quiet=True)
+                self.progress = epoch / self.epochs
+            atomic_write_text(out / "DONE", "trained by convscope explore\n")
+            self._load()
+        except Exception as e:  # reported in the page by status(); never kills the server
+            self.error = f"{type(e).__name__}: {e}"
+            self.message = f"training failed: {self.error}"
+
+    def status(self) -> str:
+        if self.error:
+            return f"⚠ {self.message}"
+        if self.ready:
+            return f"✔ {self.message}"
+        return f"⏳ {self.message} ({self.progress:.0%})"
+
+    def wait(self, timeout: float | None = None) -> bool:
+        t = self._thread
+        if t is not None:
+            t.join(timeout)
+        return self.ready
+
+
+def prepare_digit(sketch: Any = None, upload: str | None = None) -> np.ndarray:
+    """A drawing (Sketchpad's dict or an RGBA array) or an uploaded file -> a (H, W) float image, bright digit on dark.
+
+    Dark ink on a light page is inverted; the digit is cropped to its bounding box
+    and centred in a square with a margin, as MNIST's digits are.
+    """
+    if upload:
+        a = load_work_image(None, upload, gray=True, size=64)
+    else:
+        if isinstance(sketch, dict):
+            sketch = sketch.get("composite") if sketch.get("composite") is not None else sketch.get("background")
+        if sketch is None:
+            raise ArgumentError("digit must be drawn on the sketchpad or uploaded, got nothing")
+        s = np.asarray(sketch, dtype=np.float64)
+        if s.ndim == 3 and s.shape[-1] == 4:  # ink is where alpha is, whatever its colour
+            alpha = s[..., 3] / 255.0
+            lum = s[..., :3].mean(-1) / 255.0
+            a = alpha * (1.0 - lum) if alpha.min() < 0.99 else 1.0 - lum
+        elif s.ndim == 3:
+            a = 1.0 - s[..., :3].mean(-1) / 255.0
+        elif s.ndim == 2:
+            a = 1.0 - s / (255.0 if s.max() > 1 else 1.0)
+        else:
+            raise fail("digit", "an image", f"shape {s.shape}")
+    if a.mean() > 0.5:  # light background: make the ink bright
+        a = 1.0 - a
+    if a.max() <= 0.05:
+        raise ArgumentError("digit must have some ink, got an empty drawing")
+    ys, xs = np.nonzero(a > 0.2 * a.max())
+    a = a[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    side = int(max(a.shape) * 1.3) + 1
+    sq = np.zeros((side, side))
+    y0, x0 = (side - a.shape[0]) // 2, (side - a.shape[1]) // 2
+    sq[y0:y0 + a.shape[0], x0:x0 + a.shape[1]] = a
+    return sq / sq.max()
+
+
+def predict(classifier: Classifier, sketch: Any = None, upload: str | None = None):
+    """Returns ``(top-3 {class: probability}, every layer's feature maps, input as seen)``."""
+    import torch
+
+    from ..train.classify import prepare_images
+
+    if not classifier.ready:
+        raise ArgumentError(f"classifier must be ready first: {classifier.status()}")
+    digit = prepare_digit(sketch, upload)
+    x = prepare_images(torch.from_numpy(digit).float()[None, None], classifier.meta)
+    model = classifier.model
+    layers: list[tuple[str, np.ndarray]] = []
+    with torch.no_grad():
+        h = x
+        for i, mod in enumerate(model.conv):
+            h = mod(h)
+            if isinstance(mod, torch.nn.Conv2d | torch.nn.MaxPool2d | torch.nn.ReLU):
+                layers.append((f"{i}: {type(mod).__name__}", h[0].numpy()))
+        prob = torch.softmax(model(x), 1)[0]
+    classes = classifier.meta["classes"]
+    p, idx = prob.topk(min(3, len(classes)))
+    top = {str(classes[int(j)]): float(q) for q, j in zip(p, idx)}
+    rows = []
+    for _name, a in layers:
+        tiles = [render.upscale(render.grey(c), max(1, 48 // c.shape[-1])) for c in a]
+        side = tiles[0].shape[0]
+        tiles = [t[:side, :side] for t in tiles]
+        rows.append(render.tile(tiles, cols=len(tiles), gap=2))
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 6), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    maps = np.concatenate(rows, axis=0)
+    seen = render.upscale(render.grey(x[0, 0].numpy()), 8)
+    return top, maps, seen
+
+
+def first_layer_filters(classifier: Classifier):
+    """Returns ``(filters, spectra)``: the learned first-layer kernels and their centred magnitude spectra."""
+    from ..models.cnn import kernel_spectra
+
+    if not classifier.ready:
+        raise ArgumentError(f"classifier must be ready first: {classifier.status()}")
+    w = classifier.model.first_conv.weight.detach().double()  # (C_out, C_in, k, k)
+    ks = w.mean(1)
+    f = render.tile([render.upscale(render.diverging(k.numpy()), 12) for k in ks], cols=min(8, len(ks)), gap=3)
+    sp = kernel_spectra(w, 32).double()
+    sp = sp.mean(1) if sp.ndim == 4 else sp
+    s = render.tile([render.upscale(render.heat(m.numpy()), 2) for m in sp], cols=min(8, len(sp)), gap=3)
+    return f, s
+
+
+# ------------------------------------------------------------------ 7. DCGAN
+
+
+def _slerp(a, b, t: float):
+    import torch
+
+    a_n, b_n = a / a.norm(), b / b.norm()
+    omega = torch.acos((a_n * b_n).sum().clamp(-1, 1))
+    if float(omega) < 1e-6:
+        return (1 - t) * a + t * b
+    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
+
+
+class GanSession:
+    """A small DCGAN trained live on the bundled digits (or a loaded generator), one step at a time.
+
+    Learning rates and the loss may change between steps; the fixed noise never does,
+    so the sample grid is comparable across steps.
+    """
+
+    def __init__(self, *, run: str | None = None, image_size: int = 16, batch_size: int = 64, seed: int = 0):
+        self.run = run
+        self.image_size = image_size
+        self.batch_size = batch_size
+        self.seed = seed
+        self.lock = threading.Lock()
+        self._built = False
+        self.history: dict[str, list[float]] = {"step": [], "loss_d": [], "loss_g": [], "d_real": [], "d_fake": []}
+        self.step = 0
+        self.images_per_s = float("nan")
+
+    def _build(self) -> None:
+        import torch
+
+        from ..models.dcgan import DCGANConfig, Discriminator, Generator, make_optimizers
+        from ..train.gan import load_data, load_generator
+
+        g = torch.Generator().manual_seed(self.seed)
+        if self.run:
+            self.G, meta = load_generator(self.run)  # weights_only inside
+            cfg = meta["model_config"]
+            self.image_size = cfg.image_size
+            self.D = None
+            self.step = int(meta.get("step") or 0)
+            fixed = meta.get("fixed_noise")
+            self.fixed = fixed[:16] if isinstance(fixed, torch.Tensor) else torch.randn(16, cfg.nz, 1, 1, generator=g)
+        else:
+            cfg = DCGANConfig(image_size=self.image_size, channels=1, nz=32, ngf=32, ndf=32)
+            torch.manual_seed(self.seed)  # the networks' initial weights; the explorer's own process
+            self.G, self.D = Generator(cfg), Discriminator(cfg)
+            self.optG, self.optD = make_optimizers(self.G, self.D)
+            self.fixed = torch.randn(16, cfg.nz, 1, 1, generator=g)
+        self.cfg = cfg
+        self.real, _, _, _ = load_data("digits", image_size=cfg.image_size, channels=cfg.channels, split="all")
+        self.gen = g
+        self._built = True
+
+    @property
+    def trainable(self) -> bool:
+        return self.run is None
+
+    def ensure(self) -> None:
+        with self.lock:
+            if not self._built:
+                self._build()
+
+    def train(self, n: int = 1, *, lr_g: float = 2e-4, lr_d: float = 2e-4, loss: str = "bce") -> None:
+        """``n`` alternating D/G updates with the given learning rates and loss."""
+        import torch
+
+        from ..models.dcgan import LOSSES
+        from ..train.gan import make_train_step
+
+        n = check_int("steps", int(n), min_value=1)
+        if n > 200:
+            raise fail("steps", "at most 200 per call", n)
+        lr_g = check_float("lr_g", lr_g, min_value=0.0, max_value=0.1, strict_min=True)
+        lr_d = check_float("lr_d", lr_d, min_value=0.0, max_value=0.1, strict_min=True)
+        loss = check_option("loss", loss, LOSSES)
+        self.ensure()
+        if not self.trainable:
+            raise ArgumentError("steps need a live GAN: this explorer shows the generator loaded with --gan")
+        with self.lock:
+            for opt, lr in ((self.optG, lr_g), (self.optD, lr_d)):
+                for group in opt.param_groups:
+                    group["lr"] = lr
+            step = make_train_step(self.G, self.D, self.optG, self.optD, loss)
+            self.G.train()
+            self.D.train()
+            t0 = time.perf_counter()
+            for _ in range(n):
+                idx = torch.randint(0, self.real.shape[0], (self.batch_size,), generator=self.gen)
+                z = torch.randn(self.batch_size, self.cfg.nz, 1, 1, generator=self.gen)
+                ld, lg, lr_, lf = step(self.real[idx], z)
+                self.step += 1
+                h = self.history
+                h["step"].append(self.step)
+                h["loss_d"].append(float(ld.detach()))
+                h["loss_g"].append(float(lg.detach()))
+                h["d_real"].append(float(torch.sigmoid(lr_.detach()).mean()))
+                h["d_fake"].append(float(torch.sigmoid(lf.detach()).mean()))
+            self.images_per_s = n * self.batch_size / max(time.perf_counter() - t0, 1e-9)
+
+    def samples(self) -> np.ndarray:
+        import torch
+
+        self.ensure()
+        with self.lock, torch.no_grad():
+            self.G.eval()
+            imgs = self.G(self.fixed).numpy()  # (16, 1, S, S) in [-1, 1]
+        tiles = [render.upscale(render.grey(im[0], -1.0, 1.0), max(1, 64 // self.image_size)) for im in imgs]
+        return render.tile(tiles, cols=4, gap=3)
+
+    def curves(self) -> dict[str, list]:
+        h = self.history
+        return render.rows(h["step"], {"loss D": h["loss_d"], "loss G": h["loss_g"], "D(x)": h["d_real"],
+                                       "D(G(z))": h["d_fake"]}, x_name="step", y_name="value")
+
+    def report(self) -> str:
+        h = self.history
+        if not h["step"]:
+            src = f"generator loaded from {self.run}" if self.run else "untrained DCGAN on the bundled digits"
+            return f"**step {self.step}**: {src}."
+        return (f"**step {self.step}**: loss D {h['loss_d'][-1]:.3f}, loss G {h['loss_g'][-1]:.3f}, "
+                f"D(x) {h['d_real'][-1]:.3f}, D(G(z)) {h['d_fake'][-1]:.3f}; "
+                f"{self.images_per_s:.0f} images/s in the last call.")
+
+    def reset(self) -> None:
+        with self.lock:
+            self._built = False
+            self.step = 0
+            for v in self.history.values():
+                v.clear()
+        self.ensure()
+
+
+def gan_walk(session: GanSession, seed_a: int = 1, seed_b: int = 2, frames: int = 8, mode: str = "slerp") -> np.ndarray:
+    """A latent walk from ``z(seed_a)`` to ``z(seed_b)``, linear or spherical, as one strip of images."""
+    import torch
+
+    seed_a = check_int("seed_a", int(seed_a), min_value=0)
+    seed_b = check_int("seed_b", int(seed_b), min_value=0)
+    frames = check_int("frames", int(frames), min_value=2)
+    if frames > 16:
+        raise fail("frames", "at most 16", frames)
+    mode = check_option("mode", mode, ("linear", "slerp"))
+    session.ensure()
+    nz = session.cfg.nz
+    a = torch.randn(nz, generator=torch.Generator().manual_seed(seed_a))
+    b = torch.randn(nz, generator=torch.Generator().manual_seed(seed_b))
+    ts = np.linspace(0.0, 1.0, frames)
+    z = torch.stack([(1 - t) * a + t * b if mode == "linear" else _slerp(a, b, float(t)) for t in ts])
+    with session.lock, torch.no_grad():
+        session.G.eval()
+        imgs = session.G(z[:, :, None, None]).numpy()
+    tiles = [render.upscale(render.grey(im[0], -1.0, 1.0), max(1, 64 // session.image_size)) for im in imgs]
+    return render.tile(tiles, cols=frames, gap=3)
+
+
+def gan_spectrum(session: GanSession, n: int = 256):
+    """Returns ``(radial profile rows, report)``: real against generated mean spectra and the checkerboard flag."""
+    import torch
+
+    from ..metrics.spectral import spectral_report
+
+    n = check_int("n", int(n), min_value=8)
+    session.ensure()
+    with session.lock, torch.no_grad():
+        session.G.eval()
+        z = torch.randn(n, session.cfg.nz, 1, 1, generator=torch.Generator().manual_seed(12345))
+        fake = session.G(z)
+    real = session.real[:n]
+    rep = spectral_report(real, fake)
+    f = np.asarray(rep["freqs"][1:], dtype=np.float64)
+    rows = render.rows(f, {"real": np.log10(np.maximum(rep["real_profile"][1:], 1e-12)),
+                           "generated": np.log10(np.maximum(rep["fake_profile"][1:], 1e-12))},
+                       x_name="frequency (cycles per image)", y_name="log10 power")
+    flag = ("**checkerboard flagged** at " + ", ".join(f"({p['fy']}, {p['fx']})" for p in rep["flagged"])
+            if rep["checkerboard"] else "no checkerboard peak")
+    report = (f"{flag}. Slopes: real {rep['slope_real']:.2f}, generated {rep['slope_fake']:.2f}; "
+              f"high-frequency power ratio {rep['high_freq_ratio']:.2f}; discrepancy {rep['discrepancy']:.3f} "
+              f"(mean |log10 ratio|, {n} images each).")
+    return rows, report
+
+
+def message(e: BaseException) -> str:
+    """The one line a person sees for an error raised by a callback."""
+    if isinstance(e, ConvscopeError):
+        text = str(e).strip()
+        return text.splitlines()[0] if text else type(e).__name__
+    return f"internal error: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+

@@ -1,0 +1,302 @@
+"""The explorer end to end: a real server on a free port, driven by headless Chromium and by gradio_client.
+
+One server per module (started in this process, files in a temporary cache
+directory). The browser test walks every tab and checks the live updates the
+issue names; the client test calls every public ``api_name`` once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("gradio")
+pytestmark = pytest.mark.xdist_group("explore")
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+LOCAL = {"127.0.0.1", "localhost"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from convscope.explore import build_app, callbacks, launch
+
+    cache = tmp_path_factory.mktemp("explore-cache")
+    # a one-epoch classifier in the cache: the app finds it there, as it finds the one it trained on first launch
+    callbacks.Classifier(cache_dir=cache, epochs=1).start(background=False)
+    cwd = Path.cwd()
+    before = set(os.listdir(cwd))
+    t0 = time.perf_counter()
+    demo = build_app(cache=cache)
+    url = launch(demo, port=_free_port(), browser=False, block=False, quiet=True)
+    start_s = time.perf_counter() - t0
+    try:
+        yield {"url": url, "cache": cache, "demo": demo, "start_s": start_s}
+    finally:
+        demo.close()
+    # nothing written outside the cache directory (the working directory stays as it was)
+    assert set(os.listdir(cwd)) - before <= {"test-artifacts"}
+
+
+def _external(urls) -> list[str]:
+    bad = []
+    for u in urls:
+        p = urlparse(u)
+        if p.scheme in ("http", "https", "ws", "wss") and p.hostname not in LOCAL:
+            bad.append(u)
+    return bad
+
+
+def test_served_page_loads_nothing_external(server):
+    """No script, stylesheet, font or image from another host; no analytics; no share link."""
+    html = urllib.request.urlopen(server["url"], timeout=10).read().decode()
+    res = re.findall(r'<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*"([^"]+)"', html)
+    assert res and not _external(res), _external(res)
+    assert not re.findall(r"@import\s+url\(\s*['\"]?https?://", html)
+    css_links = [u for u in re.findall(r'<link\b[^>]*rel="stylesheet"[^>]*href="([^"]+)"', html)]
+    css = "".join(urllib.request.urlopen(server["url"] + u.lstrip("./"), timeout=10).read().decode() for u in css_links)
+    css += urllib.request.urlopen(server["url"] + "theme.css", timeout=10).read().decode()
+    fetched = [u for u in re.findall(r"url\(\s*['\"]?([^'\")]+)", css) if not u.startswith("data:")]
+    assert not _external(fetched), _external(fetched)
+    assert "fonts.googleapis" not in css and "fonts.gstatic" not in css
+    cfg = json.loads(urllib.request.urlopen(server["url"] + "config", timeout=10).read())
+    assert "gradio.live" not in json.dumps(cfg.get("share_url") or "")
+    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
+    assert cfg.get("analytics_enabled") in (False, None)
+    assert server["start_s"] < 30  # the browser test measures the page itself
+
+
+def test_every_api_name_through_gradio_client(server):
+    from gradio_client import Client, handle_file
+
+    from convscope.explore import API_NAMES
+
+    c = Client(server["url"], verbose=False, download_files=False)
+    info = c.view_api(return_format="dict", print_info=False)
+    names = {k.lstrip("/") for k in info["named_endpoints"]}
+    assert set(API_NAMES) <= names, set(API_NAMES) - names
+    digit = server["cache"] / "digit.png"
+    a = np.zeros((64, 64), np.uint8)
+    a[12:52, 28:36] = 255  # a "1"
+    Image.fromarray(a).save(digit)
+    grid = {"headers": ["1", "2", "3"], "data": [[0, 0, 0], [0, 1, 0], [0, 0, 0]]}
+    calls = {
+        "kernel_grid": ("sobel_x", 3, 1.0),
+        "feature_maps": ("camera", None, grid, "max", 2),
+        "pixel": ("camera", None, grid, 0, 5, 5),
+        "theorem": ("camera", None, "gaussian:5", False),
+        "spectrum": ("camera", None),
+        "filter": ("camera", None, "highpass", 0.1, "gaussian", 0.05, 2.0),
+        "diffuse": (4.0, 6.0, "circular", "drop", "camera"),
+        "fractional": (3, 2, 1, 3),
+        "classifier_status": (),
+        "predict": (None, handle_file(str(digit))),
+        "filters": (),
+        "gan_step": (2, 2e-4, 2e-4, "hinge"),
+        "gan_samples": (),
+        "gan_walk": (1, 2, 4, "linear"),
+        "gan_spectrum": (),
+        "gan_reset": (),
+    }
+    assert set(calls) == set(API_NAMES)
+    out = {}
+    for name in API_NAMES:
+        out[name] = c.predict(*calls[name], api_name="/" + name)
+    assert out["kernel_grid"]["data"][1] == [-2, 0, 2]
+    assert "1,000,000 steps" in out["diffuse"][3] and "mass now | 1 |" in out["diffuse"][3]
+    assert "**5**" in out["fractional"][1]
+    assert "classifier" in out["classifier_status"]
+    assert out["predict"][0]["label"] in [str(i) for i in range(10)]
+    assert "step 2" in out["gan_step"][2]
+    assert "step 0" in out["gan_reset"][2]
+    assert "sum of the products" in out["pixel"]
+    # a bad value is a message, not a dead server
+    with pytest.raises(Exception, match="padding must be at most kernel size - 1"):
+        c.predict(3, 2, 6, 3, api_name="/fractional")
+    with pytest.raises(Exception, match="less than minimum"):  # Gradio's own bounds check, also a message
+        c.predict(-1.0, 2.0, "circular", "drop", "camera", api_name="/diffuse")
+    assert "**3**" in c.predict(2, 2, 1, 3, api_name="/fractional")[1]
+
+
+# ------------------------------------------------------------------ the browser
+
+
+def _chromium() -> tuple[str, str] | None:
+    chrome = next((p for n in ("chromium", "chromium-browser", "google-chrome") if (p := shutil.which(n))), None)
+    driver = shutil.which("chromedriver")
+    return (chrome, driver) if chrome and driver else None
+
+
+@pytest.fixture(scope="module")
+def browser(server, tmp_path_factory):
+    found = _chromium()
+    if not found:
+        if os.environ.get("CI"):
+            pytest.fail("chromium/chromedriver missing in CI: `make test` should have installed them")
+        pytest.skip("chromium not installed (make test installs it as root)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = found[0]
+    prof = tmp_path_factory.mktemp("chrome-profile")
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+              "--no-first-run", "--disable-background-networking", "--disable-component-update",
+              "--disable-sync", "--window-size=1400,1000", f"--user-data-dir={prof}"):
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    drv = webdriver.Chrome(service=Service(found[1]), options=opts)
+    drv.set_script_timeout(30)
+    try:
+        yield drv
+    finally:
+        drv.quit()
+
+
+def _wait(drv, js: str, timeout: float = 20.0, what: str = ""):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = drv.execute_script(js)
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what or js}")
+
+
+def _src(drv, sel: str) -> str:
+    return drv.execute_script(f"const i = document.querySelector('{sel} img'); return i ? i.src : ''")
+
+
+def _text(drv, sel: str) -> str:
+    return drv.execute_script(f"const e = document.querySelector('{sel}'); return e ? e.innerText : ''")
+
+
+def _tab(drv, label: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    for b in drv.find_elements(By.CSS_SELECTOR, "button[role=tab]"):
+        if b.text.strip().startswith(label):
+            b.click()
+            return
+    raise AssertionError(f"no tab {label!r}")
+
+
+def _set_number(drv, sel: str, value) -> None:
+    """Type into a Gradio number box (a slider's or a Number's) and commit it."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    box = drv.find_element(By.CSS_SELECTOR, f"{sel} input[type=number]")
+    box.click()
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(str(value), Keys.ENTER)
+    drv.execute_script("arguments[0].blur()", box)
+
+
+def _shot(drv, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    drv.save_screenshot(str(ARTIFACTS / f"explore_{name}.png"))
+
+
+@pytest.mark.browser
+def test_explorer_in_headless_chromium(server, browser, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    drv = browser
+    t0 = time.perf_counter()
+    drv.get(server["url"])
+    _wait(drv, "return !!document.querySelector('#feature-maps img')", 30, "the first feature map")
+    ready_s = time.perf_counter() - t0
+    assert server["start_s"] + ready_s < 30, (server["start_s"], ready_s)
+    tabs = [b.text for b in drv.find_elements(By.CSS_SELECTOR, "button[role=tab]")]
+    assert len(tabs) == 7 and tabs[0].startswith("1.") and tabs[6].startswith("7."), tabs
+    _shot(drv, "kernels")
+
+    # 1. edit one kernel number: the feature map changes
+    before = _src(drv, "#feature-maps")
+    cell = drv.find_element(By.CSS_SELECTOR, '#kernel-grid [data-testid="cell-1-1"]')  # the centre of the 3×3 grid
+    drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", cell)
+    ActionChains(drv).double_click(cell).perform()
+    ActionChains(drv).key_down(Keys.CONTROL).send_keys("a").key_up(Keys.CONTROL).send_keys("4", Keys.ENTER).perform()
+    _wait(drv, f"const i = document.querySelector('#feature-maps img'); return i && i.src !== {json.dumps(before)}",
+          20, "the feature map to change after a grid edit")
+    assert "sum = -4" in _text(drv, "#kernel-meaning")
+
+    # 2-5: each tab renders
+    _tab(drv, "2.")
+    _wait(drv, "return document.querySelector('#theorem-report') && "
+               "document.querySelector('#theorem-report').innerText.includes('FFT')", 20, "the theorem report")
+    _shot(drv, "theorem")
+    _tab(drv, "3.")
+    time.sleep(1.0)
+    _shot(drv, "fourier")
+
+    _tab(drv, "4.")
+    _wait(drv, "return document.querySelector('#diffusion-report') && "
+               "document.querySelector('#diffusion-report').innerText.includes('100 steps')", 20, "diffusion at 100")
+    frame = _src(drv, "#diffusion-frame")
+    _set_number(drv, "#steps-slider", 6)
+    _wait(drv, "return document.querySelector('#diffusion-report').innerText.includes('1,000,000 steps')", 20,
+          "the 10^6-step readout")
+    rep = _text(drv, "#diffusion-report")
+    assert re.search(r"mass now\s+509", rep), rep  # a disc of 509 pixels of salt, conserved
+    _wait(drv, f"const i = document.querySelector('#diffusion-frame img'); return i && i.src !== {json.dumps(frame)}",
+          10, "a new diffusion frame")
+    _shot(drv, "diffusion")
+
+    _tab(drv, "5.")
+    _wait(drv, "return document.querySelector('#fractional-report') && "
+               "document.querySelector('#fractional-report').innerText.includes('equal')", 20, "the torch check")
+    _shot(drv, "fractional")
+
+    # 6. upload a digit: a prediction appears
+    _tab(drv, "6.")
+    _wait(drv, "return document.querySelector('#classifier-status').innerText.includes('✔')", 30, "the classifier")
+    a = np.full((64, 64), 255, np.uint8)
+    a[10:54, 29:35] = 0  # a dark "1" on white paper
+    digit = tmp_path / "one.png"
+    Image.fromarray(a).save(digit)
+    drv.find_element(By.CSS_SELECTOR, "#digit-upload input[type=file]").send_keys(str(digit))
+    _wait(drv, "const e = document.querySelector('#prediction'); return e && /[0-9]/.test(e.innerText) "
+               "&& e.innerText.includes('%')", 30, "a prediction")
+    _shot(drv, "recognition")
+
+    # 7. one GAN step: the counter and the grid change
+    _tab(drv, "7.")
+    _wait(drv, "return document.querySelector('#gan-report') && "
+               "document.querySelector('#gan-report').innerText.includes('step 0')", 30, "the untrained GAN")
+    grid_before = _wait(drv, "const i = document.querySelector('#gan-grid img'); return i ? i.src : ''", 20, "the grid")
+    drv.find_element(By.CSS_SELECTOR, "#gan-step").click()
+    _wait(drv, "return document.querySelector('#gan-report').innerText.includes('step 1')", 30, "step 1")
+    _wait(drv, f"const i = document.querySelector('#gan-grid img'); return i && i.src !== {json.dumps(grid_before)}",
+          10, "a new sample grid")
+    _shot(drv, "gan")
+
+    severe = [e for e in drv.get_log("browser") if e.get("level") == "SEVERE"]
+    assert not severe, severe
+    urls = []
+    for e in drv.get_log("performance"):
+        m = json.loads(e["message"])["message"]
+        if m.get("method") in ("Network.requestWillBeSent", "Network.webSocketCreated"):
+            urls.append(m["params"].get("request", {}).get("url") or m["params"].get("url", ""))
+    assert any(urlparse(u).hostname == "127.0.0.1" for u in urls)
+    assert not _external(urls), _external(urls)
