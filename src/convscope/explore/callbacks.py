@@ -599,7 +599,7 @@ def predict(classifier: Classifier, sketch: Any = None, upload: str | None = Non
     """Returns ``(top-3 {class: probability}, every layer's feature maps, input as seen)``."""
     import torch
 
-    from ..train.classify import prepare_images
+    from ..models.cnn import prepare_images
 
     if not classifier.ready:
         raise ArgumentError(f"classifier must be ready first: {classifier.status()}")
@@ -679,8 +679,14 @@ class GanSession:
     def _build(self) -> None:
         import torch
 
-        from ..models.dcgan import DCGANConfig, Discriminator, Generator, make_optimizers
-        from ..train.gan import load_data, load_generator
+        from ..models.dcgan import (
+            DCGANConfig,
+            Discriminator,
+            Generator,
+            load_data,
+            load_generator,
+            make_optimizers,
+        )
 
         g = torch.Generator().manual_seed(self.seed)
         if self.run:
