@@ -170,3 +170,20 @@ def test_save_functions_write_what_they_return(tmp_path):
                                        "gaussian_result.npy", "filter_panel.png"}
     assert all(Path(p).is_file() for p in paths)
     np.testing.assert_array_equal(np.load(tmp_path / "f" / "result.npy"), r.result.astype(np.float32))
+
+
+def test_chunked_feature_maps(empty_cwd, tmp_path):
+    da = pytest.importorskip("dask.array")
+    from convscope import convolve2d
+    from convscope.experiments.feature_maps import ChunkedFeatureMaps, chunked_feature_maps
+
+    img = np.random.default_rng(0).random((37, 29))
+    src = tmp_path / "big.npy"  # outside the empty working folder
+    np.save(src, img)
+    res = chunked_feature_maps(str(src), ["laplacian8", "sobel_x"], chunks=16, boundary="symmetric")
+    _frozen(res, ChunkedFeatureMaps)
+    assert all(isinstance(m, da.Array) for m in res.maps) and res.names == ("laplacian8", "sobel_x")
+    from convscope.kernels import kernel_from_spec
+
+    want = convolve2d(img, kernel_from_spec("sobel_x").numpy(), boundary="symmetric")
+    np.testing.assert_allclose(res.maps[1].compute(), want, rtol=1e-4, atol=1e-5)  # float32 output

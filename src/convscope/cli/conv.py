@@ -78,103 +78,18 @@ def cmd_conv(args) -> int:
 # --------------------------------------------------------------------------------------
 # convscope conv BIG.npy|BIG.zarr --chunks N: images larger than memory (dask + zarr)
 
-SCALE_HINT = "pip install -e '.[scale]'"
-
-
-def _open_chunked(path, n: int):
-    """A memory-mapped .npy or a zarr array as a dask array in n x n chunks (nothing read yet)."""
-    from pathlib import Path
-
-    import dask.array as da
-
-    path = Path(path)
-    if not path.exists():
-        raise CLIError(f"image must be an existing .npy file or .zarr folder, got {str(path)!r}")
-    if path.suffix.lower() == ".npy":
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    elif path.suffix.lower() == ".zarr":
-        import zarr
-
-        try:
-            arr = zarr.open_array(str(path), mode="r")
-        except Exception as e:  # a group, or not zarr at all: zarr's error types vary across versions
-            raise CLIError(f"image must be a zarr array (not a group), got {str(path)!r}: {type(e).__name__}") from e
-    else:
-        raise CLIError(f"image must be a .npy file or a .zarr folder with --chunks, got {str(path)!r}")
-    if arr.ndim not in (2, 3, 4) or arr.dtype.kind not in "biuf":
-        raise CLIError(f"image must be a real (H, W), (C, H, W) or (B, C, H, W) array, got shape {arr.shape} dtype {arr.dtype}")
-    # batch in ones, all channels together, n x n in space
-    lead = tuple(-1 if i == arr.ndim - 3 else 1 for i in range(arr.ndim - 2))
-    return da.from_array(arr, chunks=(*lead, n, n), asarray=False)
-
-
-def _write_zarr(result, final, args):
-    """Compute ``result`` chunk by chunk into ``final`` (.zarr), atomically, with a progress bar."""
-    import os
-    import shutil
-
-    from dask.callbacks import Callback
-
-    from .common import progress
-
-    class _Bar(Callback):
-        def _start_state(self, dsk, state):
-            total = sum(len(state[k]) for k in ("ready", "waiting", "running", "finished"))
-            self.bar = progress(total=total, args=args, desc=final.name, unit="task")
-
-        def _posttask(self, key, result, dsk, state, worker_id):
-            self.bar.update(1)
-
-        def _finish(self, dsk, state, errored):
-            self.bar.close()
-
-    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")  # same folder: the rename is atomic
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        with _Bar():
-            result.to_zarr(str(tmp), overwrite=True)
-        old = None
-        if final.exists():
-            old = final.with_name(f".{final.name}.old-{os.getpid()}")
-            os.replace(final, old)
-        os.replace(tmp, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return final
-
 
 def cmd_conv_chunked(args) -> int:
-    from .._checks import fail
+    from ..experiments.feature_maps import chunked_feature_maps, save_chunked_feature_maps
+    from .common import progress
 
-    try:
-        import dask.array  # noqa: F401
-        import zarr  # noqa: F401
-    except ImportError as e:
-        missing = e.name or "a module"
-        raise CLIError(f"--chunks needs dask and zarr ({missing} is missing): {SCALE_HINT}") from None
-    from ..conv import convolve2d
-    from ..experiments.feature_maps import file_stems
-    from ..kernels import kernel_from_spec
-
-    n = args.chunks
-    if n < 1:
-        raise fail("--chunks", "a positive integer", n)
     if args.image is None:
         raise CLIError("image must be given with --chunks: a .npy file or a .zarr folder")
     if args.pool or args.gray:
         raise CLIError("--pool and --gray do not apply with --chunks (the image is filtered as stored)")
-    x = _open_chunked(args.image, n)
-    specs = args.kernel or ["laplacian8"]
-    kernels = [(s, kernel_from_spec(s).numpy()) for s in specs]
+    res = chunked_feature_maps(args.image, args.kernel or ["laplacian8"], chunks=args.chunks, mode=args.mode,
+                               boundary=args.boundary, method=args.method)
     out = out_dir(args)
-    written = []
-    for safe, (_, k) in zip(file_stems(specs), kernels):
-        y = convolve2d(x, k, mode=args.mode, boundary=args.boundary, method=args.method).astype(np.float32)
-        # zarr stores regular chunks: full/valid change the last chunk's size
-        y = y.rechunk((*y.chunks[:-2], n, n))
-        written.append(_write_zarr(y, out / f"featuremap_{safe}.zarr", args))
-    report(written, out, args)
+    bar = lambda total, desc: progress(total=total, args=args, desc=desc, unit="task")  # noqa: E731
+    report(save_chunked_feature_maps(res, out, progress=bar), out, args)
     return 0

@@ -13,7 +13,8 @@ from .._checks import ArgumentError
 from .._io import display_name
 from ._common import as_image, out_folder, save_npy
 
-__all__ = ["FeatureMaps", "feature_maps", "parse_pool", "save_feature_maps", "safe_name", "file_stems"]
+__all__ = ["FeatureMaps", "feature_maps", "parse_pool", "save_feature_maps", "safe_name", "file_stems",
+           "ChunkedFeatureMaps", "chunked_feature_maps", "save_chunked_feature_maps"]
 
 
 @dataclass(frozen=True)
@@ -157,4 +158,63 @@ def save_feature_maps(result: FeatureMaps, out_dir: str | os.PathLike, *, panel:
                 save_npy(out / f"pooled_{safe}.npy", pooled.astype(np.float32), written)
     maps = list(zip(map(display_name, result.names), result.kernels, result.maps, result.pooled))
     written.append(conv_panel(result.image, maps, out / panel, pool=result.pool))
+    return written
+
+
+# --------------------------------------------------------------------------------------
+# images larger than memory: the same feature maps, lazily, chunk by chunk (dask + zarr)
+
+
+@dataclass(frozen=True)
+class ChunkedFeatureMaps:
+    """Lazy feature maps of an image that may not fit in memory.
+
+    ``maps[i]`` is a float32 dask array (nothing computed yet) in regular
+    ``chunks x chunks`` tiles, so it can be written straight to zarr.
+    """
+
+    names: tuple[str, ...]
+    kernels: tuple[np.ndarray, ...]
+    maps: tuple  # dask arrays
+    chunks: int
+
+
+def chunked_feature_maps(image, kernels: Sequence = ("laplacian8",), *, chunks: int = 2048, mode: str = "same",
+                         boundary: str = "zeros", method: str = "auto") -> ChunkedFeatureMaps:
+    """Feature maps of a memory-mapped ``.npy``, a zarr array (a path) or a dask array, lazily.
+
+    Each chunk plus its halo goes through :func:`convscope.convolve2d` with ``method``;
+    the result equals the in-memory call, outer edges included. Needs the ``scale`` extra.
+    """
+    from .._checks import check_int
+    from ..conv import convolve2d
+    from ..data.chunked import open_chunked, require_scale
+    from ..kernels import kernel_from_spec
+
+    chunks = check_int("chunks", chunks, min_value=1)
+    require_scale("chunked filtering")
+    x = image if type(image).__module__.startswith("dask.") else open_chunked(image, chunks)
+    named = [(str(k), kernel_from_spec(k).numpy()) if isinstance(k, str) else (f"kernel{i}", np.asarray(k))
+             for i, k in enumerate(kernels)]
+    maps = []
+    for _, k in named:
+        y = convolve2d(x, k, mode=mode, boundary=boundary, method=method).astype(np.float32)
+        maps.append(y.rechunk((*y.chunks[:-2], chunks, chunks)))  # zarr stores regular chunks
+    return ChunkedFeatureMaps(tuple(n for n, _ in named), tuple(k for _, k in named), tuple(maps), chunks)
+
+
+def save_chunked_feature_maps(result: ChunkedFeatureMaps, out_dir: str | os.PathLike, *,
+                              progress=None) -> list[Path]:
+    """``featuremap_<kernel>.zarr`` per kernel, computed chunk by chunk (memory stays bounded).
+
+    ``progress(total, desc)`` returns a bar with ``update``/``close`` (e.g. a tqdm factory).
+    """
+    from ..data.chunked import save_zarr
+
+    out = out_folder(out_dir)
+    written = []
+    for stem, y in zip(file_stems(result.names), result.maps):
+        path = out / f"featuremap_{stem}.zarr"
+        bar = (lambda total, p=path: progress(total, p.name)) if progress else None
+        written.append(save_zarr(y, path, progress=bar))
     return written
