@@ -657,7 +657,7 @@ def gan_walk(session: GanSession, seed_a: int = 1, seed_b: int = 2, frames: int 
     mode = check_option("mode", mode, INTERPOLATIONS)
     session.ensure()
     with session.lock:
-        r = ex.interpolate(session.G, mode=mode, steps=frames, points=[seed_a, seed_b])
+        r = ex.interpolate(session.G, mode=mode, steps=frames - 1, points=[seed_a, seed_b])  # frames - 1 steps, frames images
     return session._tiles(r.frames[0], frames)
 
 
