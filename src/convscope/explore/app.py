@@ -90,13 +90,16 @@ def build_app(*, classifier: str | None = None, gan: str | None = None, cache: P
     cached in ``cache`` (default :func:`cache_dir`).
     """
     cache = Path(cache) if cache is not None else cache_dir()
+    # the run folders load first: a bad path is one line from the CLI before any server starts
+    clf = cb.Classifier(cache_dir=cache, run=classifier)
+    if train_classifier or classifier:
+        clf.start(background=True)  # a given run loads here and now; training goes to a thread
+    session = cb.GanSession(run=gan)
+    if gan:
+        session.ensure()
     prepare_environment(cache)
     import gradio as gr
 
-    clf = cb.Classifier(cache_dir=cache, run=classifier)
-    if train_classifier or classifier:
-        clf.start(background=True)
-    session = cb.GanSession(run=gan)
     images = cb.image_choices()
     G = _guard
     with gr.Blocks(title="convscope explore", analytics_enabled=False) as demo:
