@@ -14,6 +14,7 @@ import functools
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 
 from .._checks import ConvscopeError
@@ -91,7 +92,8 @@ def build_app(*, classifier: str | None = None, gan: str | None = None, cache: P
     """
     cache = Path(cache) if cache is not None else cache_dir()
     # the run folders load first: a bad path is one line from the CLI before any server starts
-    clf = cb.Classifier(cache_dir=cache, run=classifier)
+    page_up = threading.Event()  # set once the first tab has been filled
+    clf = cb.Classifier(cache_dir=cache, run=classifier, start_after=page_up)
     if train_classifier or classifier:
         clf.start(background=True)  # a given run loads here and now; training goes to a thread
     session = cb.GanSession(run=gan)
@@ -339,7 +341,13 @@ def build_app(*, classifier: str | None = None, gan: str | None = None, cache: P
                 g_walk_btn.click(G(walk), [g_a, g_b, g_frames, g_mode], g_walk, api_name="gan_walk")
                 g_spec_btn.click(G(spec), None, [g_splot, g_smd], api_name="gan_spectrum")
         # the first tab fills on load; every other tab when it is shown, so the page is ready sooner
-        demo.load(G(cb.feature_maps), fm_in, [maps, pooled, meaning], api_visibility="private")
+        def first_fill(*args):
+            try:
+                return cb.feature_maps(*args)
+            finally:
+                page_up.set()
+
+        demo.load(G(first_fill), fm_in, [maps, pooled, meaning], api_visibility="private")
         tab2.select(G(cb.theorem), th_in, [t_sp, t_ff, t_df, t_wr, t_md], api_visibility="private")
         tab3.select(G(spec_view), [img3, up3], [s_img, s_plot, s_md], api_visibility="private")
         tab3.select(G(filt), fl_in, [f_mask, f_out, f_rem, f_plot, f_md], api_visibility="private")

@@ -419,6 +419,9 @@ class Classifier:
     error: str | None = None
     progress: float = 0.0
     message: str = "not started"
+    # training waits for this (at most ``wait_s``): a first launch serves its page before it trains
+    start_after: threading.Event | None = field(default=None, repr=False)
+    wait_s: float = 20.0
     _thread: threading.Thread | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -462,6 +465,9 @@ class Classifier:
         from ..train.classify import TrainConfig, train_classifier
 
         out = self.run_dir
+        if self.start_after is not None:
+            self.message = "training a LeNet on the bundled digits starts once the page is up"
+            self.start_after.wait(self.wait_s)
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             cfg = CNNConfig(arch="lenet")
