@@ -47,7 +47,7 @@ def _wait_http(url: str, proc, timeout: float) -> None:
     raise AssertionError(f"convscope explore did not answer at {url} within {timeout} s")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # one server even when xdist runs another module's tests in between
 def server(tmp_path_factory):
     """``convscope explore --no-browser`` as a person starts it: a process of its own, timed from its start."""
     import subprocess
@@ -304,10 +304,11 @@ def test_explorer_in_headless_chromium(server, browser, tmp_path):
     # 6. draw a digit on the sketchpad, then upload one: a prediction appears each time
     _tab(drv, "6.")
     _wait(drv, "return document.querySelector('#classifier-status').innerText.includes('✔')", 30, "the classifier")
-    brush = next(b for b in drv.find_elements(By.CSS_SELECTOR, "#sketchpad button")
-                 if (b.get_attribute("aria-label") or "").lower() == "brush")
+    brush = _wait(drv, "return [...document.querySelectorAll('#sketchpad button')].find("
+                       "b => (b.getAttribute('aria-label') || '').toLowerCase() === 'brush') || null", 20,
+                  "the sketchpad's brush")
     brush.click()
-    canvas = drv.find_element(By.CSS_SELECTOR, "#sketchpad canvas")
+    canvas = _wait(drv, "return document.querySelector('#sketchpad canvas')", 20, "the sketchpad's canvas")
     drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
     stroke = ActionChains(drv).move_to_element_with_offset(canvas, 0, -70).click_and_hold()
     for _ in range(14):  # a vertical stroke: a "1"
