@@ -7,9 +7,11 @@ is unit-tested as a plain function. Expected failures raise the
 :class:`~convscope._checks.ConvscopeError` family; :mod:`.app` turns them into
 a message in the page.
 
-This module is the one place that calls the library: every science step goes
-through :mod:`convscope.experiments` where that step exists, and through the
-library functions the experiments themselves use until it does.
+Every science step is a call into :mod:`convscope.experiments`; what is left
+here is the UI's side: checking a control's value against the page's limits,
+turning results into pictures (:mod:`.render`) and Markdown, and the session
+state (the classifier, trained once in the background and cached, and the live
+DCGAN with its history).
 """
 
 from __future__ import annotations
