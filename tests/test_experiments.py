@@ -163,6 +163,84 @@ def test_gan(gan_run, classifier_run, empty_cwd):
     assert "frechet_distance" in ev.metrics or ev.metrics
 
 
+def test_pixel_computation(empty_cwd):
+    from scipy.ndimage import convolve
+
+    k = np.array([[1.0, 2, 0], [0, -1, 0], [3, 0, -2]])
+    img = np.stack([IMG, IMG[::-1], IMG.T])
+    for boundary, scipy_mode in (("reflect", "mirror"), ("zeros", "constant"), ("symmetric", "reflect")):
+        p = E.pixel_computation(img, k, channel=2, row=0, col=17, boundary=boundary)
+        _frozen(p, E.PixelComputation)
+        ref = convolve(img[2], k, mode=scipy_mode)[0, 17]  # true convolution, same size
+        assert p.total == pytest.approx(ref, rel=1e-10, abs=1e-12)
+        assert p.feature_value == pytest.approx(ref, rel=1e-10, abs=1e-12)
+        np.testing.assert_array_equal(p.kernel_flipped, k[::-1, ::-1])
+        np.testing.assert_allclose(p.products, p.patch * p.kernel_flipped)
+    with pytest.raises(ArgumentError, match="pixel must be inside the 24×24 map"):
+        E.pixel_computation(IMG, k, row=24, col=0)
+    with pytest.raises(ArgumentError, match="odd height and width"):
+        E.pixel_computation(IMG, np.ones((2, 2)), row=0, col=0)
+
+
+def test_recognise_every_layer_and_a_drawing(classifier_run, empty_cwd):
+    from convscope.models.cnn import load_classifier
+
+    page = np.full((40, 40, 4), 255, np.uint8)
+    page[..., 3] = 0  # a transparent page
+    page[5:35, 18:22] = [0, 0, 0, 255]  # opaque black ink: a "1"
+    d = E.digit_from_drawing(page)
+    assert d.max() == 1.0 and d[d.shape[0] // 2, d.shape[1] // 2] == 1.0 and d[0, 0] == 0.0
+    np.testing.assert_array_equal(E.digit_from_drawing(255 - page[..., 0]), d)  # the same digit, grey, light on dark
+    with pytest.raises(ArgumentError, match="some ink"):
+        E.digit_from_drawing(np.full((10, 10), 255, np.uint8))
+    with torch.random.fork_rng(devices=[]):  # building the model draws its default initial weights
+        loaded = load_classifier(classifier_run)
+    r = E.recognise(loaded, d, top=3)
+    _frozen(r, E.Recognition)
+    assert len(r.top) == 3 and r.top[0][1] >= r.top[1][1] >= r.top[2][1]
+    # the same answer as the classifier's own forward pass, and from the run folder
+    model, meta = loaded
+    from convscope.models.cnn import prepare_images
+
+    with torch.no_grad():
+        prob = torch.softmax(model(prepare_images(torch.from_numpy(d).float()[None, None], meta)), 1)[0]
+    assert r.top[0] == (meta["classes"][int(prob.argmax())], pytest.approx(float(prob.max()), rel=1e-5))
+    assert E.recognise(classifier_run, d).top == r.top
+    kinds = [name.split(": ")[1] for name, _ in r.layers]
+    assert kinds == ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d"]
+    conv1, relu1 = r.layers[0][1], r.layers[1][1]
+    with torch.no_grad():  # each layer's own output (the in-place ReLU did not overwrite the convolution's)
+        ref = model.first_conv(torch.from_numpy(r.prepared)[None])[0].numpy()
+    np.testing.assert_allclose(conv1, ref, rtol=1e-5, atol=1e-6)
+    assert conv1.min() < 0 <= relu1.min()
+    f = E.learned_filters(loaded, d)
+    assert f.maps.shape[0] == f.kernels.shape[0]
+
+
+def test_live_gan_steps_through_the_engine(empty_cwd):
+    st = E.live_gan(image_size=16, nz=8, ngf=4, ndf=4, batch_size=32, seed=1)
+    G = st.plugin.G
+    before = E.sample(G, 4, seed=0).images
+    r = E.train_steps(st, 3, lr_g=1e-3, lr_d=5e-4, loss="hinge")
+    _frozen(r, E.GANSteps)
+    assert r.steps == (1, 2, 3) and len(r.loss_d) == len(r.d_fake) == 3 and r.images_per_s > 0
+    assert all(0 <= v <= 1 for v in r.d_real + r.d_fake)
+    assert st.plugin.optG.param_groups[0]["lr"] == 1e-3 and st.plugin.optD.param_groups[0]["lr"] == 5e-4
+    assert st.plugin.config.loss == "hinge"
+    assert not np.array_equal(before, E.sample(G, 4, seed=0).images)  # G learned
+    r2 = E.train_steps(st, st.plugin.steps_per_epoch)  # rolls over into the next epoch
+    assert r2.steps[-1] == 3 + st.plugin.steps_per_epoch and st.epoch == 1
+    # the same seed, the same steps: the same numbers (the engine's own generators)
+    again = E.live_gan(image_size=16, nz=8, ngf=4, ndf=4, batch_size=32, seed=1)
+    assert E.train_steps(again, 3, lr_g=1e-3, lr_d=5e-4, loss="hinge").loss_d == r.loss_d
+    w = E.interpolate(G, mode="linear", steps=4, points=[1, 2])
+    assert w.frames.shape == (1, 5, 1, 16, 16)  # 4 steps: 5 frames
+    sp = E.gan_spectrum(G, "digits", n=16)
+    assert sp.fake.shape == (16, 1, 16, 16)
+    with pytest.raises(ArgumentError, match="lr_g must be"):
+        E.train_steps(st, 1, lr_g=0.0)
+
+
 def test_save_functions_write_what_they_return(tmp_path):
     r = E.filtering(IMG, "highpass", 0.1)
     paths = E.save_filtering(r, tmp_path / "f")

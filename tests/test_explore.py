@@ -167,7 +167,9 @@ def test_gan_session_steps_changes_and_walks():
     before = g.samples()
     g.train(2, lr_g=1e-3, lr_d=1e-4, loss="hinge")
     assert g.step == 2 and len(g.history["loss_d"]) == 2 and "step 2" in g.report()
-    assert g.optG.param_groups[0]["lr"] == 1e-3 and g.optD.param_groups[0]["lr"] == 1e-4
+    plugin = g.stepper.plugin  # the training engine's GAN plugin, stepped in memory
+    assert plugin.optG.param_groups[0]["lr"] == 1e-3 and plugin.optD.param_groups[0]["lr"] == 1e-4
+    assert plugin.config.loss == "hinge" and g.stepper.step == 2
     assert not np.array_equal(before, g.samples())
     lin = cb.gan_walk(g, 1, 2, 4, "linear")
     sl = cb.gan_walk(g, 1, 2, 4, "slerp")
@@ -228,3 +230,19 @@ def test_cli_explore_help_and_host_warning(capsys, monkeypatch):
     assert seen["share"] is False and seen["server_name"] == "0.0.0.0"
     app.launch(Fake(), browser=False, block=False)
     assert capsys.readouterr().err == "" and seen["server_name"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize("flag", ["--classifier", "--gan"])
+def test_cli_bad_run_folder_is_one_line_exit_2(flag, tmp_path, capsys, monkeypatch):
+    from convscope.cli import main
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    for bad in (tmp_path / "missing", junk):
+        assert main(["explore", "--no-browser", flag, str(bad)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("convscope: error:") and str(bad) in err, err
+    assert not (tmp_path / "cache").exists()  # refused before the server (or its cache folder) was made
+    assert main(["explore", "--port", "0"]) == 2
+    assert "--port" in capsys.readouterr().err

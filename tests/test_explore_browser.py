@@ -34,25 +34,53 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    from convscope.explore import build_app, callbacks, launch
+def _wait_http(url: str, proc, timeout: float) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise AssertionError(f"convscope explore exited with {proc.returncode}: {proc.stdout.read()}")
+        try:
+            urllib.request.urlopen(url + "config", timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"convscope explore did not answer at {url} within {timeout} s")
 
-    cache = tmp_path_factory.mktemp("explore-cache")
+
+@pytest.fixture(scope="session")  # one server even when xdist runs another module's tests in between
+def server(tmp_path_factory):
+    """``convscope explore --no-browser`` as a person starts it: a process of its own, timed from its start."""
+    import subprocess
+    import sys
+
+    from convscope.explore import callbacks
+
+    xdg = tmp_path_factory.mktemp("xdg-cache")
+    cache = xdg / "convscope" / "explore"  # where platformdirs puts the user cache under XDG_CACHE_HOME
     # a one-epoch classifier in the cache: the app finds it there, as it finds the one it trained on first launch
     callbacks.Classifier(cache_dir=cache, epochs=1).start(background=False)
-    cwd = Path.cwd()
-    before = set(os.listdir(cwd))
+    cwd = tmp_path_factory.mktemp("explore-cwd")
+    port = _free_port()
+    env = {**os.environ, "XDG_CACHE_HOME": str(xdg),
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1] / "src"),
+                                          os.environ.get("PYTHONPATH", "")])}
     t0 = time.perf_counter()
-    demo = build_app(cache=cache)
-    url = launch(demo, port=_free_port(), browser=False, block=False, quiet=True)
-    start_s = time.perf_counter() - t0
+    proc = subprocess.Popen([sys.executable, "-m", "convscope", "explore", "--no-browser", "--quiet",
+                             "--port", str(port)], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/"
     try:
-        yield {"url": url, "cache": cache, "demo": demo, "start_s": start_s}
+        _wait_http(url, proc, 60)
+        yield {"url": url, "cache": cache, "t0": t0, "start_s": time.perf_counter() - t0}
     finally:
-        demo.close()
-    # nothing written outside the cache directory (the working directory stays as it was)
-    assert set(os.listdir(cwd)) - before <= {"test-artifacts"}
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    # nothing written outside the cache directory (the server's working directory stays empty)
+    assert list(cwd.iterdir()) == []
 
 
 def _external(urls) -> list[str]:
@@ -78,9 +106,8 @@ def test_served_page_loads_nothing_external(server):
     assert "fonts.googleapis" not in css and "fonts.gstatic" not in css
     cfg = json.loads(urllib.request.urlopen(server["url"] + "config", timeout=10).read())
     assert "gradio.live" not in json.dumps(cfg.get("share_url") or "")
-    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
     assert cfg.get("analytics_enabled") in (False, None)
-    assert server["start_s"] < 30  # the browser test measures the page itself
+    assert server["start_s"] < 60  # the browser test measures the page itself
 
 
 def test_every_api_name_through_gradio_client(server):
@@ -226,7 +253,13 @@ def test_explorer_in_headless_chromium(server, browser, tmp_path):
     drv.get(server["url"])
     _wait(drv, "return !!document.querySelector('#feature-maps img')", 30, "the first feature map")
     ready_s = time.perf_counter() - t0
-    assert server["start_s"] + ready_s < 30, (server["start_s"], ready_s)
+    # process start to a served page, plus that page's first tab filled in; the issue's target is 10 s on
+    # 2 idle cores (benchmarks/explore_bench.py --startup measures it alone); a loaded test machine gets slack
+    page_s = server["start_s"] + ready_s
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "explore_startup.json").write_text(json.dumps(
+        {"server_s": server["start_s"], "first_tab_s": ready_s, "page_ready_s": page_s}) + "\n")
+    assert page_s < 30, (server["start_s"], ready_s)
     tabs = [b.text for b in drv.find_elements(By.CSS_SELECTOR, "button[role=tab]")]
     assert len(tabs) == 7 and tabs[0].startswith("1.") and tabs[6].startswith("7."), tabs
     _shot(drv, "kernels")
@@ -268,16 +301,30 @@ def test_explorer_in_headless_chromium(server, browser, tmp_path):
                "document.querySelector('#fractional-report').innerText.includes('equal')", 20, "the torch check")
     _shot(drv, "fractional")
 
-    # 6. upload a digit: a prediction appears
+    # 6. draw a digit on the sketchpad, then upload one: a prediction appears each time
     _tab(drv, "6.")
     _wait(drv, "return document.querySelector('#classifier-status').innerText.includes('✔')", 30, "the classifier")
+    brush = _wait(drv, "return [...document.querySelectorAll('#sketchpad button')].find("
+                       "b => (b.getAttribute('aria-label') || '').toLowerCase() === 'brush') || null", 20,
+                  "the sketchpad's brush")
+    brush.click()
+    canvas = _wait(drv, "return document.querySelector('#sketchpad canvas')", 20, "the sketchpad's canvas")
+    drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
+    stroke = ActionChains(drv).move_to_element_with_offset(canvas, 0, -70).click_and_hold()
+    for _ in range(14):  # a vertical stroke: a "1"
+        stroke.move_by_offset(0, 10)
+    stroke.release().perform()
+    drv.find_element(By.CSS_SELECTOR, "#recognise").click()
+    _wait(drv, "const e = document.querySelector('#prediction'); return e && /[0-9]/.test(e.innerText) "
+               "&& e.innerText.includes('%')", 30, "a prediction of the drawing")
+    drawn = _text(drv, "#prediction")
     a = np.full((64, 64), 255, np.uint8)
     a[10:54, 29:35] = 0  # a dark "1" on white paper
     digit = tmp_path / "one.png"
     Image.fromarray(a).save(digit)
     drv.find_element(By.CSS_SELECTOR, "#digit-upload input[type=file]").send_keys(str(digit))
-    _wait(drv, "const e = document.querySelector('#prediction'); return e && /[0-9]/.test(e.innerText) "
-               "&& e.innerText.includes('%')", 30, "a prediction")
+    _wait(drv, f"const e = document.querySelector('#prediction'); return e && e.innerText.includes('%') "
+               f"&& e.innerText !== {json.dumps(drawn)}", 30, "a prediction of the upload")
     _shot(drv, "recognition")
 
     # 7. one GAN step: the counter and the grid change

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .common import int_type
+
 
 def register(sub, common) -> None:
     p = sub.add_parser(
@@ -14,7 +16,7 @@ def register(sub, common) -> None:
         "user cache directory.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
-    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--port", type=int_type(1, 65535), default=7860, help="port (default 7860)")
     p.add_argument("--classifier", metavar="RUN", default=None,
                    help="a classifier run folder (classify train --out) for the recognition tab; without it a "
                    "LeNet is trained on the bundled digits in the background once and cached")
@@ -27,11 +29,8 @@ def register(sub, common) -> None:
 
 
 def cmd_explore(args) -> int:
-    from .._checks import fail
     from ..explore import build_app, launch
 
-    if not 0 <= args.port <= 65535:
-        raise fail("--port", "an integer in 0..65535", args.port)
     demo = build_app(classifier=args.classifier, gan=args.gan)
     print(f"convscope explore: files go to {demo.convscope['cache']}; press Ctrl-C to stop", flush=True)
     launch(demo, host=args.host, port=args.port, share=args.share, browser=not args.no_browser,

@@ -19,13 +19,18 @@ __all__ = [
     "ClassifierEvaluation", "evaluate_classifier", "save_classifier_evaluation",
     "Predictions", "predict", "save_predictions",
     "LearnedFilters", "learned_filters", "save_learned_filters",
+    "Recognition", "recognise", "digit_from_drawing",
     "source_images",
 ]
 
 
 def _load(checkpoint):
+    """``(model, meta)`` of a run folder or checkpoint file, or the ``(model, meta)`` pair
+    :func:`convscope.models.load_classifier` already returned (a model kept in memory)."""
     from ..models.cnn import load_classifier
 
+    if isinstance(checkpoint, tuple) and len(checkpoint) == 2 and isinstance(checkpoint[1], dict):
+        return checkpoint
     return load_classifier(checkpoint)
 
 
@@ -191,16 +196,23 @@ class LearnedFilters:
 
 
 @keeps_global_rng
-def learned_filters(checkpoint: str | os.PathLike, image: str | os.PathLike | None = None, *,
+def learned_filters(checkpoint, image=None, *,
                     spectrum_size: int = 32) -> LearnedFilters:
     """What the network learned: first-layer kernels, their spectra, and the feature maps of ``image``
-    (default: the first test image of the training source)."""
+    (a path or a [0, 1] array; default: the first test image of the training source).
+
+    ``checkpoint``: a run folder, a checkpoint file or a loaded ``(model, meta)`` pair.
+    """
     import torch
 
     from ..models.cnn import kernel_spectra, prepare_images
 
     model, meta = _load(checkpoint)
-    name, img = _read_inputs([image] if image else [], meta, 1)[0]
+    if isinstance(image, np.ndarray | torch.Tensor):  # an image in memory, [0, 1], (H, W) or (C, H, W)
+        img = torch.as_tensor(np.asarray(image, dtype=np.float32))
+        name, img = "image", img[None] if img.ndim == 2 else img
+    else:
+        name, img = _read_inputs([image] if image else [], meta, 1)[0]
     w = model.first_conv.weight.detach()  # (C_out, C_in, kH, kW)
     spectra = kernel_spectra(w, spectrum_size)
     with torch.no_grad():
@@ -222,3 +234,90 @@ def save_learned_filters(result: LearnedFilters, out_dir: str | os.PathLike, *, 
                                  title=f"{result.arch}: the learned first-layer filters, their Fourier magnitudes "
                                        f"(centred, log)\nand the feature maps they make of {Path(result.image_name).name}"))
     return written
+
+
+# ---------------------------------------------------------------- one drawing, every layer
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """One image through a classifier, CNN-Explainer style.
+
+    Attributes:
+        image: the input as given, ``(C, H, W)`` in [0, 1].
+        prepared: what the network sees (resized, padded, normalised) ``(C, H', W')``.
+        top: ``((class, probability), ...)``, most probable first.
+        layers: ``(label, maps)`` for every convolution, ReLU and pooling layer of the
+            convolutional stack, in order; ``maps`` is ``(channels, h, w)``.
+    """
+
+    image: np.ndarray
+    prepared: np.ndarray
+    top: tuple[tuple[str, float], ...]
+    layers: tuple[tuple[str, np.ndarray], ...]
+
+
+def digit_from_drawing(drawing) -> np.ndarray:
+    """A drawing or photo of one digit as MNIST shows digits: bright ink on black, cropped to the
+    ink and centred in a square with a margin, scaled to a maximum of 1.
+
+    ``drawing``: ``(H, W, 4)`` RGBA (ink where alpha is, whatever its colour), ``(H, W, 3)``
+    RGB, or ``(H, W)`` grey, as uint8 (0..255) or floats in [0, 1]; dark ink on a light page
+    or light on dark.
+    """
+    s = np.asarray(drawing, dtype=np.float64)
+    scale = 255.0 if s.size and s.max() > 1 else 1.0
+    if s.ndim == 3 and s.shape[-1] == 4:
+        alpha = s[..., 3] / scale
+        lum = s[..., :3].mean(-1) / scale
+        a = alpha * (1.0 - lum) if alpha.min() < 0.99 else 1.0 - lum
+    elif s.ndim == 3 and s.shape[-1] == 3:
+        a = 1.0 - s.mean(-1) / scale
+    elif s.ndim == 2:
+        a = 1.0 - s / scale
+    else:
+        raise ArgumentError(f"digit must be an (H, W), (H, W, 3) or (H, W, 4) image, got shape {s.shape}")
+    if a.size and a.mean() > 0.5:  # a light background: make the ink bright
+        a = 1.0 - a
+    if a.size == 0 or a.max() <= 0.05:
+        raise ArgumentError("digit must have some ink, got an empty drawing")
+    ys, xs = np.nonzero(a > 0.2 * a.max())
+    a = a[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    side = int(max(a.shape) * 1.3) + 1  # MNIST leaves a margin round the digit
+    sq = np.zeros((side, side))
+    y0, x0 = (side - a.shape[0]) // 2, (side - a.shape[1]) // 2
+    sq[y0:y0 + a.shape[0], x0:x0 + a.shape[1]] = a
+    return sq / sq.max()
+
+
+@keeps_global_rng
+def recognise(checkpoint, image, *, top: int = 3) -> Recognition:
+    """The top classes of one [0, 1] ``image`` ((H, W) or (C, H, W)) and every layer's feature maps.
+
+    ``checkpoint``: a run folder, a checkpoint file or a loaded ``(model, meta)`` pair.
+    """
+    import torch
+
+    from ..models.cnn import prepare_images
+
+    if top < 1:
+        raise ArgumentError(f"top must be >= 1, got {top}")
+    model, meta = _load(checkpoint)
+    img = torch.as_tensor(np.asarray(image, dtype=np.float32))
+    img = img[None] if img.ndim == 2 else img
+    if img.ndim != 3:
+        raise ArgumentError(f"image must be (H, W) or (C, H, W), got shape {tuple(img.shape)}")
+    x = prepare_images(img[None], meta)  # (1, C, H', W')
+    layers = []
+    model.eval()
+    with torch.no_grad():
+        h = x
+        for i, mod in enumerate(model.conv):
+            h = mod(h)
+            if isinstance(mod, torch.nn.Conv2d | torch.nn.ReLU | torch.nn.MaxPool2d):
+                layers.append((f"{i}: {type(mod).__name__}", h[0].numpy().copy()))
+        prob = torch.softmax(model(x), 1)[0]
+    classes = meta["classes"]
+    p, idx = prob.topk(min(top, len(classes)))
+    return Recognition(img.numpy(), x[0].numpy(), tuple((str(classes[int(j)]), float(q)) for q, j in zip(p, idx)),
+                       tuple(layers))

@@ -14,7 +14,8 @@ from .._io import display_name
 from ._common import as_image, out_folder, save_npy
 
 __all__ = ["FeatureMaps", "feature_maps", "parse_pool", "save_feature_maps", "safe_name", "file_stems",
-           "ChunkedFeatureMaps", "chunked_feature_maps", "save_chunked_feature_maps"]
+           "ChunkedFeatureMaps", "chunked_feature_maps", "save_chunked_feature_maps",
+           "PixelComputation", "pixel_computation"]
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,65 @@ def feature_maps(
         flats.append(float(np.abs(flat).max()))
     return FeatureMaps(img, tuple(n for n, _ in named), tuple(k for _, k in named), tuple(maps), tuple(pooled),
                        pool, tuple(sums), tuple(flats))
+
+
+@dataclass(frozen=True)
+class PixelComputation:
+    """How one output pixel of a feature map is made (CNN Explainer's click on a neuron).
+
+    Attributes:
+        channel, row, col: the pixel.
+        patch: the input patch under the kernel ``(kH, kW)``, border included as ``boundary`` gives it.
+        kernel_flipped: the kernel turned by 180° (true convolution flips it; correlation would not).
+        products: ``patch * kernel_flipped``, elementwise.
+        total: the sum of the products.
+        feature_value: the same pixel of the whole feature map (``convolve2d``, ``same``): equal to ``total``.
+    """
+
+    channel: int
+    row: int
+    col: int
+    patch: np.ndarray
+    kernel_flipped: np.ndarray
+    products: np.ndarray
+    total: float
+    feature_value: float
+
+
+def pixel_computation(image, kernel, *, channel: int = 0, row: int, col: int,
+                      boundary: str = "zeros") -> PixelComputation:
+    """The patch, flipped kernel, products and sum behind output pixel ``(row, col)`` of ``channel``
+    of ``convolve2d(image, kernel, mode="same", boundary=boundary)``, checked against that map.
+
+    Args:
+        image: ``(H, W)`` or ``(C, H, W)`` array, or a bundled name / image path.
+        kernel: a kernel spec or an odd-sized ``(kH, kW)`` array.
+    """
+    import torch
+
+    from .._checks import check_int, fail
+    from ..conv import convolve2d, pad2d
+
+    img = as_image(image)
+    chans = img[None] if img.ndim == 2 else img
+    _, k = _kernel(kernel)
+    k = np.asarray(k, dtype=np.float64)
+    if k.ndim != 2 or k.shape[0] % 2 == 0 or k.shape[1] % 2 == 0:
+        raise fail("kernel", "a 2-D kernel of odd height and width", f"shape {k.shape}")
+    H, W = chans.shape[-2:]
+    channel, row, col = (check_int(n, v, min_value=0) for n, v in (("channel", channel), ("row", row), ("col", col)))
+    if channel >= chans.shape[0]:
+        raise fail("channel", f"below the image's {chans.shape[0]} channels", channel)
+    if row >= H or col >= W:
+        raise fail("pixel", f"inside the {H}×{W} map", (row, col))
+    rh, rw = k.shape[0] // 2, k.shape[1] // 2
+    padded = pad2d(torch.from_numpy(np.ascontiguousarray(chans[channel])), (rh, rh, rw, rw), boundary).numpy()
+    patch = padded[row:row + k.shape[0], col:col + k.shape[1]].copy()
+    flipped = k[::-1, ::-1].copy()
+    products = patch * flipped
+    fmap = np.asarray(convolve2d(chans[channel], k, mode="same", boundary=boundary))
+    return PixelComputation(channel, row, col, patch, flipped, products, float(products.sum()),
+                            float(fmap[row, col]))
 
 
 def safe_name(spec: str) -> str:

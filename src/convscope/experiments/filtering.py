@@ -69,7 +69,8 @@ def clean_edge(gray: np.ndarray, w: int = 12) -> tuple[int, int]:
 
 
 def filtering(image, kind: str = "lowpass", cutoff: float | tuple[float, float] = 0.08, *,
-              profile: str = "gaussian", order: float = 2.0, pad: str = "reflect") -> Filtering:
+              profile: str = "gaussian", order: float = 2.0, pad: str = "reflect",
+              width: float | None = None) -> Filtering:
     """Multiply ``image``'s spectrum by a mask and transform back; also the ideal and Gaussian versions.
 
     Args:
@@ -78,20 +79,23 @@ def filtering(image, kind: str = "lowpass", cutoff: float | tuple[float, float] 
         cutoff: cycles/pixel; ``(lo, hi)`` for the band kinds.
         profile: ``ideal | gaussian | butterworth``; ``order`` is Butterworth's.
         pad: ``reflect | zeros | none`` (see :func:`convscope.fourier.filter_image`).
+        width: for the band kinds with one ``cutoff``: the band's width (``cutoff`` its centre).
     """
     from ..fourier import FilterSpec, filter_image, spectrum
 
     img = as_image(image)
-    spec = FilterSpec(kind, cutoff, profile, order)
-    ideal_spec, gauss_spec = FilterSpec(kind, cutoff, "ideal", order), FilterSpec(kind, cutoff, "gaussian", order)
+    spec = FilterSpec(kind, cutoff, profile, order, width)
+    ideal_spec, gauss_spec = (FilterSpec(spec.kind, spec.cutoff, "ideal", order),
+                              FilterSpec(spec.kind, spec.cutoff, "gaussian", order))
     H, W = img.shape[-2:]
     result = np.asarray(filter_image(img, spec, pad=pad))
     removed = img - result
     mask = spec.mask((H, W)).numpy()
     mag, _ = spectrum(img, log=False)
     filtered_log = np.log1p(np.asarray(mag) * mask)
-    ideal = np.asarray(filter_image(img, ideal_spec, pad=pad))
-    gauss = np.asarray(filter_image(img, gauss_spec, pad=pad))
+    # the comparison: one of the two is the result itself unless the profile is Butterworth
+    ideal = result if spec.profile == "ideal" else np.asarray(filter_image(img, ideal_spec, pad=pad))
+    gauss = result if spec.profile == "gaussian" else np.asarray(filter_image(img, gauss_spec, pad=pad))
     gray = img.mean(0) if img.ndim == 3 else img
     row, col = clean_edge(gray)
     half = max(16, min(48, W // 6))

@@ -10,7 +10,7 @@ import numpy as np
 
 from .._checks import ArgumentError
 
-__all__ = ["FractionalStride", "fractional_stride", "save_fractional_stride"]
+__all__ = ["FractionalStride", "fractional_stride", "example_inputs", "save_fractional_stride"]
 
 _SEED_INPUT = np.arange(1.0, 10.0).reshape(3, 3)
 _SEED_KERNEL = np.array([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]])
@@ -38,6 +38,23 @@ class FractionalStride:
     max_abs_diff: float
     stride: int
     padding: int
+
+
+def example_inputs(size: int = 3, kernel_size: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """The seed's example at any size: input ``1..size²`` row by row, and the tent kernel
+    (``[1 2 1]ᵀ[1 2 1]`` at 3, its outer product of ``1 + (k-1)/2 - |i - (k-1)/2|`` at ``k``).
+
+    >>> x, w = example_inputs()
+    >>> bool((x == _SEED_INPUT).all() and (w == _SEED_KERNEL).all())
+    True
+    """
+    from .._checks import check_int
+
+    size = check_int("size", size, min_value=1)
+    kernel_size = check_int("kernel_size", kernel_size, min_value=1)
+    g = np.arange(kernel_size) - (kernel_size - 1) / 2
+    w1 = 1.0 + (kernel_size - 1) / 2 - np.abs(g)
+    return np.arange(1.0, size * size + 1).reshape(size, size), np.outer(w1, w1)
 
 
 def fractional_stride(x=None, kernel=None, *, stride: int = 2, padding: int = 1) -> FractionalStride:

@@ -24,7 +24,19 @@ __all__ = [
     "Arithmetic", "arithmetic", "save_arithmetic",
     "GANSpectrum", "gan_spectrum", "save_gan_spectrum",
     "GANEvaluation", "evaluate_generator", "save_gan_evaluation",
+    "GANSteps", "live_gan", "train_steps",
 ]
+
+
+def _generator(source):
+    """``(G, meta)`` of a run folder or checkpoint file, or of a generator already in memory (a live one)."""
+    import torch
+
+    from ..models.dcgan import load_generator
+
+    if isinstance(source, torch.nn.Module):
+        return source, {"model_config": source.config}
+    return load_generator(source)
 
 
 # ---------------------------------------------------------------- samples
@@ -40,12 +52,12 @@ class Samples:
 
 @keeps_global_rng
 def sample(checkpoint: str | os.PathLike, n: int = 64, *, seed: int = 0) -> Samples:
-    """``n`` images from the run's generator, noise drawn from ``seed``."""
-    from ..models.dcgan import generate, load_generator
+    """``n`` images from the run's generator (or a ``Generator`` in memory), noise drawn from ``seed``."""
+    from ..models.dcgan import generate
 
     if n < 1:
         raise ArgumentError(f"-n must be >= 1, got {n}")
-    G, _meta = load_generator(checkpoint)
+    G, _meta = _generator(checkpoint)
     return Samples(generate(G, n, seed=seed).numpy(), seed)
 
 
@@ -76,15 +88,15 @@ class Interpolation:
 def interpolate(checkpoint: str | os.PathLike, *, mode: str = "slerp", steps: int = 10, rows: int = 6,
                 points: Sequence[int] | None = None, seed: int = 0) -> Interpolation:
     """Walk the latent space: ``rows`` random walks between two points, or one walk visiting ``points``
-    (noise seeds) in order; ``steps`` frames per leg."""
+    (noise seeds) in order; ``steps`` frames per leg. ``checkpoint`` may be a ``Generator`` in memory."""
     import torch
 
-    from ..models.dcgan import generate, load_generator
+    from ..models.dcgan import generate
     from ..models.latent import latent_walk
 
     if steps < 2:
         raise ArgumentError(f"--steps must be >= 2, got {steps}")
-    G, _ = load_generator(checkpoint)
+    G, _ = _generator(checkpoint)
     nz = G.config.nz
     if points:
         if len(points) < 2:
@@ -225,11 +237,14 @@ class GANSpectrum:
 
 @keeps_global_rng
 def gan_spectrum(checkpoint: str | os.PathLike, data=None, *, n: int = 2000, seed: int = 0) -> GANSpectrum:
-    """Compare the power spectra of ``n`` real images (default: the run's data) and ``n`` generated ones."""
-    from ..metrics.spectral import spectral_report
-    from ..models.dcgan import generate, load_data, load_generator
+    """Compare the power spectra of ``n`` real images (default: the run's data) and ``n`` generated ones.
 
-    G, meta = load_generator(checkpoint)
+    ``checkpoint`` may be a ``Generator`` in memory; then ``data`` must be given.
+    """
+    from ..metrics.spectral import spectral_report
+    from ..models.dcgan import generate, load_data
+
+    G, meta = _generator(checkpoint)
     cfg = meta["model_config"]
     src = data or meta.get("data")
     if not src or src == "tensor":
@@ -292,3 +307,65 @@ def save_gan_evaluation(result: GANEvaluation, out_dir: str | os.PathLike) -> li
     atomic_write_text(out / "metrics.md", format_table(result.result) + "\n")
     paths.append(out / "metrics.md")
     return paths
+
+
+# ---------------------------------------------------------------- live training, one step at a time
+
+
+@dataclass(frozen=True)
+class GANSteps:
+    """What :func:`train_steps` did: per step its number, both losses, D(x) and D(G(z)) (batch means of the
+    sigmoid), and the speed of the whole call in images per second."""
+
+    steps: tuple[int, ...]
+    loss_d: tuple[float, ...]
+    loss_g: tuple[float, ...]
+    d_real: tuple[float, ...]
+    d_fake: tuple[float, ...]
+    images_per_s: float
+
+
+@keeps_global_rng
+def live_gan(data="digits", *, image_size: int = 16, nz: int = 32, ngf: int = 32, ndf: int = 32,
+             batch_size: int = 64, n_fixed: int = 16, seed: int = 0):
+    """A small DCGAN ready to train step by step in memory: the training engine's GAN plugin in a
+    :class:`~convscope.train.engine.Stepper`. Nothing is written; D may win for ever (a live session shows it).
+
+    ``stepper.plugin.G`` is the generator (:func:`sample`, :func:`interpolate` and
+    :func:`gan_spectrum` take it), ``stepper.plugin.fixed_noise`` the fixed noise.
+    """
+    import torch
+
+    from ..models.dcgan import DCGANConfig
+    from ..train.engine import Context, Stepper
+    from ..train.gan import GANPlugin, GANTrainConfig
+
+    cfg = DCGANConfig(image_size=image_size, channels=1, nz=nz, ngf=ngf, ndf=ndf)
+    tcfg = GANTrainConfig(batch_size=batch_size, n_fixed=n_fixed, plots=False, d_win_steps=2**62, device="cpu")
+    # run_dir is never written with plots off; /dev/null makes any write fail loudly rather than land somewhere
+    ctx = Context(device=torch.device("cpu"), rank=0, world=1, main=True, run_dir=Path(os.devnull), dry_run=False)
+    return Stepper(GANPlugin(cfg, tcfg, data, seed, None, ctx))
+
+
+def train_steps(stepper, n: int = 1, *, lr_g: float | None = None, lr_d: float | None = None,
+                loss: str | None = None) -> GANSteps:
+    """``n`` alternating D/G updates of a :func:`live_gan`, with the learning rates and the loss set first
+    (``None`` keeps the current one)."""
+    import time
+
+    from .._checks import check_float, check_int
+
+    n = check_int("steps", n, min_value=1)
+    lr_g = None if lr_g is None else check_float("lr_g", lr_g, min_value=0.0, strict_min=True)
+    lr_d = None if lr_d is None else check_float("lr_d", lr_d, min_value=0.0, strict_min=True)
+    stepper.plugin.set_hyperparameters(lr_g=lr_g, lr_d=lr_d, loss=loss)
+    rows, images = [], 0
+    t0 = time.perf_counter()
+    for _ in range(n):
+        values, k = stepper()
+        rows.append((stepper.step, values))
+        images += k
+    dt = max(time.perf_counter() - t0, 1e-9)
+    return GANSteps(tuple(s for s, _ in rows), *(tuple(v[key] for _, v in rows)
+                                                 for key in ("loss_d", "loss_g", "d_real", "d_fake")),
+                    images_per_s=images / dt)

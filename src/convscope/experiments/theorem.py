@@ -26,6 +26,7 @@ class Theorem:
         spatial_seconds, frequency_seconds: best timings of the padded routes.
         fft_shape: the grid the padded FFTs were taken on.
         circular: the unpadded FFT result (``same``, wrapped around).
+        circular_spatial: the direct circular convolution (``same``, ``circular`` boundary) it equals.
         wrap: boolean map of the pixels where the circular result wraps.
         wrap_error: circular minus linear; zero outside ``wrap``.
         circular_max_abs_diff, circular_spatial_seconds, circular_frequency_seconds: the same for the circular routes.
@@ -42,6 +43,7 @@ class Theorem:
     frequency_seconds: float
     fft_shape: tuple[int, int]
     circular: np.ndarray
+    circular_spatial: np.ndarray
     wrap: np.ndarray
     wrap_error: np.ndarray
     circular_max_abs_diff: float
@@ -73,7 +75,7 @@ def theorem(image, kernel, *, repeat: int = 5) -> Theorem:
         image=img, kernel=k, spatial=lin.spatial, frequency=lin.frequency,
         log_abs_diff=np.log10(np.maximum(diff, 1e-18)), max_abs_diff=float(lin.max_abs_diff),
         spatial_seconds=lin.spatial_seconds, frequency_seconds=lin.frequency_seconds,
-        fft_shape=tuple(lin.fft_shape), circular=circ.frequency, wrap=np.asarray(circ.wrap),
+        fft_shape=tuple(lin.fft_shape), circular=circ.frequency, circular_spatial=circ.spatial, wrap=np.asarray(circ.wrap),
         wrap_error=circ.wrap_error, circular_max_abs_diff=float(circ.max_abs_diff),
         circular_spatial_seconds=circ.spatial_seconds, circular_frequency_seconds=circ.frequency_seconds,
         max_wrap_error=float(np.abs(np.asarray(circ.wrap_error)).max()),

@@ -1,7 +1,7 @@
 """The live explorer (``convscope explore``): the whole story in the browser, with Gradio.
 
-* :mod:`.callbacks`: one plain function per endpoint (no Gradio), the only
-  place that calls the library;
+* :mod:`.callbacks`: one plain function per endpoint (no Gradio), each a thin
+  call into :mod:`convscope.experiments`, plus the session state;
 * :mod:`.render`: arrays to pictures and HTML without matplotlib;
 * :mod:`.app`: the seven tabs, the error guard and the offline launch.
 

@@ -14,6 +14,7 @@ import functools
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 
 from .._checks import ConvscopeError
@@ -90,13 +91,17 @@ def build_app(*, classifier: str | None = None, gan: str | None = None, cache: P
     cached in ``cache`` (default :func:`cache_dir`).
     """
     cache = Path(cache) if cache is not None else cache_dir()
+    # the run folders load first: a bad path is one line from the CLI before any server starts
+    page_up = threading.Event()  # set once the first tab has been filled
+    clf = cb.Classifier(cache_dir=cache, run=classifier, start_after=page_up)
+    if train_classifier or classifier:
+        clf.start(background=True)  # a given run loads here and now; training goes to a thread
+    session = cb.GanSession(run=gan)
+    if gan:
+        session.ensure()
     prepare_environment(cache)
     import gradio as gr
 
-    clf = cb.Classifier(cache_dir=cache, run=classifier)
-    if train_classifier or classifier:
-        clf.start(background=True)
-    session = cb.GanSession(run=gan)
     images = cb.image_choices()
     G = _guard
     with gr.Blocks(title="convscope explore", analytics_enabled=False) as demo:
@@ -140,7 +145,7 @@ def build_app(*, classifier: str | None = None, gan: str | None = None, cache: P
                 maps.select(select_pixel, None, [pc, pr, pcol], api_visibility="private").then(
                     G(cb.pixel_computation), [img1, up1, grid, pc, pr, pcol], pix, api_name="pixel")
             # ---------------------------------------------------------------- 2
-            with gr.Tab("2. Convolution theorem", id="theorem"):
+            with gr.Tab("2. Convolution theorem", id="theorem") as tab2:
                 with gr.Row():
                     img2 = gr.Dropdown(images, value="camera", label="bundled photograph")
                     up2 = gr.File(label="…or upload", file_types=["image"], type="filepath")
@@ -158,7 +163,7 @@ def build_app(*, classifier: str | None = None, gan: str | None = None, cache: P
                     ev(G(cb.theorem), th_in, [t_sp, t_ff, t_df, t_wr, t_md],
                        **_api("theorem" if c is padchk else None), show_progress="hidden")
             # ---------------------------------------------------------------- 3
-            with gr.Tab("3. Fourier domain", id="fourier"):
+            with gr.Tab("3. Fourier domain", id="fourier") as tab3:
                 with gr.Row():
                     img3 = gr.Dropdown(images, value="camera", label="bundled photograph")
                     up3 = gr.File(label="…or upload", file_types=["image"], type="filepath")
@@ -194,7 +199,7 @@ def build_app(*, classifier: str | None = None, gan: str | None = None, cache: P
                     c.change(G(filt), fl_in, [f_mask, f_out, f_rem, f_plot, f_md],
                              **_api("filter" if c is fcut else None), show_progress="hidden")
             # ---------------------------------------------------------------- 4
-            with gr.Tab("4. Diffusion", id="diffusion"):
+            with gr.Tab("4. Diffusion", id="diffusion") as tab4:
                 with gr.Row():
                     with gr.Column(scale=1):
                         dtemp = gr.Slider(0.5, 20, value=4, step=0.5, label="temperature T of softmax(laplacian8 / T)")
@@ -219,7 +224,7 @@ def build_app(*, classifier: str | None = None, gan: str | None = None, cache: P
                              **_api("diffuse" if c is dsteps else None), show_progress="hidden",
                              trigger_mode="always_last")
             # ---------------------------------------------------------------- 5
-            with gr.Tab("5. Fractionally-strided convolution", id="fractional"):
+            with gr.Tab("5. Fractionally-strided convolution", id="fractional") as tab5:
                 with gr.Row():
                     fs_n = gr.Slider(1, 8, value=3, step=1, label="input size N")
                     fs_s = gr.Slider(1, 4, value=2, step=1, label="stride s")
@@ -236,11 +241,14 @@ def build_app(*, classifier: str | None = None, gan: str | None = None, cache: P
                 r_status = gr.Markdown(elem_id="classifier-status")
                 with gr.Row():
                     with gr.Column(scale=1):
-                        sketch = gr.Sketchpad(label="draw a digit", type="numpy", image_mode="RGBA",
-                                              canvas_size=(280, 280), elem_id="sketchpad")
+                        # black ink about a tenth of the canvas wide, as MNIST's strokes are
+                        sketch = gr.Sketchpad(label="draw a digit (pick the brush)", type="numpy",
+                                              image_mode="RGBA", canvas_size=(280, 280), elem_id="sketchpad",
+                                              brush=gr.Brush(default_size=14, colors=["#000000"],
+                                                             color_mode="fixed"))
                         up6 = gr.File(label="…or upload a digit image", file_types=["image"], type="filepath",
                                       elem_id="digit-upload")
-                        r_btn = gr.Button("recognise", variant="primary")
+                        r_btn = gr.Button("recognise", variant="primary", elem_id="recognise")
                     with gr.Column(scale=2):
                         r_top = gr.Label(num_top_classes=3, label="top 3", elem_id="prediction")
                         r_seen = gr.Image(label="what the network sees", format="png", interactive=False, buttons=["download", "fullscreen"])
@@ -268,7 +276,7 @@ def build_app(*, classifier: str | None = None, gan: str | None = None, cache: P
                 up6.upload(G(pred), r_in, [r_top, r_maps, r_seen], api_visibility="private")
                 f_btn.click(G(filters), None, [r_filt, r_spec], api_name="filters")
             # ---------------------------------------------------------------- 7
-            with gr.Tab("7. DCGAN", id="gan"):
+            with gr.Tab("7. DCGAN", id="gan") as tab7:
                 with gr.Row():
                     with gr.Column(scale=1):
                         with gr.Row():
@@ -329,16 +337,22 @@ def build_app(*, classifier: str | None = None, gan: str | None = None, cache: P
                 g_play.click(lambda: gr.Timer(active=True), None, g_timer, api_visibility="private")
                 g_pause.click(lambda: gr.Timer(active=False), None, g_timer, api_visibility="private")
                 g_reset.click(G(gan_reset), None, g_out, api_name="gan_reset")
-                demo.load(G(gan_samples), None, g_out, api_name="gan_samples")
+                tab7.select(G(gan_samples), None, g_out, api_name="gan_samples")  # built when first shown
                 g_walk_btn.click(G(walk), [g_a, g_b, g_frames, g_mode], g_walk, api_name="gan_walk")
                 g_spec_btn.click(G(spec), None, [g_splot, g_smd], api_name="gan_spectrum")
-        # fill every tab once on load
-        demo.load(G(cb.feature_maps), fm_in, [maps, pooled, meaning], api_visibility="private")
-        demo.load(G(cb.theorem), th_in, [t_sp, t_ff, t_df, t_wr, t_md], api_visibility="private")
-        demo.load(G(spec_view), [img3, up3], [s_img, s_plot, s_md], api_visibility="private")
-        demo.load(G(filt), fl_in, [f_mask, f_out, f_rem, f_plot, f_md], api_visibility="private")
-        demo.load(G(diff), d_in, [d_frame, d_prop, d_plot, d_md], api_visibility="private")
-        demo.load(G(cb.fractional), fs_in, [fs_html, fs_md], api_visibility="private")
+        # the first tab fills on load; every other tab when it is shown, so the page is ready sooner
+        def first_fill(*args):
+            try:
+                return cb.feature_maps(*args)
+            finally:
+                page_up.set()
+
+        demo.load(G(first_fill), fm_in, [maps, pooled, meaning], api_visibility="private")
+        tab2.select(G(cb.theorem), th_in, [t_sp, t_ff, t_df, t_wr, t_md], api_visibility="private")
+        tab3.select(G(spec_view), [img3, up3], [s_img, s_plot, s_md], api_visibility="private")
+        tab3.select(G(filt), fl_in, [f_mask, f_out, f_rem, f_plot, f_md], api_visibility="private")
+        tab4.select(G(diff), d_in, [d_frame, d_prop, d_plot, d_md], api_visibility="private")
+        tab5.select(G(cb.fractional), fs_in, [fs_html, fs_md], api_visibility="private")
     demo.convscope = {"classifier": clf, "gan": session, "cache": cache}
     return demo
 

@@ -7,9 +7,11 @@ is unit-tested as a plain function. Expected failures raise the
 :class:`~convscope._checks.ConvscopeError` family; :mod:`.app` turns them into
 a message in the page.
 
-This module is the one place that calls the library: every science step goes
-through :mod:`convscope.experiments` where that step exists, and through the
-library functions the experiments themselves use until it does.
+Every science step is a call into :mod:`convscope.experiments`; what is left
+here is the UI's side: checking a control's value against the page's limits,
+turning results into pictures (:mod:`.render`) and Markdown, and the session
+state (the classifier, trained once in the background and cached, and the live
+DCGAN with its history).
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ from __future__ import annotations
 import functools
 import os
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .. import experiments as ex
 from .._checks import ArgumentError, ConvscopeError, check_float, check_int, check_option, fail
 from . import render
 
@@ -159,36 +161,24 @@ def grid_kernel(grid: Any) -> np.ndarray:
     return k
 
 
-def _kernel_meaning(k: np.ndarray) -> str:
-    s = float(k.sum())
-    tol = 1e-5 * max(1.0, float(np.abs(k).sum()))  # the grid shows 6 decimals: 9 × 0.111111 is a unit sum
-    if abs(s) < tol:
-        return (f"**sum = {s:.3g}: zero-sum, a change detector.** A flat region gives exactly 0; only edges "
+def _kernel_meaning(total: float, scale: float) -> str:
+    tol = 1e-5 * max(1.0, scale)  # the grid shows 6 decimals: 9 × 0.111111 is a unit sum
+    if abs(total) < tol:
+        return (f"**sum = {total:.3g}: zero-sum, a change detector.** A flat region gives exactly 0; only edges "
                 "and texture survive (grey = 0, red > 0, blue < 0).")
-    if abs(s - 1) < tol:
-        return (f"**sum = {s:.4g}: unit-sum, an average.** Brightness is kept: a flat region comes out unchanged "
-                "(a blur, or the identity).")
-    return (f"**sum = {s:.4g}:** neither 0 nor 1, so a flat region of brightness b comes out as {s:.3g}·b "
+    if abs(total - 1) < tol:
+        return (f"**sum = {total:.4g}: unit-sum, an average.** Brightness is kept: a flat region comes out "
+                "unchanged (a blur, or the identity).")
+    return (f"**sum = {total:.4g}:** neither 0 nor 1, so a flat region of brightness b comes out as {total:.3g}·b "
             "(the output is scaled as well as filtered).")
 
 
-def _pool(maps: np.ndarray, kind: str, size: int) -> np.ndarray:
-    import torch
-    import torch.nn.functional as F
-
-    t = torch.from_numpy(np.ascontiguousarray(maps))[None]
-    out = F.max_pool2d(t, size) if kind == "max" else F.avg_pool2d(t, size)
-    return out[0].numpy()
-
-
-def _convolve(img: np.ndarray, k: np.ndarray) -> np.ndarray:
-    from ..conv import convolve2d
-
-    return np.asarray(convolve2d(img, k, mode="same", boundary="reflect"))
+BOUNDARY = "reflect"  # every feature map of the explorer (and its per-pixel breakdown) uses this border
+_POOL_NAMES = {"max": "max", "average": "avg"}  # the radio's words -> experiments.feature_maps'
 
 
 def feature_maps(image: str | None, upload: str | None, grid: Any, pool: str = "max", pool_size: int = 2):
-    """Convolve each colour channel with the grid's kernel.
+    """Convolve each colour channel with the grid's kernel (:func:`convscope.experiments.feature_maps`).
 
     Returns ``(maps, pooled, meaning)``: the per-channel maps side by side
     (blue < 0 < red), the same after ``pool``-pooling by ``pool_size``, and
@@ -200,11 +190,11 @@ def feature_maps(image: str | None, upload: str | None, grid: Any, pool: str = "
         raise fail("pool_size", "2 or 4", pool_size)
     img = load_work_image(image, upload)
     k = grid_kernel(grid)
-    maps = _convolve(img, k)  # (3, H, W)
-    pooled = _pool(maps, pool, pool_size)
+    r = ex.feature_maps(img, [("grid", k)], boundary=BOUNDARY, pool=(_POOL_NAMES[pool], pool_size))
+    maps, pooled = r.maps[0], r.pooled[0]  # (3, H, W), (3, H/s, W/s)
     tiles = render.tile([render.diverging(m) for m in maps], cols=3, gap=4)
     ptiles = render.tile([render.upscale(render.diverging(m), pool_size) for m in pooled], cols=3, gap=4)
-    meaning = _kernel_meaning(k) + (
+    meaning = _kernel_meaning(r.kernel_sums[0], float(np.abs(k).sum())) + (
         f"\n\nFeature maps R, G, B of a {img.shape[-2]}×{img.shape[-1]} image; "
         f"{pool} pooling {pool_size}×{pool_size} gives {pooled.shape[-2]}×{pooled.shape[-1]}. "
         "Click a pixel of a feature map to see its computation.")
@@ -219,35 +209,23 @@ def tile_position(x: int, y: int, size: int = WORK_SIZE, gap: int = 4) -> tuple[
 
 
 def pixel_computation(image: str | None, upload: str | None, grid: Any, channel: int, row: int, col: int) -> str:
-    """HTML: the input patch, the (flipped) kernel, their elementwise products and the sum for one output pixel."""
+    """HTML: the input patch, the (flipped) kernel, their elementwise products and the sum for one output pixel
+    (:func:`convscope.experiments.pixel_computation`)."""
     img = load_work_image(image, upload)
     k = grid_kernel(grid)
-    channel = check_int("channel", int(channel), min_value=0)
-    if channel > 2:
-        raise fail("channel", "0, 1 or 2", channel)
-    H, W = img.shape[-2:]
-    row, col = check_int("row", int(row), min_value=0), check_int("col", int(col), min_value=0)
-    if row >= H or col >= W:
-        raise fail("pixel", f"inside the {H}×{W} map", (row, col))
-    r = k.shape[0] // 2
-    padded = np.pad(img[channel], r, mode="reflect")  # the same border as the feature map
-    patch = padded[row:row + k.shape[0], col:col + k.shape[1]]
-    kf = k[::-1, ::-1]  # convolution flips the kernel; correlation would not
-    prod = patch * kf
-    total = float(prod.sum())
-    fmap = float(_convolve(img[channel], k)[row, col])
-    name = "RGB"[channel]
+    p = ex.pixel_computation(img, k, channel=int(channel), row=int(row), col=int(col), boundary=BOUNDARY)
+    n = k.shape[0]
     return (
-        f"<div class='cs-pixel'><b>Output pixel ({row}, {col}) of channel {name}</b>"
+        f"<div class='cs-pixel'><b>Output pixel ({p.row}, {p.col}) of channel {'RGB'[p.channel]}</b>"
         "<div class='cs-row'>"
-        + render.grid_html(patch, title=f"input patch ({k.shape[0]}×{k.shape[1]})")
+        + render.grid_html(p.patch, title=f"input patch ({n}×{n})")
         + "<span class='cs-op'>×</span>"
-        + render.grid_html(kf, title="kernel, flipped (true convolution)")
+        + render.grid_html(p.kernel_flipped, title="kernel, flipped (true convolution)")
         + "<span class='cs-op'>=</span>"
-        + render.grid_html(prod, title="elementwise products")
+        + render.grid_html(p.products, title="elementwise products")
         + "</div>"
-        f"<p>sum of the products = <b>{total:.6g}</b>; the feature map holds <b>{fmap:.6g}</b> "
-        f"(difference {abs(total - fmap):.1e}).</p></div>"
+        f"<p>sum of the products = <b>{p.total:.6g}</b>; the feature map holds <b>{p.feature_value:.6g}</b> "
+        f"(difference {abs(p.total - p.feature_value):.1e}).</p></div>"
     )
 
 
@@ -255,37 +233,38 @@ def pixel_computation(image: str | None, upload: str | None, grid: Any, channel:
 
 
 def theorem(image: str | None, upload: str | None, kernel: str = "gaussian:9", pad: bool = True):
-    """Spatial against FFT convolution of the grey image.
+    """Spatial against FFT convolution of the grey image (:func:`convscope.experiments.theorem`).
 
     Returns ``(spatial, fft, difference, wrap, report)``: both results, the
     log |difference|, the wrap-around error (``pad=False``) and Markdown with
     the timings.
     """
-    from ..fourier import convolution_theorem
     from ..kernels import kernel_from_spec
 
     img = load_work_image(image, upload, gray=True)
     k = kernel_from_spec(str(kernel)).numpy()
     if max(k.shape) > 63:
         raise fail("kernel", "at most 63×63 in the explorer", f"shape {k.shape}")
-    r = convolution_theorem(img, k, pad=bool(pad), repeat=1)
-    s, f = np.asarray(r.spatial), np.asarray(r.frequency)
-    lo, hi = float(s.min()), float(s.max())
-    diff = np.abs(s - f)
+    r = ex.theorem(img, k, repeat=1)
     if pad:
+        s, f, ts, tf = r.spatial, r.frequency, r.spatial_seconds, r.frequency_seconds
+        grid = f"{r.fft_shape[0]}×{r.fft_shape[1]}"
         wrap = render.grey(np.zeros_like(s))
         wrap_txt = "Zero padding on: the FFT grid holds the whole linear result, nothing wraps around."
     else:
-        werr = np.asarray(r.wrap_error)
-        wrap = render.diverging(werr)
+        s, f, ts, tf = r.circular_spatial, r.circular, r.circular_spatial_seconds, r.circular_frequency_seconds
+        grid = f"{img.shape[0]}×{img.shape[1]}"
+        wrap = render.diverging(r.wrap_error)
         wrap_txt = (f"Zero padding off: the FFT result is **circular**. Light leaving one edge re-enters at the "
                     f"opposite one; the error against the zero-bordered linear result reaches "
-                    f"{float(np.abs(werr).max()):.3g}, confined to a band {k.shape[0] // 2} px wide (right panel).")
+                    f"{r.max_wrap_error:.3g}, confined to a band {k.shape[0] // 2} px wide (right panel).")
+    diff = np.abs(s - f)
     report = (
-        f"| | time | \n|---|---|\n| spatial (direct) | {r.spatial_seconds * 1e3:.2f} ms |\n"
-        f"| FFT on {r.fft_shape[0]}×{r.fft_shape[1]} | {r.frequency_seconds * 1e3:.2f} ms |\n\n"
-        f"max |spatial − FFT| = **{r.max_abs_diff:.2e}** (rounding). {wrap_txt}"
+        f"| | time | \n|---|---|\n| spatial (direct) | {ts * 1e3:.2f} ms |\n"
+        f"| FFT on {grid} | {tf * 1e3:.2f} ms |\n\n"
+        f"max |spatial − FFT| = **{float(diff.max()):.2e}** (rounding). {wrap_txt}"
     )
+    lo, hi = float(s.min()), float(s.max())
     return (render.grey(s, lo, hi), render.grey(f, lo, hi), render.heat(diff + 1e-18, log=True), wrap, report)
 
 
@@ -294,29 +273,22 @@ def theorem(image: str | None, upload: str | None, kernel: str = "gaussian:9", p
 
 def spectrum(image: str | None, upload: str | None):
     """Returns ``(log magnitude, radial profile rows, report)``: the centred spectrum, the
-    log-log radial power with its fitted power law, and the slope."""
-    from ..fourier import fit_power_law, radial_profile
-    from ..fourier import spectrum as spec
-
-    img = load_work_image(image, upload, gray=True)
-    s = spec(img)
-    prof = radial_profile(img)
-    fit = fit_power_law(prof)
-    f = np.asarray(prof.frequency)[1:]
-    p = np.asarray(prof.power)[1:]
-    lf = np.log10(f)
-    rows = render.rows(lf, {"power": np.log10(np.maximum(p, 1e-300)),
-                            f"fit, slope {float(fit.slope):.2f}": float(fit.intercept) + float(fit.slope) * lf},
+    log-log radial power with its fitted power law, and the slope (:func:`convscope.experiments.image_spectrum`)."""
+    r = ex.image_spectrum(load_work_image(image, upload, gray=True))
+    lf = np.log10(r.frequency[1:])
+    rows = render.rows(lf, {"power": np.log10(np.maximum(r.power[1:], 1e-300)),
+                            f"fit, slope {r.slope:.2f}": r.intercept + r.slope * lf},
                        x_name="log10 frequency", y_name="log10 power")
-    report = (f"Radial power falls off as f^{float(fit.slope):.2f} (natural photographs: about −2; "
+    report = (f"Radial power falls off as f^{r.slope:.2f} (natural photographs: about −2; "
               "white noise: 0). The bright cross is the image's edges, which the DFT sees as jumps.")
-    return render.heat(np.asarray(s.magnitude)), rows, report
+    return render.heat(r.log_magnitude), rows, report
 
 
 def filter_view(image: str | None, upload: str | None, kind: str = "lowpass", cutoff: float = 0.08,
                 profile: str = "ideal", width: float = 0.05, order: float = 2.0):
-    """Returns ``(mask, result, removed, line rows, report)`` for one frequency mask."""
-    from ..fourier import FILTER_KINDS, FILTER_PROFILES, FilterSpec, filter_image, frequency_mask
+    """Returns ``(mask, result, removed, line rows, report)`` for one frequency mask
+    (:func:`convscope.experiments.filtering`); the line profile crosses a clean edge, where ringing shows."""
+    from ..fourier import FILTER_KINDS, FILTER_PROFILES
 
     kind = check_option("kind", kind, FILTER_KINDS)
     profile = check_option("profile", profile, FILTER_PROFILES)
@@ -325,19 +297,16 @@ def filter_view(image: str | None, upload: str | None, kind: str = "lowpass", cu
     order = check_float("order", order, min_value=0.0, strict_min=True)
     img = load_work_image(image, upload, gray=True)
     band = kind in ("bandpass", "bandstop")
-    spec = FilterSpec(kind, cutoff, profile, order, width if band else None)
-    out = np.asarray(filter_image(img, spec, pad="reflect"))
-    removed = img - out
-    mask = frequency_mask(img.shape, kind, cutoff, profile=profile, order=order, width=width if band else None).numpy()
-    r = img.shape[0] // 2
-    x = np.arange(img.shape[1])
-    rows = render.rows(x, {"original": img[r], "filtered": out[r]}, x_name="column", y_name="intensity")
-    kept = float((out**2).sum() / max((img**2).sum(), 1e-300))
+    r = ex.filtering(img, kind, cutoff, profile=profile, order=order, width=width if band else None)
+    _, _, c0, c1 = r.crop
+    x = np.arange(c0, c1)
+    rows = render.rows(x, {"original": img[r.edge_row, c0:c1], "filtered": r.result[r.edge_row, c0:c1]},
+                       x_name="column", y_name="intensity")
     report = (f"{profile} {kind}, cutoff {cutoff:g} cycles/px{f', width {width:g}' if band else ''}. "
-              f"Energy kept: {kept:.1%}. The line profile (row {r}) shows the Gibbs ringing of the ideal mask "
-              "next to each edge; the Gaussian mask does not ring.")
-    lo, hi = 0.0, 1.0
-    return (render.grey(mask, 0.0, 1.0), render.grey(out, lo, hi), render.diverging(removed), rows, report)
+              f"Energy kept: {r.kept_energy:.1%}. The line profile (row {r.edge_row}, across a sharp edge) shows "
+              "the Gibbs ringing of the ideal mask next to the edge; the Gaussian mask does not ring.")
+    return (render.grey(r.mask, 0.0, 1.0), render.grey(r.result, 0.0, 1.0), render.diverging(r.removed), rows,
+            report)
 
 
 # ------------------------------------------------------------------ 4. diffusion
@@ -349,60 +318,38 @@ def steps_from_slider(position: float) -> int:
     return 0 if position <= 0 else round(10.0**position)
 
 
-@functools.lru_cache(maxsize=8)
-def _start(source: str, image: str | None, upload: str | None, n: int) -> np.ndarray:
-    if source == "image":
-        return load_work_image(image, upload, gray=True, size=n)
-    u = np.zeros((n, n))
-    if source == "drop":
-        u[n // 2, n // 2] = 1.0
-    else:
-        y, x = np.mgrid[:n, :n]
-        u[(y - n // 2) ** 2 + (x - n // 2) ** 2 <= (n / 10) ** 2] = 1.0
-    return u
+# a literal iteration slower than this is refused with the exact alternative named
+MAX_ITERATE_S = 1.0
 
 
 def diffusion(temperature: float = 4.0, slider: float = 2.0, boundary: str = "symmetric", source: str = "disc",
               image: str | None = None, upload: str | None = None, size: int = 128):
-    """Diffuse a drop (or the grey image) with softmax(laplacian8 / T), exactly, for any step count.
+    """Diffuse a drop (or the grey image) with softmax(laplacian8 / T), exactly, for any step count
+    (:func:`convscope.experiments.diffusion`).
 
     Returns ``(frame, propagator heat map, line rows, report)``; the report gives
     the steps, the propagator's moments, mass and entropy.
     """
-    from ..diffusion import (
-        diffuse,
-        entropy,
-        heat_solution,
-        mass,
-        moments,
-        propagator,
-        spectral_exact,
-    )
-    from ..kernels import get_kernel
-
     temperature = check_float("temperature", temperature, min_value=0.05, max_value=100.0)
     boundary = check_option("boundary", boundary, DIFFUSION_BOUNDARIES)
     source = check_option("source", source, DIFFUSION_SOURCES)
     size = check_int("size", int(size), min_value=8)
     n = steps_from_slider(slider)
-    P = np.asarray(propagator(get_kernel("laplacian8"), temperature=temperature))
-    exact, why = spectral_exact(P, boundary)
-    if not exact:  # never iterate a million times in a callback
-        raise ArgumentError(f"boundary {boundary!r} has no exact fast form for this propagator: {why}")
-    u0 = _start(source, image if source == "image" else None, upload if source == "image" else None, size)
-    u = np.asarray(diffuse(u0, P, n, boundary=boundary, method="spectral"))
-    m = moments(P)
-    heat = np.asarray(heat_solution(u0, m.D, float(n), boundary=boundary))
-    r = u.shape[0] // 2
-    x = np.arange(u.shape[1])
+    u0 = (load_work_image(image, upload, gray=True, size=size) if source == "image"
+          else ex.drop(size, "pixel" if source == "drop" else "disc"))
+    r = ex.diffusion(u0, "laplacian8", temperature=temperature, steps=[n], boundary=boundary, gif_frames=2,
+                     compare_heat=True, max_seconds=MAX_ITERATE_S)
+    u, P, m = r.frames[0], r.propagator, r.moments
     # fixed series names: the plot's legend and colours stay put while the slider moves
-    rows = render.rows(x, {"start": u0[r], "n steps of the propagator": u[r], "heat equation at t = n": heat[r]},
+    rows = render.rows(np.arange(u.shape[1]), {"start": u0[r.row], "n steps of the propagator": r.profiles[0],
+                                               "heat equation at t = n": r.heat[0]},
                        x_name="column", y_name="concentration")
-    m0, m1 = float(mass(u0)), float(mass(u))
+    at = r.all_steps.index(n)
     report = (
-        f"**{n:,} steps** (temperature {temperature:g}, boundary {boundary}, exact spectral method).\n\n"
-        f"| quantity | value |\n|---|---|\n| mass at step 0 | {m0:.6g} |\n| mass now | {m1:.6g} |\n"
-        f"| entropy now | {float(entropy(u)):.4f} nats |\n| propagator centre | {P[1, 1]:.6f} |\n"
+        f"**{n:,} steps** (temperature {temperature:g}, boundary {boundary}, {r.method} method).\n\n"
+        f"| quantity | value |\n|---|---|\n| mass at step 0 | {float(r.mass[0]):.6g} |\n"
+        f"| mass now | {float(r.mass[at]):.6g} |\n"
+        f"| entropy now | {float(r.entropy[at]):.4f} nats |\n| propagator centre | {P[1, 1]:.6f} |\n"
         f"| D (px²/step) | {m.D:.6g} |\n| variance per step (y, x) | {m.variance[0]:.4g}, {m.variance[1]:.4g} |\n"
         f"| drift (y, x) | {m.drift[0]:.3g}, {m.drift[1]:.3g} |\n| propagator entropy | {m.entropy:.4f} nats |\n\n"
         + ("Mass is conserved: the walls reflect or wrap the salt." if boundary != "zeros"
@@ -416,12 +363,8 @@ def diffusion(temperature: float = 4.0, slider: float = 2.0, boundary: str = "sy
 
 
 def fractional(size: int = 3, stride: int = 2, padding: int = 1, kernel_size: int = 3):
-    """Returns ``(steps HTML, report)``: zero insertion, padding, kernel, output, and the check against torch."""
-    import torch
-    import torch.nn.functional as F
-
-    from ..conv import conv_transpose2d, pad2d, zero_insert
-
+    """Returns ``(steps HTML, report)``: zero insertion, padding, kernel, output, and the check against torch
+    (:func:`convscope.experiments.fractional_stride` on :func:`~convscope.experiments.example_inputs`)."""
     size = check_int("input size", int(size), min_value=1)
     stride = check_int("stride", int(stride), min_value=1)
     kernel_size = check_int("kernel size", int(kernel_size), min_value=1)
@@ -430,36 +373,28 @@ def fractional(size: int = 3, stride: int = 2, padding: int = 1, kernel_size: in
         raise fail("sizes", "input <= 8, stride <= 4, kernel <= 7 (a figure you can read)", (size, stride, kernel_size))
     if padding > kernel_size - 1:
         raise fail("padding", f"at most kernel size - 1 = {kernel_size - 1}", padding)
-    x = torch.arange(1.0, size * size + 1, dtype=torch.float64).reshape(1, 1, size, size)
-    g = torch.arange(kernel_size, dtype=torch.float64) - (kernel_size - 1) / 2
-    w1 = 1.0 + (kernel_size - 1) / 2 - g.abs()
-    w = torch.outer(w1, w1).reshape(1, 1, kernel_size, kernel_size)
-    xz = zero_insert(x, (stride, stride))
-    e = kernel_size - 1 - padding  # the full-convolution padding the construction needs
-    xp = pad2d(xz, (e, e, e, e), "zeros")
-    ours = conv_transpose2d(x, w, stride=stride, padding=padding)
-    ref = F.conv_transpose2d(x, w, stride=stride, padding=padding)
-    diff = float((ours - ref).abs().max())
-    out_n = (size - 1) * stride - 2 * padding + kernel_size
-    inserted = np.ones(xz.shape[-2:], bool)
+    r = ex.fractional_stride(*ex.example_inputs(size, kernel_size), stride=stride, padding=padding)
+    e = (r.padded.shape[-1] - r.zero_inserted.shape[-1]) // 2  # the border the full convolution needs
+    out_n = r.output.shape[-1]
+    inserted = np.ones(r.zero_inserted.shape, bool)
     inserted[::stride, ::stride] = False
-    hatch = np.zeros(xp.shape[-2:], bool)
-    hatch[e:e + xz.shape[-2], e:e + xz.shape[-1]] = inserted
+    hatch = np.zeros(r.padded.shape, bool)
+    hatch[e:e + inserted.shape[0], e:e + inserted.shape[1]] = inserted
     win = {(i, j) for i in range(kernel_size) for j in range(kernel_size)}
     html = (
         "<div class='cs-row'>"
-        + render.grid_html(x[0, 0].numpy(), title=f"1. input {size}×{size}", fmt="{:.0f}")
-        + render.grid_html(xz[0, 0].numpy(), title=f"2. zeros inserted (stride {stride})", fmt="{:.0f}", hatch=inserted)
-        + render.grid_html(xp[0, 0].numpy(), title=f"3. padded by k−1−p = {e}", fmt="{:.0f}", hatch=hatch, mark=win)
-        + render.grid_html(w[0, 0].flip(-2, -1).numpy(), title=f"4. kernel {kernel_size}×{kernel_size} (flipped)", fmt="{:.0f}")
-        + render.grid_html(ours[0, 0].numpy(), title=f"5. output {out_n}×{out_n}", fmt="{:.0f}", mark={(0, 0)})
+        + render.grid_html(r.input, title=f"1. input {size}×{size}", fmt="{:.0f}")
+        + render.grid_html(r.zero_inserted, title=f"2. zeros inserted (stride {stride})", fmt="{:.0f}", hatch=inserted)
+        + render.grid_html(r.padded, title=f"3. padded by k−1−p = {e}", fmt="{:.0f}", hatch=hatch, mark=win)
+        + render.grid_html(r.kernel_flipped, title=f"4. kernel {kernel_size}×{kernel_size} (flipped)", fmt="{:.0f}")
+        + render.grid_html(r.output, title=f"5. output {out_n}×{out_n}", fmt="{:.0f}", mark={(0, 0)})
         + "</div>"
     )
     report = (
         f"Output size = (N − 1)·s − 2p + k = ({size} − 1)·{stride} − 2·{padding} + {kernel_size} = **{out_n}**.\n\n"
         f"The red window in (3) is where the kernel sits for output pixel (0, 0). "
-        f"max |ours − torch.conv_transpose2d| = **{diff:.1e}**"
-        + (" (equal)." if diff < 1e-12 else " (MISMATCH).")
+        f"max |ours − torch.conv_transpose2d| = **{r.max_abs_diff:.1e}**"
+        + (" (equal)." if r.max_abs_diff < 1e-12 else " (MISMATCH).")
     )
     return html, report
 
@@ -486,6 +421,9 @@ class Classifier:
     error: str | None = None
     progress: float = 0.0
     message: str = "not started"
+    # training waits for this (at most ``wait_s``): a first launch serves its page before it trains
+    start_after: threading.Event | None = field(default=None, repr=False)
+    wait_s: float = 20.0
     _thread: threading.Thread | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -529,6 +467,9 @@ class Classifier:
         from ..train.classify import TrainConfig, train_classifier
 
         out = self.run_dir
+        if self.start_after is not None:
+            self.message = "training a LeNet on the bundled digits starts once the page is up"
+            self.start_after.wait(self.wait_s)
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             cfg = CNNConfig(arch="lenet")
@@ -559,110 +500,68 @@ class Classifier:
 
 
 def prepare_digit(sketch: Any = None, upload: str | None = None) -> np.ndarray:
-    """A drawing (Sketchpad's dict or an RGBA array) or an uploaded file -> a (H, W) float image, bright digit on dark.
-
-    Dark ink on a light page is inverted; the digit is cropped to its bounding box
-    and centred in a square with a margin, as MNIST's digits are.
-    """
+    """A drawing (Sketchpad's dict or an RGBA array) or an uploaded file -> a (H, W) float image, bright digit
+    on dark, centred as MNIST's digits are (:func:`convscope.experiments.digit_from_drawing`)."""
     if upload:
-        a = load_work_image(None, upload, gray=True, size=64)
+        drawing = load_work_image(None, upload, gray=True, size=64)
     else:
-        if isinstance(sketch, dict):
+        if isinstance(sketch, dict):  # Sketchpad's value: the layers flattened onto the background
             sketch = sketch.get("composite") if sketch.get("composite") is not None else sketch.get("background")
         if sketch is None:
             raise ArgumentError("digit must be drawn on the sketchpad or uploaded, got nothing")
-        s = np.asarray(sketch, dtype=np.float64)
-        if s.ndim == 3 and s.shape[-1] == 4:  # ink is where alpha is, whatever its colour
-            alpha = s[..., 3] / 255.0
-            lum = s[..., :3].mean(-1) / 255.0
-            a = alpha * (1.0 - lum) if alpha.min() < 0.99 else 1.0 - lum
-        elif s.ndim == 3:
-            a = 1.0 - s[..., :3].mean(-1) / 255.0
-        elif s.ndim == 2:
-            a = 1.0 - s / (255.0 if s.max() > 1 else 1.0)
-        else:
-            raise fail("digit", "an image", f"shape {s.shape}")
-    if a.mean() > 0.5:  # light background: make the ink bright
-        a = 1.0 - a
-    if a.max() <= 0.05:
-        raise ArgumentError("digit must have some ink, got an empty drawing")
-    ys, xs = np.nonzero(a > 0.2 * a.max())
-    a = a[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
-    side = int(max(a.shape) * 1.3) + 1
-    sq = np.zeros((side, side))
-    y0, x0 = (side - a.shape[0]) // 2, (side - a.shape[1]) // 2
-    sq[y0:y0 + a.shape[0], x0:x0 + a.shape[1]] = a
-    return sq / sq.max()
+        drawing = sketch
+    return ex.digit_from_drawing(drawing)
+
+
+def _ready(classifier: Classifier) -> tuple:
+    if not classifier.ready:
+        raise ArgumentError(f"classifier must be ready first: {classifier.status()}")
+    return classifier.model, classifier.meta
 
 
 def predict(classifier: Classifier, sketch: Any = None, upload: str | None = None):
-    """Returns ``(top-3 {class: probability}, every layer's feature maps, input as seen)``."""
-    import torch
-
-    from ..models.cnn import prepare_images
-
-    if not classifier.ready:
-        raise ArgumentError(f"classifier must be ready first: {classifier.status()}")
-    digit = prepare_digit(sketch, upload)
-    x = prepare_images(torch.from_numpy(digit).float()[None, None], classifier.meta)
-    model = classifier.model
-    layers: list[tuple[str, np.ndarray]] = []
-    with torch.no_grad():
-        h = x
-        for i, mod in enumerate(model.conv):
-            h = mod(h)
-            if isinstance(mod, torch.nn.Conv2d | torch.nn.MaxPool2d | torch.nn.ReLU):
-                layers.append((f"{i}: {type(mod).__name__}", h[0].numpy()))
-        prob = torch.softmax(model(x), 1)[0]
-    classes = classifier.meta["classes"]
-    p, idx = prob.topk(min(3, len(classes)))
-    top = {str(classes[int(j)]): float(q) for q, j in zip(p, idx)}
+    """Returns ``(top-3 {class: probability}, every layer's feature maps, input as seen)``
+    (:func:`convscope.experiments.recognise`)."""
+    loaded = _ready(classifier)
+    r = ex.recognise(loaded, prepare_digit(sketch, upload), top=3)
     rows = []
-    for _name, a in layers:
+    for _name, a in r.layers:
         tiles = [render.upscale(render.grey(c), max(1, 48 // c.shape[-1])) for c in a]
         side = tiles[0].shape[0]
         tiles = [t[:side, :side] for t in tiles]
         rows.append(render.tile(tiles, cols=len(tiles), gap=2))
-    width = max(r.shape[1] for r in rows)
-    rows = [np.pad(r, ((0, 6), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
-    maps = np.concatenate(rows, axis=0)
-    seen = render.upscale(render.grey(x[0, 0].numpy()), 8)
-    return top, maps, seen
+    width = max(row.shape[1] for row in rows)
+    rows = [np.pad(row, ((0, 6), (0, width - row.shape[1]), (0, 0)), constant_values=255) for row in rows]
+    return dict(r.top), np.concatenate(rows, axis=0), render.upscale(render.grey(r.prepared[0]), 8)
 
 
 def first_layer_filters(classifier: Classifier):
-    """Returns ``(filters, spectra)``: the learned first-layer kernels and their centred magnitude spectra."""
-    from ..models.cnn import kernel_spectra
-
-    if not classifier.ready:
-        raise ArgumentError(f"classifier must be ready first: {classifier.status()}")
-    w = classifier.model.first_conv.weight.detach().double()  # (C_out, C_in, k, k)
-    ks = w.mean(1)
-    f = render.tile([render.upscale(render.diverging(k.numpy()), 12) for k in ks], cols=min(8, len(ks)), gap=3)
-    sp = kernel_spectra(w, 32).double()
+    """Returns ``(filters, spectra)``: the learned first-layer kernels and their centred magnitude spectra
+    (:func:`convscope.experiments.learned_filters`), averaged over input channels for display."""
+    model, meta = _ready(classifier)
+    C, H, W = meta["image_shape"]
+    r = ex.learned_filters((model, meta), np.zeros((C, H, W), np.float32), spectrum_size=32)
+    ks = r.kernels.astype(np.float64).mean(1)  # (C_out, k, k)
+    f = render.tile([render.upscale(render.diverging(k), 12) for k in ks], cols=min(8, len(ks)), gap=3)
+    sp = r.spectra.astype(np.float64)
     sp = sp.mean(1) if sp.ndim == 4 else sp
-    s = render.tile([render.upscale(render.heat(m.numpy()), 2) for m in sp], cols=min(8, len(sp)), gap=3)
+    s = render.tile([render.upscale(render.heat(m), 2) for m in sp], cols=min(8, len(sp)), gap=3)
     return f, s
 
 
 # ------------------------------------------------------------------ 7. DCGAN
 
 
-def _slerp(a, b, t: float):
-    import torch
-
-    a_n, b_n = a / a.norm(), b / b.norm()
-    omega = torch.acos((a_n * b_n).sum().clamp(-1, 1))
-    if float(omega) < 1e-6:
-        return (1 - t) * a + t * b
-    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
+GAN_DATA = "digits"
+FIXED_SEED = 12345  # the fixed noise of the sample grid: one seed, so grids compare across steps
+SPECTRUM_SEED = 7
 
 
 class GanSession:
-    """A small DCGAN trained live on the bundled digits (or a loaded generator), one step at a time.
+    """The DCGAN tab's state: a live DCGAN (:func:`convscope.experiments.live_gan`, the training engine's GAN
+    plugin stepped in memory) or a generator loaded with ``--gan``, and the history of the steps taken.
 
-    Learning rates and the loss may change between steps; the fixed noise never does,
-    so the sample grid is comparable across steps.
+    Learning rates and the loss may change between steps; the sample grid's noise never does.
     """
 
     def __init__(self, *, run: str | None = None, image_size: int = 16, batch_size: int = 64, seed: int = 0):
@@ -671,42 +570,23 @@ class GanSession:
         self.batch_size = batch_size
         self.seed = seed
         self.lock = threading.Lock()
-        self._built = False
-        self.history: dict[str, list[float]] = {"step": [], "loss_d": [], "loss_g": [], "d_real": [], "d_fake": []}
+        self.stepper = None
+        self.G = None
         self.step = 0
+        self.history: dict[str, list[float]] = {"step": [], "loss_d": [], "loss_g": [], "d_real": [], "d_fake": []}
         self.images_per_s = float("nan")
 
     def _build(self) -> None:
-        import torch
-
-        from ..models.dcgan import (
-            DCGANConfig,
-            Discriminator,
-            Generator,
-            load_data,
-            load_generator,
-            make_optimizers,
-        )
-
-        g = torch.Generator().manual_seed(self.seed)
         if self.run:
+            from ..models import load_generator
+
             self.G, meta = load_generator(self.run)  # weights_only inside
-            cfg = meta["model_config"]
-            self.image_size = cfg.image_size
-            self.D = None
+            self.image_size = meta["model_config"].image_size
             self.step = int(meta.get("step") or 0)
-            fixed = meta.get("fixed_noise")
-            self.fixed = fixed[:16] if isinstance(fixed, torch.Tensor) else torch.randn(16, cfg.nz, 1, 1, generator=g)
         else:
-            cfg = DCGANConfig(image_size=self.image_size, channels=1, nz=32, ngf=32, ndf=32)
-            torch.manual_seed(self.seed)  # the networks' initial weights; the explorer's own process
-            self.G, self.D = Generator(cfg), Discriminator(cfg)
-            self.optG, self.optD = make_optimizers(self.G, self.D)
-            self.fixed = torch.randn(16, cfg.nz, 1, 1, generator=g)
-        self.cfg = cfg
-        self.real, _, _, _ = load_data("digits", image_size=cfg.image_size, channels=cfg.channels, split="all")
-        self.gen = g
-        self._built = True
+            self.stepper = ex.live_gan(GAN_DATA, image_size=self.image_size, batch_size=self.batch_size,
+                                       seed=self.seed)
+            self.G = self.stepper.plugin.G
 
     @property
     def trainable(self) -> bool:
@@ -714,15 +594,13 @@ class GanSession:
 
     def ensure(self) -> None:
         with self.lock:
-            if not self._built:
+            if self.G is None:
                 self._build()
 
     def train(self, n: int = 1, *, lr_g: float = 2e-4, lr_d: float = 2e-4, loss: str = "bce") -> None:
-        """``n`` alternating D/G updates with the given learning rates and loss."""
-        import torch
-
+        """``n`` alternating D/G updates with the given learning rates and loss
+        (:func:`convscope.experiments.train_steps`)."""
         from ..models.dcgan import LOSSES
-        from ..train.gan import make_train_step
 
         n = check_int("steps", int(n), min_value=1)
         if n > 200:
@@ -734,35 +612,23 @@ class GanSession:
         if not self.trainable:
             raise ArgumentError("steps need a live GAN: this explorer shows the generator loaded with --gan")
         with self.lock:
-            for opt, lr in ((self.optG, lr_g), (self.optD, lr_d)):
-                for group in opt.param_groups:
-                    group["lr"] = lr
-            step = make_train_step(self.G, self.D, self.optG, self.optD, loss)
-            self.G.train()
-            self.D.train()
-            t0 = time.perf_counter()
-            for _ in range(n):
-                idx = torch.randint(0, self.real.shape[0], (self.batch_size,), generator=self.gen)
-                z = torch.randn(self.batch_size, self.cfg.nz, 1, 1, generator=self.gen)
-                ld, lg, lr_, lf = step(self.real[idx], z)
-                self.step += 1
-                h = self.history
-                h["step"].append(self.step)
-                h["loss_d"].append(float(ld.detach()))
-                h["loss_g"].append(float(lg.detach()))
-                h["d_real"].append(float(torch.sigmoid(lr_.detach()).mean()))
-                h["d_fake"].append(float(torch.sigmoid(lf.detach()).mean()))
-            self.images_per_s = n * self.batch_size / max(time.perf_counter() - t0, 1e-9)
+            r = ex.train_steps(self.stepper, n, lr_g=lr_g, lr_d=lr_d, loss=loss)
+            self.step = r.steps[-1]
+            for key, values in (("step", r.steps), ("loss_d", r.loss_d), ("loss_g", r.loss_g),
+                                ("d_real", r.d_real), ("d_fake", r.d_fake)):
+                self.history[key].extend(values)
+            self.images_per_s = r.images_per_s
+
+    def _tiles(self, imgs: np.ndarray, cols: int) -> np.ndarray:
+        tiles = [render.upscale(render.grey(im[0], -1.0, 1.0), max(1, 64 // self.image_size)) for im in imgs]
+        return render.tile(tiles, cols=cols, gap=3)
 
     def samples(self) -> np.ndarray:
-        import torch
-
+        """The 4 × 4 grid of the fixed noise (:func:`convscope.experiments.sample`)."""
         self.ensure()
-        with self.lock, torch.no_grad():
-            self.G.eval()
-            imgs = self.G(self.fixed).numpy()  # (16, 1, S, S) in [-1, 1]
-        tiles = [render.upscale(render.grey(im[0], -1.0, 1.0), max(1, 64 // self.image_size)) for im in imgs]
-        return render.tile(tiles, cols=4, gap=3)
+        with self.lock:
+            imgs = ex.sample(self.G, 16, seed=FIXED_SEED).images  # (16, C, S, S) in [-1, 1]
+        return self._tiles(imgs, 4)
 
     def curves(self) -> dict[str, list]:
         h = self.history
@@ -780,50 +646,37 @@ class GanSession:
 
     def reset(self) -> None:
         with self.lock:
-            self._built = False
-            self.step = 0
+            self.G, self.stepper, self.step = None, None, 0
             for v in self.history.values():
                 v.clear()
         self.ensure()
 
 
 def gan_walk(session: GanSession, seed_a: int = 1, seed_b: int = 2, frames: int = 8, mode: str = "slerp") -> np.ndarray:
-    """A latent walk from ``z(seed_a)`` to ``z(seed_b)``, linear or spherical, as one strip of images."""
-    import torch
+    """A latent walk from ``z(seed_a)`` to ``z(seed_b)``, linear or spherical, as one strip of images
+    (:func:`convscope.experiments.interpolate`)."""
+    from ..models.latent import INTERPOLATIONS
 
     seed_a = check_int("seed_a", int(seed_a), min_value=0)
     seed_b = check_int("seed_b", int(seed_b), min_value=0)
     frames = check_int("frames", int(frames), min_value=2)
     if frames > 16:
         raise fail("frames", "at most 16", frames)
-    mode = check_option("mode", mode, ("linear", "slerp"))
+    mode = check_option("mode", mode, INTERPOLATIONS)
     session.ensure()
-    nz = session.cfg.nz
-    a = torch.randn(nz, generator=torch.Generator().manual_seed(seed_a))
-    b = torch.randn(nz, generator=torch.Generator().manual_seed(seed_b))
-    ts = np.linspace(0.0, 1.0, frames)
-    z = torch.stack([(1 - t) * a + t * b if mode == "linear" else _slerp(a, b, float(t)) for t in ts])
-    with session.lock, torch.no_grad():
-        session.G.eval()
-        imgs = session.G(z[:, :, None, None]).numpy()
-    tiles = [render.upscale(render.grey(im[0], -1.0, 1.0), max(1, 64 // session.image_size)) for im in imgs]
-    return render.tile(tiles, cols=frames, gap=3)
+    with session.lock:
+        r = ex.interpolate(session.G, mode=mode, steps=frames - 1, points=[seed_a, seed_b])  # frames - 1 steps, frames images
+    return session._tiles(r.frames[0], frames)
 
 
 def gan_spectrum(session: GanSession, n: int = 256):
-    """Returns ``(radial profile rows, report)``: real against generated mean spectra and the checkerboard flag."""
-    import torch
-
-    from ..metrics.spectral import spectral_report
-
+    """Returns ``(radial profile rows, report)``: real against generated mean spectra and the checkerboard flag
+    (:func:`convscope.experiments.gan_spectrum`)."""
     n = check_int("n", int(n), min_value=8)
     session.ensure()
-    with session.lock, torch.no_grad():
-        session.G.eval()
-        z = torch.randn(n, session.cfg.nz, 1, 1, generator=torch.Generator().manual_seed(12345))
-        fake = session.G(z)
-    real = session.real[:n]
-    rep = spectral_report(real, fake)
+    with session.lock:
+        r = ex.gan_spectrum(session.G, GAN_DATA, n=n, seed=SPECTRUM_SEED)
+    rep = r.report
     f = np.asarray(rep["freqs"][1:], dtype=np.float64)
     rows = render.rows(f, {"real": np.log10(np.maximum(rep["real_profile"][1:], 1e-12)),
                            "generated": np.log10(np.maximum(rep["fake_profile"][1:], 1e-12))},
@@ -831,8 +684,8 @@ def gan_spectrum(session: GanSession, n: int = 256):
     flag = ("**checkerboard flagged** at " + ", ".join(f"({p['fy']}, {p['fx']})" for p in rep["flagged"])
             if rep["checkerboard"] else "no checkerboard peak")
     report = (f"{flag}. Slopes: real {rep['slope_real']:.2f}, generated {rep['slope_fake']:.2f}; "
-              f"high-frequency power ratio {rep['high_freq_ratio']:.2f}; discrepancy {rep['discrepancy']:.3f} "
-              f"(mean |log10 ratio|, {n} images each).")
+              f"high-frequency power ratio {r.high_freq_ratio:.2f}; discrepancy {r.discrepancy:.3f} "
+              f"(mean |log10 ratio|, {len(r.real)} images each).")
     return rows, report
 
 

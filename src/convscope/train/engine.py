@@ -67,6 +67,7 @@ __all__ = [
     "check_finite_images",
     "saved_settings",
     "run_training",
+    "Stepper",
 ]
 
 RUN_FILE = "run.json"
@@ -403,6 +404,44 @@ def _say_fn(log: Callable[[str], None] | None, quiet: bool) -> Callable[[str], N
             print(msg, file=sys.stderr, flush=True)
 
     return say
+
+
+class Stepper:
+    """A plugin driven one optimisation step at a time, in memory: the engine's loop without its files.
+
+    No run folder, checkpoint, log or signal handling; epochs roll over as in
+    :func:`run_training` (``begin_epoch`` when one starts, ``end_epoch`` when it
+    completes) and a non-finite number raises :class:`TrainingError`, as there.
+    For a live session (the explorer's DCGAN); build the plugin with
+    ``Context(run_dir=...)`` pointing anywhere and its file-writing options off.
+    """
+
+    def __init__(self, plugin: Plugin):
+        self.plugin = plugin
+        self.step = 0
+        self.epoch = 0
+        self._batch = 0
+        self._n: int | None = None  # batches in the current epoch; None before the first
+
+    def __call__(self) -> tuple[dict[str, float], int]:
+        """One step: ``(numbers, images)``."""
+        p = self.plugin
+        for m in p.models().values():  # a live session may have sampled in eval mode between steps
+            m.train()
+        if self._n is not None and self._batch >= self._n:
+            p.end_epoch(self.epoch, True)
+            self.epoch, self._n = self.epoch + 1, None
+        if self._n is None:
+            self._n, self._batch = p.begin_epoch(self.epoch, 0), 0
+        numbers, k = p.step(self.epoch, self._batch, self.step + 1)
+        values = {name: float(v) for name, v in numbers.items()}
+        bad = {name: v for name, v in values.items() if not math.isfinite(v)}
+        if bad:
+            shown = ", ".join(f"{name}={v}" for name, v in bad.items())
+            raise TrainingError(f"the loss became non-finite at step {self.step + 1}: {shown}; {p.nonfinite_cause()}")
+        self.step += 1
+        self._batch += 1
+        return values, k
 
 
 def run_training(

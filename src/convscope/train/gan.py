@@ -34,6 +34,7 @@ from .._checkpoint import set_rng_state
 from .._checks import check_option, fail
 from .._config import ConfigMixin
 from ..models.dcgan import (
+    LOSSES,
     DCGANConfig,
     Discriminator,
     Generator,
@@ -230,6 +231,18 @@ class GANPlugin(Plugin):
                                           D_plain=D)
         self.win_streak = 0
         self.sums: dict[str, float] = {}
+
+    def set_hyperparameters(self, *, lr_g: float | None = None, lr_d: float | None = None,
+                            loss: str | None = None) -> None:
+        """Change the learning rates (each optimizer's groups) and the loss between steps (a live session)."""
+        for opt, lr in ((self.optG, lr_g), (self.optD, lr_d)):
+            if lr is not None:
+                for group in opt.param_groups:
+                    group["lr"] = float(lr)
+        if loss is not None and loss != self.config.loss:
+            self.config = self.config.replace(loss=check_option("loss", loss, LOSSES))
+            self.train_step = make_train_step(self.G, self.D, self.optG, self.optD, self.config.loss,
+                                              compile=self.tcfg.compile)
 
     def begin_epoch(self, epoch: int, first_batch: int) -> int:
         if self.perm is None or first_batch == 0:
