@@ -2,6 +2,8 @@
 
 Training itself lives in :mod:`convscope.train`; these functions take its run folder
 (or a checkpoint file). Every random draw comes from a seeded ``torch.Generator``.
+A run trained with ``--ema`` is sampled from its EMA generator unless ``ema=False``;
+each result's ``generator`` says which one drew it (for captions).
 """
 
 from __future__ import annotations
@@ -32,21 +34,23 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Samples:
-    """``images`` ``(n, C, S, S)`` in [-1, 1] from seeded noise."""
+    """``images`` ``(n, C, S, S)`` in [-1, 1] from seeded noise; ``generator`` names the one that drew them."""
 
     images: np.ndarray
     seed: int
+    generator: str = "G"
 
 
 @keeps_global_rng
-def sample(checkpoint: str | os.PathLike, n: int = 64, *, seed: int = 0) -> Samples:
-    """``n`` images from the run's generator, noise drawn from ``seed``."""
+def sample(checkpoint: str | os.PathLike, n: int = 64, *, seed: int = 0, ema: bool = True) -> Samples:
+    """``n`` images from the run's generator (its EMA one when trained with it, unless ``ema=False``),
+    noise drawn from ``seed``."""
     from ..models.dcgan import generate, load_generator
 
     if n < 1:
         raise ArgumentError(f"-n must be >= 1, got {n}")
-    G, _meta = load_generator(checkpoint)
-    return Samples(generate(G, n, seed=seed).numpy(), seed)
+    G, meta = load_generator(checkpoint, ema=ema)
+    return Samples(generate(G, n, seed=seed).numpy(), seed, meta["generator"])
 
 
 def save_samples(result: Samples, out_dir: str | os.PathLike, *, nrow: int | None = None) -> list[Path]:
@@ -54,7 +58,7 @@ def save_samples(result: Samples, out_dir: str | os.PathLike, *, nrow: int | Non
     from ..viz.gan import save_grid, save_individual
 
     out = out_folder(out_dir)
-    paths = [save_grid(result.images, out / "grid.png", nrow=nrow)]
+    paths = [save_grid(result.images, out / "grid.png", nrow=nrow, title=f"samples from {result.generator}")]
     save_npy(out / "samples.npy", result.images, paths)
     paths += save_individual(result.images, out / "samples")
     return paths
@@ -70,11 +74,12 @@ class Interpolation:
     frames: np.ndarray
     latents: np.ndarray
     mode: str
+    generator: str = "G"
 
 
 @keeps_global_rng
 def interpolate(checkpoint: str | os.PathLike, *, mode: str = "slerp", steps: int = 10, rows: int = 6,
-                points: Sequence[int] | None = None, seed: int = 0) -> Interpolation:
+                points: Sequence[int] | None = None, seed: int = 0, ema: bool = True) -> Interpolation:
     """Walk the latent space: ``rows`` random walks between two points, or one walk visiting ``points``
     (noise seeds) in order; ``steps`` frames per leg."""
     import torch
@@ -84,7 +89,7 @@ def interpolate(checkpoint: str | os.PathLike, *, mode: str = "slerp", steps: in
 
     if steps < 2:
         raise ArgumentError(f"--steps must be >= 2, got {steps}")
-    G, _ = load_generator(checkpoint)
+    G, meta = load_generator(checkpoint, ema=ema)
     nz = G.config.nz
     if points:
         if len(points) < 2:
@@ -95,7 +100,7 @@ def interpolate(checkpoint: str | os.PathLike, *, mode: str = "slerp", steps: in
         g = torch.Generator().manual_seed(seed)
         walks = [latent_walk(torch.randn(2, nz, generator=g), steps, mode) for _ in range(max(1, rows))]
     frames = torch.stack([generate(G, 0, z=w[:, :, None, None]) for w in walks])  # (R, T, C, H, W)
-    return Interpolation(frames.numpy(), torch.stack(walks).numpy(), mode)
+    return Interpolation(frames.numpy(), torch.stack(walks).numpy(), mode, meta["generator"])
 
 
 def save_interpolation(result: Interpolation, out_dir: str | os.PathLike) -> list[Path]:
@@ -127,11 +132,12 @@ class Arithmetic:
     term_images: tuple[np.ndarray, ...]
     result_images: np.ndarray
     result_predicted: tuple[str, ...]
+    generator: str = "G"
 
 
 @keeps_global_rng
 def arithmetic(checkpoint: str | os.PathLike, classifier: str | os.PathLike, *, expr: str | None = None,
-               pool: int = 2000, seed: int = 0) -> Arithmetic:
+               pool: int = 2000, seed: int = 0, ema: bool = True) -> Arithmetic:
     """Pick three confident ``z`` per concept among ``pool`` draws, average them and add/subtract the means.
 
     ``expr`` (e.g. ``'7-1+4'`` in class names) defaults to three classes at random.
@@ -143,7 +149,7 @@ def arithmetic(checkpoint: str | os.PathLike, classifier: str | os.PathLike, *, 
     from ..models.dcgan import generate, load_generator
     from ..models.latent import latent_arithmetic, parse_expression
 
-    G, _ = load_generator(checkpoint)
+    G, gmeta = load_generator(checkpoint, ema=ema)
     clf, cmeta = load_classifier(classifier)
     classes = [str(c) for c in cmeta["classes"]]
     z = torch.randn(pool, G.config.nz, 1, 1, generator=torch.Generator().manual_seed(seed))
@@ -179,7 +185,7 @@ def arithmetic(checkpoint: str | os.PathLike, classifier: str | os.PathLike, *, 
     with torch.no_grad():
         res_pred = clf(classifier_adapter(cmeta)(res)).argmax(1).tolist()
     return Arithmetic(text, tuple((s, classes[k]) for s, k in terms), tuple(term_images), res.numpy(),
-                      tuple(classes[p] for p in res_pred))
+                      tuple(classes[p] for p in res_pred), gmeta["generator"])
 
 
 def save_arithmetic(result: Arithmetic, out_dir: str | os.PathLike) -> list[Path]:
@@ -193,7 +199,8 @@ def save_arithmetic(result: Arithmetic, out_dir: str | os.PathLike) -> list[Path
     rows.append({"label": "= result", "images": result.result_images,
                  "titles": [f"pred {c}" for c in result.result_predicted]})
     paths = [draw(rows, out / "arithmetic.png")]
-    text = json.dumps({"expr": result.expr, "result_predicted": list(result.result_predicted)}, indent=2)
+    text = json.dumps({"expr": result.expr, "result_predicted": list(result.result_predicted),
+                       "generator": result.generator}, indent=2)
     paths.append(atomic_write_text(out / "arithmetic.json", text))
     return paths
 
@@ -210,6 +217,7 @@ class GANSpectrum:
         discrepancy, high_freq_ratio: its two summary numbers (0 and 1 would be a perfect match).
         real, fake: the images compared, ``(n, C, S, S)`` in [-1, 1].
         upsample: the generator's upsampling (``transposed`` or ``resize_conv``).
+        generator: which generator drew ``fake`` (``"G"`` or ``"EMA of G (decay ...)"``).
     """
 
     report: dict
@@ -218,18 +226,21 @@ class GANSpectrum:
     real: np.ndarray
     fake: np.ndarray
     upsample: str
+    generator: str = "G"
 
     def to_json(self) -> dict:
-        return {k: v for k, v in self.report.items() if k not in ("real_power", "fake_power")}
+        return {**{k: v for k, v in self.report.items() if k not in ("real_power", "fake_power")},
+                "generator": self.generator}
 
 
 @keeps_global_rng
-def gan_spectrum(checkpoint: str | os.PathLike, data=None, *, n: int = 2000, seed: int = 0) -> GANSpectrum:
+def gan_spectrum(checkpoint: str | os.PathLike, data=None, *, n: int = 2000, seed: int = 0,
+                 ema: bool = True) -> GANSpectrum:
     """Compare the power spectra of ``n`` real images (default: the run's data) and ``n`` generated ones."""
     from ..metrics.spectral import spectral_report
     from ..models.dcgan import generate, load_data, load_generator
 
-    G, meta = load_generator(checkpoint)
+    G, meta = load_generator(checkpoint, ema=ema)
     cfg = meta["model_config"]
     src = data or meta.get("data")
     if not src or src == "tensor":
@@ -239,7 +250,7 @@ def gan_spectrum(checkpoint: str | os.PathLike, data=None, *, n: int = 2000, see
     fake = generate(G, len(real), seed=seed + 7)
     rep = spectral_report(real, fake, n_up=cfg.n_up)
     return GANSpectrum(rep, float(rep["discrepancy"]), float(rep["high_freq_ratio"]), real.numpy(), fake.numpy(),
-                       str(cfg.upsample))
+                       str(cfg.upsample), meta["generator"])
 
 
 def save_gan_spectrum(result: GANSpectrum, out_dir: str | os.PathLike) -> list[Path]:
@@ -248,7 +259,8 @@ def save_gan_spectrum(result: GANSpectrum, out_dir: str | os.PathLike) -> list[P
     from ..viz.gan import save_spectrum
 
     out = out_folder(out_dir)
-    paths = [save_spectrum(result.report, out / "spectrum.png", title=f"power spectrum ({result.upsample})")]
+    paths = [save_spectrum(result.report, out / "spectrum.png",
+                           title=f"power spectrum ({result.upsample}; {result.generator})")]
     save_json(out / "spectrum.json", result.to_json(), paths)
     atomic_save(out / "spectrum.npz", lambda f: np.savez(f, real_power=result.report["real_power"],
                                                          fake_power=result.report["fake_power"]))
@@ -270,14 +282,22 @@ class GANEvaluation:
     def metrics(self) -> dict:
         return self.result["metrics"]
 
+    @property
+    def generator(self) -> str:
+        """Which generator was judged (``"G"`` or ``"EMA of G (decay ...)"``)."""
+        return self.result.get("generator", "G")
+
 
 @keeps_global_rng
 def evaluate_generator(checkpoint: str | os.PathLike, data, classifier: str | os.PathLike, *, n: int = 10_000,
-                       probe: bool = True, seed: int = 0) -> GANEvaluation:
-    """Fréchet distance, KID, precision/recall, coverage, class balance and linear probes in the classifier's features."""
+                       probe: bool = True, seed: int = 0, ema: bool = True) -> GANEvaluation:
+    """Fréchet distance, KID, precision/recall, coverage, class balance and linear probes in the classifier's
+    features, of the run's EMA generator when it has one (unless ``ema=False``)."""
     from ..metrics.evaluate import evaluate_gan
+    from ..models.dcgan import load_generator
 
-    return GANEvaluation(evaluate_gan(checkpoint, data, classifier, n_samples=n, probe=probe, seed=seed))
+    return GANEvaluation(evaluate_gan(checkpoint, data, classifier, n_samples=n, probe=probe, seed=seed,
+                                      generator=load_generator(checkpoint, ema=ema)))
 
 
 def save_gan_evaluation(result: GANEvaluation, out_dir: str | os.PathLike) -> list[Path]:
