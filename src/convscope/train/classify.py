@@ -339,6 +339,11 @@ class ClassifierPlugin(Plugin):
             "images_per_s": self.n_imgs * self.ctx.world / max(train_time, 1e-9),
             "epoch_time_s": train_time,
         }
+        if tc.final:  # nothing held out: no validation numbers to log
+            del m["val_loss"], m["val_acc"]
+            msg = (f"epoch {epoch + 1}/{tc.epochs} (final, nothing held out): train loss {m['train_loss']:.4f} "
+                   f"acc {m['train_acc']:.4f}, {m['images_per_s']:.0f} img/s")
+            return EpochEnd(record=m, metric=None, message=msg)
         msg = (f"epoch {epoch + 1}/{tc.epochs}: train loss {m['train_loss']:.4f} acc {m['train_acc']:.4f}, "
                f"val loss {m['val_loss']:.4f} acc {m['val_acc']:.4f}, {m['images_per_s']:.0f} img/s")
         return EpochEnd(record=m, metric=None if math.isnan(m["val_loss"]) else m["val_loss"], message=msg)
