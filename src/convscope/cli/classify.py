@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sys
+from pathlib import Path
 
 from .common import (
     CLIError,
@@ -148,7 +147,12 @@ def _configs(args, saved: dict | None):
 def cmd_train(args) -> int:
     import torch
 
-    from ..train.classify import CHECKPOINT_KIND, SELECTION_DIR, train_classifier, train_final_classifier
+    from ..train.classify import (
+        CHECKPOINT_KIND,
+        SELECTION_DIR,
+        train_classifier,
+        train_final_classifier,
+    )
     from ..train.engine import saved_settings
     from ..viz.classify import training_curves
 

@@ -206,7 +206,7 @@ def _replan_onecycle(sched, opt, tc: TrainConfig, total: int) -> None:
     sched._last_lr = list(lrs)
 
 
-def load_data(tc: TrainConfig, split: str, *, normalize: str | None | bool = True):
+def load_data(tc: TrainConfig, split: str, *, normalize: str | bool | None = True):
     """``split`` of the training source as ``tc`` describes it; with ``tc.final`` nothing but an official
     test split is held out (``train`` is every other image, ``val`` is empty)."""
     held = (0.0, 0.0) if tc.final else (tc.val_fraction, tc.test_fraction)
