@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _results import load_note, machine, table, write_section
 
 EMA = ["--ema", "0.999"]
+OFF = ["--ema", "none", "--augment", "none"]
 VARIANTS: dict[str, list[str]] = {
     "baseline": [],
     "ema": EMA,
@@ -94,7 +95,9 @@ def train_gan(variant: str, seed: int, a) -> Path:
     run = a.work / "runs" / f"{variant}-seed{seed}"
     if (run / DONE).exists():
         return run
-    args = ["gan", "train", "--out", str(run), "--seed", str(seed), "--quiet", *VARIANTS[variant]]
+    # both off first, so that a preset's own --ema/--augment (the quick preset keeps an EMA) never leaks into a
+    # variant; the variant's flags come after and win
+    args = ["gan", "train", "--out", str(run), "--seed", str(seed), "--quiet", *OFF, *VARIANTS[variant]]
     if a.preset:
         args += ["--preset", a.preset]
     if a.data:

@@ -34,7 +34,9 @@ class Classifier:
 
     @staticmethod
     def train(out, epochs, **kw):
-        tc = TrainConfig(data="digits", epochs=epochs, batch_size=128, test_fraction=0.5, keep_last=5)
+        # the pre-issue-12 optimiser and epoch-wise schedule: resume here extends the epochs, which one-cycle refuses
+        tc = TrainConfig(data="digits", epochs=epochs, batch_size=128, test_fraction=0.5, keep_last=5,
+                         optimizer="adam", lr=2e-3, weight_decay=0.0, scheduler="step", label_smoothing=0.0)
         return train_classifier(Classifier.MODEL, tc, out, quiet=True, **kw)
 
     @staticmethod

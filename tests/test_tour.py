@@ -39,6 +39,8 @@ def test_tour_writes_report_with_every_section(tour_dir):
     assert not re.search(r'(src|href)="(https?:)?//', html)
     # figures are numbered and captioned
     assert "Figure 1." in html and "Table 1." in html
+    # the quick preset keeps an EMA of G, and the captions say that it drew the GAN's pictures
+    assert "Samples of EMA of G (decay 0.999)" in html and "latent space of EMA of G" in html
 
 
 def _chromium() -> str | None:

@@ -22,7 +22,9 @@ from convscope.train.logging import read_jsonl
 
 # small and quick: ~720 training images of 8x8 digits, 12 steps an epoch
 MODEL = CNNConfig("lenet", width=0.5)
-TRAIN = TrainConfig(data="digits", epochs=4, batch_size=64, val_fraction=0.1, test_fraction=0.5)
+# the pre-issue-12 optimiser and schedule (epoch-wise, so that resume may extend the epochs)
+OLD = {"optimizer": "adam", "lr": 2e-3, "weight_decay": 0.0, "scheduler": "step", "label_smoothing": 0.0}
+TRAIN = TrainConfig(data="digits", epochs=4, batch_size=64, val_fraction=0.1, test_fraction=0.5, **OLD)
 
 
 def same_weights(a: dict, b: dict) -> bool:
@@ -130,7 +132,9 @@ _SLOW_CHILD = textwrap.dedent(
 def test_ctrl_c_saves_then_resume_is_exact(four_epochs, tmp_path):
     out = tmp_path / "run"
     args = ["classify", "train", "--data", "digits", "--model", "lenet", "--width", "0.5", "--epochs", "4",
-            "--batch-size", "64", "--val-fraction", "0.1", "--test-fraction", "0.5", "--out", str(out)]
+            "--batch-size", "64", "--val-fraction", "0.1", "--test-fraction", "0.5", "--out", str(out),
+            "--optimizer", "adam", "--lr", "2e-3", "--weight-decay", "0", "--scheduler", "step",
+            "--label-smoothing", "0"]  # TRAIN's (the pre-issue-12 defaults)
     env = {**os.environ, "CONVSCOPE_QUIET": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-c", _SLOW_CHILD, *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

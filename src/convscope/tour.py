@@ -349,6 +349,11 @@ def step_dcgan(ctx: TourContext) -> None:
     data = "digits" if ctx.quick else "mnist-5k"
     run = ctx.path("7_gan", ".keep").parent
     _train_gan(ctx, run)
+    walk = interpolate(run, seed=ctx.seed)
+    who = walk.generator  # the EMA generator when the preset keeps one
+    r.paragraph(f"Every picture below is drawn by {who}"
+                + (": an exponential moving average of G's weights over the recent steps, which samples "
+                   "cleaner images than the latest G at no training cost." if who != "G" else "."))
     # the trainer's per-epoch grids of its fixed noise (the one thing the tour reads back: the
     # trainer keeps no other record of its samples over epochs)
     grids = sorted((run / "samples").glob("epoch_*.png"))
@@ -361,15 +366,15 @@ def step_dcgan(ctx: TourContext) -> None:
             ax.set_title(grids[i].stem.replace("_", " "))
             ax.axis("off")
         p = save_figure(fig, ctx.path("7_samples_over_epochs.png"))
-        r.figure(p, "Samples from the same fixed noise after successive epochs: blobs become strokes, strokes "
-                    "become digits. Fixed noise makes the grids comparable across epochs.")
+        r.figure(p, f"Samples of {who} from the same fixed noise after successive epochs: blobs become strokes, "
+                    "strokes become digits. Fixed noise makes the grids comparable across epochs.")
     if (run / "curves.png").exists():
         r.figure(run / "curves.png", "Losses of G and D, and D's mean output on real images D(x) and on "
                                      "generated ones D(G(z)); a healthy run keeps both away from 0 and 1.")
     i = ctx.path("7_interpolate", ".keep").parent
-    _log_files(ctx, "gan interpolate", save_interpolation(interpolate(run, seed=ctx.seed), i), i)
-    r.figure(i / "interpolation.png", "Walking in the latent space (slerp between random points): the digits "
-                                      "morph smoothly, the paper's evidence that G has not memorised its data.")
+    _log_files(ctx, "gan interpolate", save_interpolation(walk, i), i)
+    r.figure(i / "interpolation.png", f"Walking in the latent space of {who} (slerp between random points): the "
+                                      "digits morph smoothly, the paper's evidence that G has not memorised its data.")
     r.figure(i / "interpolation.gif", "The same walk, animated.", width=640, pixelated=True)
     cls = ctx.results.get("classifier")
     if cls is not None:
@@ -384,14 +389,15 @@ def step_dcgan(ctx: TourContext) -> None:
             rows.append([name.replace("_", " "), f"{v['value']:.3g}", f"{v['ideal']:.3g}",
                          "–" if fl is None else f"{fl:.3g}", v.get("better", "")])
         r.table(["metric", "generated", "ideal", "real-vs-real floor", "better"], rows,
-                "Offline evaluation in the classifier's feature space (there are no Inception weights here). "
+                f"Offline evaluation of {ev.generator} in the classifier's feature space (there are no Inception "
+                "weights here). "
                 "The floor is the same metric between two real splits: the best a perfect generator could do.")
     sp = gan_spectrum(run, seed=ctx.seed)
     s = ctx.path("7_spectrum", ".keep").parent
     _log_files(ctx, "gan spectrum", save_gan_spectrum(sp, s), s)
     r.figure(s / "spectrum.png",
-             "The Fourier tools turned on the GAN: azimuthally averaged power spectra of real and generated "
-             "images. Transposed convolutions with stride 2 leave peaks at the frequencies their zero insertion "
+             "The Fourier tools turned on the GAN: azimuthally averaged power spectra of real images and of "
+             f"images drawn by {sp.generator}. Transposed convolutions with stride 2 leave peaks at the frequencies their zero insertion "
              "folds back (a checkerboard); the score summarises the gap between the two curves.")
     r.table(["spectral discrepancy", "high-frequency power ratio (generated / real)"],
             [[f"{sp.discrepancy:.3f}", f"{sp.high_freq_ratio:.2f}"]],

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from .common import (
     CLIError,
     add_out,
     float_type,
+    int_list_type,
     int_type,
     out_dir,
     positive_int,
@@ -16,6 +18,10 @@ from .common import (
 
 DATA_HELP = ("digits | mnist-5k | DIR with MNIST/Fashion-MNIST idx files | cifar-10-batches-py DIR | "
              "DIR/<class>/*.png|jpg | FILE.npz with x, y")
+# issue 12's recipe network (benchmarks/classify_recipe.py "reference"): the LeNet's default unless
+# --width, --conv-channels or --fc-units says otherwise (CNNConfig's own defaults stay LeNet-5's)
+RECIPE_CONV_CHANNELS = (32, 64)
+RECIPE_FC_UNITS = (256,)
 
 
 def register(sub, common) -> None:
@@ -31,13 +37,24 @@ def register(sub, common) -> None:
                                   "Under torchrun it trains with DDP (gloo on CPU, nccl on CUDA).")
     p.add_argument("--data", default=None, help=f"{DATA_HELP} (default mnist-5k)")
     p.add_argument("--model", default=None, help="lenet | alexnet (default lenet)")
-    p.add_argument("--epochs", type=positive_int, default=None, help="total epochs (default 10)")
+    p.add_argument("--final", action="store_true",
+                   help="choose the epoch count on the val split (a first pass in OUT/selection), then train the "
+                        "shipped model on every non-test image (all 5,000 of mnist-5k: nothing held out)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="total epochs (default 30)")
     p.add_argument("--batch-size", type=positive_int, default=None, help="default 64")
-    p.add_argument("--lr", type=float_type(0.0, strict_lo=True), default=None, help="learning rate (default 2e-3)")
-    p.add_argument("--optimizer", default=None, help="adam | adamw | sgd (default adam)")
-    p.add_argument("--scheduler", default=None, help="step | cosine | none (default step: x0.5 every 4 epochs)")
-    p.add_argument("--weight-decay", type=float_type(0.0), default=None, help="default 0")
-    p.add_argument("--width", type=float_type(0.0, 64.0, strict_lo=True), default=None, help="channel multiplier (default 1.0)")
+    p.add_argument("--lr", type=float_type(0.0, strict_lo=True), default=None,
+                   help="learning rate, one-cycle's peak (default 3e-3)")
+    p.add_argument("--optimizer", default=None, help="adamw | adam | sgd (default adamw)")
+    p.add_argument("--scheduler", default=None,
+                   help="onecycle | cosine | step | none (default onecycle, stepped every batch; step: x0.5 every 4 epochs)")
+    p.add_argument("--weight-decay", type=float_type(0.0), default=None, help="default 5e-4")
+    p.add_argument("--label-smoothing", type=float_type(0.0, 0.5), default=None, help="default 0.05")
+    p.add_argument("--width", type=float_type(0.0, 64.0, strict_lo=True), default=None,
+                   help="channel multiplier of the arch's own widths (LeNet-5's 6/16, FC 120/84; AlexNet's)")
+    p.add_argument("--conv-channels", type=int_list_type(1, 4096), default=None, metavar="C1,C2",
+                   help="the convolutions' output channels (2 for lenet, 5 for alexnet; default lenet: 32,64)")
+    p.add_argument("--fc-units", type=int_list_type(1, 65536), default=None, metavar="N,...",
+                   help="hidden fully connected widths (default lenet: 256)")
     p.add_argument("--dropout", type=float_type(0.0, 0.99), default=None, help="default 0.25")
     p.add_argument("--batch-norm", default=None, choices=["on", "off"], help="default on")
     p.add_argument("--conv-method", default=None,
@@ -66,6 +83,9 @@ def register(sub, common) -> None:
     p.add_argument("--checkpoint", default="convscope-out/classify", help="run folder or .pt file")
     p.add_argument("--data", default=None, help=f"{DATA_HELP} (default: the training source)")
     p.add_argument("--split", default="test", help="train | val | test | all (default test)")
+    p.add_argument("--tta", action="store_true",
+                   help="test-time augmentation: average the softmax over the image and its 1-pixel shifts "
+                        "(up, down, left, right)")
     add_out(p, "classify-eval")
     p.set_defaults(func=cmd_eval)
 
@@ -89,10 +109,12 @@ def register(sub, common) -> None:
 
 # ---------------------------------------------------------------- train
 
-_MODEL_ARGS = {"model": "arch", "width": "width", "dropout": "dropout", "conv_method": "conv_method"}
+_MODEL_ARGS = {"model": "arch", "width": "width", "dropout": "dropout", "conv_method": "conv_method",
+               "conv_channels": "conv_channels", "fc_units": "fc_units"}
 _TRAIN_ARGS = {
     "data": "data", "epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "optimizer": "optimizer",
-    "scheduler": "scheduler", "weight_decay": "weight_decay", "image_size": "image_size",
+    "scheduler": "scheduler", "weight_decay": "weight_decay", "label_smoothing": "label_smoothing",
+    "image_size": "image_size",
     "channels": "channels", "pad": "pad", "normalize": "normalize", "val_fraction": "val_fraction",
     "test_fraction": "test_fraction", "keep_last": "keep_last", "device": "device",
 }
@@ -109,6 +131,9 @@ def _configs(args, saved: dict | None):
             m[k] = getattr(args, a)
     if args.batch_norm is not None:
         m["batch_norm"] = args.batch_norm == "on"
+    if not saved and m.get("arch", "lenet") == "lenet" and "width" not in m:  # the recipe's LeNet
+        m.setdefault("conv_channels", RECIPE_CONV_CHANNELS)
+        m.setdefault("fc_units", RECIPE_FC_UNITS)
     for a, k in _TRAIN_ARGS.items():
         if getattr(args, a) is not None:
             t[k] = getattr(args, a)
@@ -116,13 +141,18 @@ def _configs(args, saved: dict | None):
         t["augment"] = False
     if not saved or args.seed != 0:
         t["seed"] = args.seed
-    return CNNConfig(**m), TrainConfig.from_dict(t)
+    return CNNConfig(**m), (TrainConfig.from_saved(t) if saved else TrainConfig.from_dict(t))
 
 
 def cmd_train(args) -> int:
     import torch
 
-    from ..train.classify import CHECKPOINT_KIND, train_classifier
+    from ..train.classify import (
+        CHECKPOINT_KIND,
+        SELECTION_DIR,
+        train_classifier,
+        train_final_classifier,
+    )
     from ..train.engine import saved_settings
     from ..viz.classify import training_curves
 
@@ -131,10 +161,15 @@ def cmd_train(args) -> int:
             raise CLIError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
     out = Path(args.out or args._out_default)
-    saved = saved_settings(out, CHECKPOINT_KIND) if args.resume else None
+    # --final --resume: the recipe is the selection pass's (the final pass's epochs are chosen, not given)
+    saved = None
+    if args.resume:
+        saved = saved_settings(out / SELECTION_DIR, CHECKPOINT_KIND) if args.final else None
+        saved = saved or saved_settings(out, CHECKPOINT_KIND)
     mcfg, tcfg = _configs(args, saved)
-    res = train_classifier(mcfg, tcfg, out, resume=args.resume, overwrite=args.overwrite, quiet=args.quiet,
-                           dry_run=args.dry_run)
+    trainer = train_final_classifier if args.final else train_classifier
+    res = trainer(mcfg, tcfg, out, resume=args.resume, overwrite=args.overwrite, quiet=args.quiet,
+                  dry_run=args.dry_run)
     if args.dry_run or res.rank != 0:  # only rank 0 reports (the group may be gone by now)
         return 0
     written = [p for p in (res.checkpoint, res.best_checkpoint) if p]
@@ -143,9 +178,14 @@ def cmd_train(args) -> int:
         written.append(training_curves(res.history, out / "curves.png"))
         last = res.history[-1]
         best = res.best_metric
-        print(f"final: val accuracy {last['val_acc']:.4f}, val loss {last['val_loss']:.4f}, "
-              f"train loss {last['train_loss']:.4f}"
-              + (f"; best.pt has the lowest val loss, {best:.4f}" if best is not None else ""))
+        if args.final or (saved and saved["train"].get("final")):
+            print(f"final model: {res.epoch} epochs on every non-test image (nothing held out), train loss "
+                  f"{last['train_loss']:.4f} acc {last['train_acc']:.4f}; the epoch count was chosen on the val "
+                  f"split in {out / SELECTION_DIR}")
+        else:
+            print(f"final: val accuracy {last['val_acc']:.4f}, val loss {last['val_loss']:.4f}, "
+                  f"train loss {last['train_loss']:.4f}"
+                  + (f"; best.pt has the lowest val loss, {best:.4f}" if best is not None else ""))
     report(written, out, args)
     return res.exit_code
 
@@ -156,9 +196,12 @@ def cmd_train(args) -> int:
 def cmd_eval(args) -> int:
     from ..experiments.classify import evaluate_classifier, save_classifier_evaluation
 
-    res = evaluate_classifier(args.checkpoint, args.data, args.split)
+    res = evaluate_classifier(args.checkpoint, args.data, args.split, tta=args.tta)
     cm, classes = res.confusion, res.classes
-    print(f"{res.source} [{res.split}], {res.n} images: accuracy {res.accuracy:.4f}, loss {res.loss:.4f}")
+    if not res.held_out:
+        print(f"warning: {res.note}", file=sys.stderr)
+    print(f"{res.source} [{res.split}], {res.n} images{' (TTA: 5 views)' if res.tta else ''}: accuracy "
+          f"{res.accuracy:.4f}, loss {res.loss:.4f}" + ("" if res.held_out else " (NOT held-out)"))
     print("per-class accuracy:")
     for c, a, n in zip(classes, res.per_class, cm.sum(1)):
         print(f"  {c:>12}: {a:.4f}  ({n} images)")

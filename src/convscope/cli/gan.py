@@ -23,6 +23,32 @@ from .common import (
 MAX_SAMPLES = 100_000  # -n of sample, evaluate, spectrum, compare
 MAX_NROW = 256  # images per grid row
 PRESET_NAMES = ("quick", "mnist")  # train.gan.PRESETS (kept here so --help needs no torch import)
+OFF = "none"  # --augment none / --ema none: off, also over a preset's setting
+
+
+def augment_type(text: str) -> str:
+    """``--augment``: a DiffAugment/ADA spec in canonical form, or ``none``; a bad spec is one line, exit 2."""
+    from .._checks import ConvscopeError
+    from ..models.augment import parse_augment
+
+    try:
+        spec = parse_augment(text)
+    except ConvscopeError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return OFF if spec is None else spec.to_spec()
+
+
+def ema_type(text: str) -> float | str:
+    """``--ema``: a decay in [0, 1), or ``none``."""
+    if str(text).strip().lower() in (OFF, "off"):
+        return OFF
+    try:
+        v = float_type(0.0, 1.0)(text)
+    except argparse.ArgumentTypeError:
+        v = math.nan
+    if not (0.0 <= v < 1.0):
+        raise argparse.ArgumentTypeError(f"must be a decay in [0, 1) such as 0.999, or none, got {text!r}")
+    return v
 
 
 def register(sub, common) -> None:
@@ -44,6 +70,7 @@ def register(sub, common) -> None:
     p.add_argument("--checkpoint", required=True, help="GAN run folder or checkpoint file")
     p.add_argument("-n", type=int_type(1, MAX_SAMPLES), default=64, help="number of samples (default 64)")
     p.add_argument("--nrow", type=int_type(1, MAX_NROW), default=None, help="images per grid row")
+    _no_ema(p)
     add_out(p, "gan-sample")
     p.set_defaults(func=cmd_sample)
 
@@ -54,6 +81,7 @@ def register(sub, common) -> None:
     p.add_argument("--rows", type=int_type(1, 100), default=6, help="random walks, one per row (default 6)")
     p.add_argument("--points", type=seed_type, nargs="+", default=None, metavar="SEED",
                    help="chosen points: noise seeds; the walk visits them in order (one row)")
+    _no_ema(p)
     add_out(p, "gan-interpolate")
     p.set_defaults(func=cmd_interpolate)
 
@@ -62,6 +90,7 @@ def register(sub, common) -> None:
     p.add_argument("--classifier", required=True, help="classifier run folder (convscope classify train)")
     p.add_argument("--expr", default=None, help="e.g. '7-1+4' in class names (default: three classes at random)")
     p.add_argument("--pool", type=int_type(3, MAX_SAMPLES), default=2000, help="z's drawn to find three confident ones per class")
+    _no_ema(p)
     add_out(p, "gan-arithmetic")
     p.set_defaults(func=cmd_arithmetic)
 
@@ -71,6 +100,7 @@ def register(sub, common) -> None:
     p.add_argument("--classifier", required=True, help="classifier run folder: the feature network")
     p.add_argument("-n", type=int_type(2, MAX_SAMPLES), default=10_000, help="generated images (default 10000)")
     p.add_argument("--no-probe", action="store_true", help="skip the linear probes")
+    _no_ema(p)
     add_out(p, "gan-evaluate")
     p.set_defaults(func=cmd_evaluate)
 
@@ -78,6 +108,7 @@ def register(sub, common) -> None:
     p.add_argument("--checkpoint", required=True, help="GAN run folder or checkpoint file")
     p.add_argument("--data", default=None, help="the real images (default: the run's training data)")
     p.add_argument("-n", type=int_type(2, MAX_SAMPLES), default=2000, help="images of each kind (default 2000)")
+    _no_ema(p)
     add_out(p, "gan-spectrum")
     p.set_defaults(func=cmd_spectrum)
 
@@ -86,6 +117,11 @@ def register(sub, common) -> None:
     p.add_argument("-n", type=int_type(2, MAX_SAMPLES), default=2000, help="images for the spectra (default 2000)")
     p.add_argument("--classifier", default=None, help="also evaluate both with this classifier")
     p.set_defaults(func=cmd_compare, out=None, _out_default="runs/gan-compare")
+
+
+def _no_ema(p) -> None:
+    p.add_argument("--no-ema", action="store_true",
+                   help="use the raw G even when the run was trained with --ema (default: the EMA generator)")
 
 
 def _train_args(p) -> None:
@@ -110,6 +146,15 @@ def _train_args(p) -> None:
     p.add_argument("--fused-adam", action=argparse.BooleanOptionalAction, default=None,
                    help="fused Adam (default on: measured faster)")
     p.add_argument("--compile", action="store_true", help="torch.compile both networks (slower on CPU)")
+    p.add_argument("--augment", type=augment_type, default=None, metavar="SPEC",
+                   help="augment every image D sees, real and fake (differentiable, so G learns through it): "
+                        "diffaug[:translation,cutout,color] (DiffAugment), ada[:...] (ADA: probability steered "
+                        "by D's overfitting, target 0.6) or none; strengths and settings as cutout=0.2, "
+                        "translation=0.125, boundary=reflect, target=0.6 (default: the preset's, else none)")
+    p.add_argument("--ema", type=ema_type, default=None, metavar="DECAY",
+                   help="keep an exponential moving average of G's weights (decay ramped up from 0), e.g. 0.999; "
+                        "sampling, evaluation and the epoch grids use it; none turns it off "
+                        "(default: the preset's, else none)")
     p.add_argument("--out", metavar="DIR", default=None, help="run folder")
     p.add_argument("--overwrite", action="store_true",
                    help="--out already holds a run: move it aside (to OUT.old-<time>) and start anew")
@@ -152,6 +197,10 @@ def _configs(args, *, upsample: str | None = None, saved: dict | None = None):
     for key in ("channels_last", "fused_adam"):
         if getattr(args, key) is not None:
             train[key] = getattr(args, key)
+    for key in ("augment", "ema"):
+        v = getattr(args, key)
+        if v is not None:
+            train[key] = None if v == OFF else v
     return DCGANConfig.from_dict(model), GANTrainConfig.from_dict(train), data
 
 
@@ -191,7 +240,8 @@ def cmd_train(args) -> int:
 def cmd_sample(args) -> int:
     from ..experiments.gan import sample, save_samples
 
-    res = sample(args.checkpoint, args.n, seed=args.seed)
+    res = sample(args.checkpoint, args.n, seed=args.seed, ema=not args.no_ema)
+    print(f"{args.n} samples from {res.generator}")
     out = out_dir(args)
     report(save_samples(res, out, nrow=args.nrow), out, args)
     return 0
@@ -201,7 +251,8 @@ def cmd_interpolate(args) -> int:
     from ..experiments.gan import interpolate, save_interpolation
 
     res = interpolate(args.checkpoint, mode=args.mode, steps=args.steps, rows=args.rows, points=args.points,
-                      seed=args.seed)
+                      seed=args.seed, ema=not args.no_ema)
+    print(f"latent walks of {res.generator}")
     out = out_dir(args)
     report(save_interpolation(res, out), out, args)
     return 0
@@ -210,11 +261,12 @@ def cmd_interpolate(args) -> int:
 def cmd_arithmetic(args) -> int:
     from ..experiments.gan import arithmetic, save_arithmetic
 
-    res = arithmetic(args.checkpoint, args.classifier, expr=args.expr, pool=args.pool, seed=args.seed)
+    res = arithmetic(args.checkpoint, args.classifier, expr=args.expr, pool=args.pool, seed=args.seed,
+                     ema=not args.no_ema)
     out = out_dir(args)
     paths = save_arithmetic(res, out)
     if not quiet(args):
-        print(f"{res.expr} -> predicted {', '.join(res.result_predicted)}")
+        print(f"{res.expr} -> predicted {', '.join(res.result_predicted)} ({res.generator})")
     report(paths, out, args)
     return 0
 
@@ -224,7 +276,7 @@ def cmd_evaluate(args) -> int:
     from ..metrics.evaluate import format_table
 
     res = evaluate_generator(args.checkpoint, args.data, args.classifier, n=args.n, probe=not args.no_probe,
-                             seed=args.seed)
+                             seed=args.seed, ema=not args.no_ema)
     out = out_dir(args)
     paths = save_gan_evaluation(res, out)
     print(format_table(res.result))
@@ -241,10 +293,10 @@ def _print_spectrum(label: str, rep: dict) -> None:
 def cmd_spectrum(args) -> int:
     from ..experiments.gan import gan_spectrum, save_gan_spectrum
 
-    res = gan_spectrum(args.checkpoint, args.data, n=args.n, seed=args.seed)
+    res = gan_spectrum(args.checkpoint, args.data, n=args.n, seed=args.seed, ema=not args.no_ema)
     out = out_dir(args)
     paths = save_gan_spectrum(res, out)
-    _print_spectrum(res.upsample, res.report)
+    _print_spectrum(f"{res.upsample} ({res.generator})", res.report)
     report(paths, out, args)
     return 0
 

@@ -57,7 +57,9 @@ def source_images(meta: dict, data: str | None, split: str):
 class ClassifierEvaluation:
     """Accuracy, loss, per-class accuracy and the confusion matrix of a classifier on one split.
 
-    ``confusion[i, j]`` counts images of class ``i`` predicted as ``j``.
+    ``confusion[i, j]`` counts images of class ``i`` predicted as ``j``. ``held_out`` is False
+    when the model trained on these images (a ``--final`` model on its own source), and
+    ``note`` then says so; ``tta`` tells whether test-time augmentation was used.
     """
 
     source: str
@@ -69,16 +71,42 @@ class ClassifierEvaluation:
     per_class: tuple[float, ...]
     confusion: np.ndarray
     checkpoint: str
+    held_out: bool = True
+    note: str | None = None
+    tta: bool = False
 
     def to_json(self) -> dict:
         return {"source": self.source, "split": self.split, "n": self.n, "accuracy": self.accuracy,
                 "loss": self.loss, "per_class": {str(c): float(a) for c, a in zip(self.classes, self.per_class)},
-                "checkpoint": self.checkpoint}
+                "checkpoint": self.checkpoint, "held_out": self.held_out, "note": self.note, "tta": self.tta}
+
+
+def trained_on(meta: dict, data: str | None, split: str) -> str | None:
+    """Why ``split`` of ``data`` is not held-out for this classifier (None when it is).
+
+    A ``--final`` model trained on every image of its source but an official test split.
+    """
+    tr = meta.get("train") or {}
+    if not tr.get("final"):
+        return None
+    if data is not None and str(data) != str(tr.get("data", meta.get("source"))):
+        return None
+    if split == "test" and meta.get("official_test"):
+        return None
+    src = tr.get("data", meta.get("source"))
+    return (f"this model was trained with --final on every {'non-test ' if meta.get('official_test') else ''}"
+            f"image of {src}, including the {split!r} split evaluated here: these numbers are not held-out "
+            "(they read higher than on unseen images)")
 
 
 @keeps_global_rng
-def evaluate_classifier(checkpoint: str | os.PathLike, data: str | None = None, split: str = "test") -> ClassifierEvaluation:
-    """Evaluate a trained classifier (run folder or ``.pt``) on ``split`` of ``data`` (default: its source)."""
+def evaluate_classifier(checkpoint: str | os.PathLike, data: str | None = None, split: str = "test", *,
+                        tta: bool = False) -> ClassifierEvaluation:
+    """Evaluate a trained classifier (run folder or ``.pt``) on ``split`` of ``data`` (default: its source).
+
+    ``tta`` averages the predictions over the image and its four 1-pixel shifts
+    (:data:`convscope.metrics.classification.TTA_SHIFTS`).
+    """
     from ..metrics.classification import confusion_matrix
     from ..metrics.classification import evaluate_classifier as evaluate
     from ..models.cnn import prepare_images
@@ -91,11 +119,13 @@ def evaluate_classifier(checkpoint: str | os.PathLike, data: str | None = None, 
     x, y = ds.tensors()
     if len(y) == 0:
         raise ArgumentError(f"split {split!r} of {ds.source} is empty")
-    ev = evaluate(model, prepare_images(x, meta), y)
+    ev = evaluate(model, prepare_images(x, meta), y, tta=tta)
     cm = confusion_matrix(y, ev["predictions"], len(classes)).numpy()
     per = cm.diagonal() / np.maximum(cm.sum(1), 1)
+    note = trained_on(meta, data, split)
     return ClassifierEvaluation(str(ds.source), split, tuple(classes), len(y), float(ev["accuracy"]),
-                                float(ev["loss"]), tuple(float(a) for a in per), cm, str(meta["path"]))
+                                float(ev["loss"]), tuple(float(a) for a in per), cm, str(meta["path"]),
+                                held_out=note is None, note=note, tta=tta)
 
 
 def save_classifier_evaluation(result: ClassifierEvaluation, out_dir: str | os.PathLike) -> list[Path]:
@@ -106,7 +136,8 @@ def save_classifier_evaluation(result: ClassifierEvaluation, out_dir: str | os.P
     written: list[Path] = []
     save_npy(out / "confusion.npy", result.confusion, [])
     png = confusion_figure(result.confusion, list(result.classes), out / "confusion.png",
-                           title=f"{Path(result.source).name} [{result.split}]: accuracy {result.accuracy:.4f}")
+                           title=f"{Path(result.source).name} [{result.split}]: accuracy {result.accuracy:.4f}"
+                                 + ("" if result.held_out else " (not held-out)") + (" (TTA)" if result.tta else ""))
     save_json(out / "eval.json", result.to_json(), written)
     return [*written, out / "confusion.npy", png]
 

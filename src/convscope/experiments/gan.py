@@ -2,6 +2,8 @@
 
 Training itself lives in :mod:`convscope.train`; these functions take its run folder
 (or a checkpoint file). Every random draw comes from a seeded ``torch.Generator``.
+A run trained with ``--ema`` is sampled from its EMA generator unless ``ema=False``;
+each result's ``generator`` says which one drew it (for captions).
 """
 
 from __future__ import annotations
@@ -28,15 +30,16 @@ __all__ = [
 ]
 
 
-def _generator(source):
-    """``(G, meta)`` of a run folder or checkpoint file, or of a generator already in memory (a live one)."""
+def _generator(source, ema: bool = True):
+    """``(G, meta)`` of a run folder or checkpoint file (its EMA generator when it has one, unless
+    ``ema=False``), or of a generator already in memory (a live one)."""
     import torch
 
     from ..models.dcgan import load_generator
 
     if isinstance(source, torch.nn.Module):
-        return source, {"model_config": source.config}
-    return load_generator(source)
+        return source, {"model_config": source.config, "generator": "G (live)"}
+    return load_generator(source, ema=ema)
 
 
 # ---------------------------------------------------------------- samples
@@ -44,21 +47,23 @@ def _generator(source):
 
 @dataclass(frozen=True)
 class Samples:
-    """``images`` ``(n, C, S, S)`` in [-1, 1] from seeded noise."""
+    """``images`` ``(n, C, S, S)`` in [-1, 1] from seeded noise; ``generator`` names the one that drew them."""
 
     images: np.ndarray
     seed: int
+    generator: str = "G"
 
 
 @keeps_global_rng
-def sample(checkpoint: str | os.PathLike, n: int = 64, *, seed: int = 0) -> Samples:
-    """``n`` images from the run's generator (or a ``Generator`` in memory), noise drawn from ``seed``."""
+def sample(checkpoint: str | os.PathLike, n: int = 64, *, seed: int = 0, ema: bool = True) -> Samples:
+    """``n`` images from the run's generator (its EMA one when trained with it, unless ``ema=False``;
+    or a ``Generator`` in memory), noise drawn from ``seed``."""
     from ..models.dcgan import generate
 
     if n < 1:
         raise ArgumentError(f"-n must be >= 1, got {n}")
-    G, _meta = _generator(checkpoint)
-    return Samples(generate(G, n, seed=seed).numpy(), seed)
+    G, meta = _generator(checkpoint, ema)
+    return Samples(generate(G, n, seed=seed).numpy(), seed, meta["generator"])
 
 
 def save_samples(result: Samples, out_dir: str | os.PathLike, *, nrow: int | None = None) -> list[Path]:
@@ -66,7 +71,7 @@ def save_samples(result: Samples, out_dir: str | os.PathLike, *, nrow: int | Non
     from ..viz.gan import save_grid, save_individual
 
     out = out_folder(out_dir)
-    paths = [save_grid(result.images, out / "grid.png", nrow=nrow)]
+    paths = [save_grid(result.images, out / "grid.png", nrow=nrow, title=f"samples from {result.generator}")]
     save_npy(out / "samples.npy", result.images, paths)
     paths += save_individual(result.images, out / "samples")
     return paths
@@ -82,11 +87,12 @@ class Interpolation:
     frames: np.ndarray
     latents: np.ndarray
     mode: str
+    generator: str = "G"
 
 
 @keeps_global_rng
 def interpolate(checkpoint: str | os.PathLike, *, mode: str = "slerp", steps: int = 10, rows: int = 6,
-                points: Sequence[int] | None = None, seed: int = 0) -> Interpolation:
+                points: Sequence[int] | None = None, seed: int = 0, ema: bool = True) -> Interpolation:
     """Walk the latent space: ``rows`` random walks between two points, or one walk visiting ``points``
     (noise seeds) in order; ``steps`` frames per leg. ``checkpoint`` may be a ``Generator`` in memory."""
     import torch
@@ -96,7 +102,7 @@ def interpolate(checkpoint: str | os.PathLike, *, mode: str = "slerp", steps: in
 
     if steps < 2:
         raise ArgumentError(f"--steps must be >= 2, got {steps}")
-    G, _ = _generator(checkpoint)
+    G, meta = _generator(checkpoint, ema)
     nz = G.config.nz
     if points:
         if len(points) < 2:
@@ -107,7 +113,7 @@ def interpolate(checkpoint: str | os.PathLike, *, mode: str = "slerp", steps: in
         g = torch.Generator().manual_seed(seed)
         walks = [latent_walk(torch.randn(2, nz, generator=g), steps, mode) for _ in range(max(1, rows))]
     frames = torch.stack([generate(G, 0, z=w[:, :, None, None]) for w in walks])  # (R, T, C, H, W)
-    return Interpolation(frames.numpy(), torch.stack(walks).numpy(), mode)
+    return Interpolation(frames.numpy(), torch.stack(walks).numpy(), mode, meta["generator"])
 
 
 def save_interpolation(result: Interpolation, out_dir: str | os.PathLike) -> list[Path]:
@@ -139,11 +145,12 @@ class Arithmetic:
     term_images: tuple[np.ndarray, ...]
     result_images: np.ndarray
     result_predicted: tuple[str, ...]
+    generator: str = "G"
 
 
 @keeps_global_rng
 def arithmetic(checkpoint: str | os.PathLike, classifier: str | os.PathLike, *, expr: str | None = None,
-               pool: int = 2000, seed: int = 0) -> Arithmetic:
+               pool: int = 2000, seed: int = 0, ema: bool = True) -> Arithmetic:
     """Pick three confident ``z`` per concept among ``pool`` draws, average them and add/subtract the means.
 
     ``expr`` (e.g. ``'7-1+4'`` in class names) defaults to three classes at random.
@@ -155,7 +162,7 @@ def arithmetic(checkpoint: str | os.PathLike, classifier: str | os.PathLike, *, 
     from ..models.dcgan import generate, load_generator
     from ..models.latent import latent_arithmetic, parse_expression
 
-    G, _ = load_generator(checkpoint)
+    G, gmeta = load_generator(checkpoint, ema=ema)
     clf, cmeta = load_classifier(classifier)
     classes = [str(c) for c in cmeta["classes"]]
     z = torch.randn(pool, G.config.nz, 1, 1, generator=torch.Generator().manual_seed(seed))
@@ -191,7 +198,7 @@ def arithmetic(checkpoint: str | os.PathLike, classifier: str | os.PathLike, *, 
     with torch.no_grad():
         res_pred = clf(classifier_adapter(cmeta)(res)).argmax(1).tolist()
     return Arithmetic(text, tuple((s, classes[k]) for s, k in terms), tuple(term_images), res.numpy(),
-                      tuple(classes[p] for p in res_pred))
+                      tuple(classes[p] for p in res_pred), gmeta["generator"])
 
 
 def save_arithmetic(result: Arithmetic, out_dir: str | os.PathLike) -> list[Path]:
@@ -205,7 +212,8 @@ def save_arithmetic(result: Arithmetic, out_dir: str | os.PathLike) -> list[Path
     rows.append({"label": "= result", "images": result.result_images,
                  "titles": [f"pred {c}" for c in result.result_predicted]})
     paths = [draw(rows, out / "arithmetic.png")]
-    text = json.dumps({"expr": result.expr, "result_predicted": list(result.result_predicted)}, indent=2)
+    text = json.dumps({"expr": result.expr, "result_predicted": list(result.result_predicted),
+                       "generator": result.generator}, indent=2)
     paths.append(atomic_write_text(out / "arithmetic.json", text))
     return paths
 
@@ -222,6 +230,7 @@ class GANSpectrum:
         discrepancy, high_freq_ratio: its two summary numbers (0 and 1 would be a perfect match).
         real, fake: the images compared, ``(n, C, S, S)`` in [-1, 1].
         upsample: the generator's upsampling (``transposed`` or ``resize_conv``).
+        generator: which generator drew ``fake`` (``"G"`` or ``"EMA of G (decay ...)"``).
     """
 
     report: dict
@@ -230,13 +239,16 @@ class GANSpectrum:
     real: np.ndarray
     fake: np.ndarray
     upsample: str
+    generator: str = "G"
 
     def to_json(self) -> dict:
-        return {k: v for k, v in self.report.items() if k not in ("real_power", "fake_power")}
+        return {**{k: v for k, v in self.report.items() if k not in ("real_power", "fake_power")},
+                "generator": self.generator}
 
 
 @keeps_global_rng
-def gan_spectrum(checkpoint: str | os.PathLike, data=None, *, n: int = 2000, seed: int = 0) -> GANSpectrum:
+def gan_spectrum(checkpoint: str | os.PathLike, data=None, *, n: int = 2000, seed: int = 0,
+                 ema: bool = True) -> GANSpectrum:
     """Compare the power spectra of ``n`` real images (default: the run's data) and ``n`` generated ones.
 
     ``checkpoint`` may be a ``Generator`` in memory; then ``data`` must be given.
@@ -244,7 +256,7 @@ def gan_spectrum(checkpoint: str | os.PathLike, data=None, *, n: int = 2000, see
     from ..metrics.spectral import spectral_report
     from ..models.dcgan import generate, load_data
 
-    G, meta = _generator(checkpoint)
+    G, meta = _generator(checkpoint, ema)
     cfg = meta["model_config"]
     src = data or meta.get("data")
     if not src or src == "tensor":
@@ -254,7 +266,7 @@ def gan_spectrum(checkpoint: str | os.PathLike, data=None, *, n: int = 2000, see
     fake = generate(G, len(real), seed=seed + 7)
     rep = spectral_report(real, fake, n_up=cfg.n_up)
     return GANSpectrum(rep, float(rep["discrepancy"]), float(rep["high_freq_ratio"]), real.numpy(), fake.numpy(),
-                       str(cfg.upsample))
+                       str(cfg.upsample), meta["generator"])
 
 
 def save_gan_spectrum(result: GANSpectrum, out_dir: str | os.PathLike) -> list[Path]:
@@ -263,7 +275,8 @@ def save_gan_spectrum(result: GANSpectrum, out_dir: str | os.PathLike) -> list[P
     from ..viz.gan import save_spectrum
 
     out = out_folder(out_dir)
-    paths = [save_spectrum(result.report, out / "spectrum.png", title=f"power spectrum ({result.upsample})")]
+    paths = [save_spectrum(result.report, out / "spectrum.png",
+                           title=f"power spectrum ({result.upsample}; {result.generator})")]
     save_json(out / "spectrum.json", result.to_json(), paths)
     atomic_save(out / "spectrum.npz", lambda f: np.savez(f, real_power=result.report["real_power"],
                                                          fake_power=result.report["fake_power"]))
@@ -285,14 +298,22 @@ class GANEvaluation:
     def metrics(self) -> dict:
         return self.result["metrics"]
 
+    @property
+    def generator(self) -> str:
+        """Which generator was judged (``"G"`` or ``"EMA of G (decay ...)"``)."""
+        return self.result.get("generator", "G")
+
 
 @keeps_global_rng
 def evaluate_generator(checkpoint: str | os.PathLike, data, classifier: str | os.PathLike, *, n: int = 10_000,
-                       probe: bool = True, seed: int = 0) -> GANEvaluation:
-    """Fréchet distance, KID, precision/recall, coverage, class balance and linear probes in the classifier's features."""
+                       probe: bool = True, seed: int = 0, ema: bool = True) -> GANEvaluation:
+    """Fréchet distance, KID, precision/recall, coverage, class balance and linear probes in the classifier's
+    features, of the run's EMA generator when it has one (unless ``ema=False``)."""
     from ..metrics.evaluate import evaluate_gan
+    from ..models.dcgan import load_generator
 
-    return GANEvaluation(evaluate_gan(checkpoint, data, classifier, n_samples=n, probe=probe, seed=seed))
+    return GANEvaluation(evaluate_gan(checkpoint, data, classifier, n_samples=n, probe=probe, seed=seed,
+                                      generator=load_generator(checkpoint, ema=ema)))
 
 
 def save_gan_evaluation(result: GANEvaluation, out_dir: str | os.PathLike) -> list[Path]:

@@ -475,8 +475,10 @@ class Classifier:
             cfg = CNNConfig(arch="lenet")
             for epoch in range(1, self.epochs + 1):  # one epoch per call: resume gives the progress
                 self.message = f"training a LeNet on the bundled digits: epoch {epoch}/{self.epochs}"
+                # an epoch-wise schedule (one epoch per call, each a resume that extends the run)
                 tc = TrainConfig(data="digits", image_size=DIGIT_SIZE, epochs=epoch, batch_size=64, seed=0,
-                                 device="cpu", keep_last=1)
+                                 device="cpu", keep_last=1, optimizer="adam", lr=2e-3, weight_decay=0.0,
+                                 scheduler="step", label_smoothing=0.0)
                 train_classifier(cfg, tc, out, resume=epoch > 1, quiet=True)
                 self.progress = epoch / self.epochs
             atomic_write_text(out / "DONE", "trained by convscope explore\n")

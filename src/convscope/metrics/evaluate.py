@@ -94,7 +94,8 @@ def evaluate_gan(
         classifier: a classifier run folder or checkpoint (``convscope classify train``).
         n_samples: generated images for coverage and class balance (10k as in the issue).
         probe: also fit the linear probes (D features vs raw pixels).
-        generator: an already loaded ``(G, meta)`` (skips ``checkpoint``).
+        generator: an already loaded ``(G, meta)`` (skips ``checkpoint``); by default
+            :func:`~convscope.models.dcgan.load_generator`'s (the EMA generator when the run has one).
 
     Returns:
         ``{"metrics": {name: {"value", "ideal", "floor", "better"}}, "histogram": [...], ...}``.
@@ -154,6 +155,7 @@ def evaluate_gan(
         "classifier_accuracy_real": acc_real,
         "checkpoint": str(gmeta["path"]),
         "step": gmeta.get("step"),
+        "generator": gmeta.get("generator", "G"),
     }
     if probe and y_tr is not None:
         D = load_discriminator(gmeta, device)
@@ -175,7 +177,8 @@ def evaluate_gan(
 
 def format_table(result: dict) -> str:
     """The metrics as a Markdown table (value, ideal, floor)."""
-    lines = ["| metric | value | ideal | real-vs-real floor |", "|---|---|---|---|"]
+    lines = [f"Generator: {result['generator']}.", ""] if result.get("generator") else []
+    lines += ["| metric | value | ideal | real-vs-real floor |", "|---|---|---|---|"]
     for name, r in result["metrics"].items():
         fl = "-" if r["floor"] is None else _fmt(r["floor"])
         lines.append(f"| {name} ({r['better']} is better) | {_fmt(r['value'])} | {_fmt(r['ideal'])} | {fl} |")

@@ -210,7 +210,8 @@ def load_classifier(path_or_run_dir: str | os.PathLike, *, map_location: Any = "
     preferred, else the newest; see :func:`convscope._checkpoint.resolve_checkpoint`).
     ``meta`` holds ``classes``, ``image_shape`` ``[C, H, W]``, ``normalize``,
     ``mean``, ``std``, ``pad`` and ``source`` (how the training images were
-    prepared; :func:`prepare_images` applies it to new [0, 1] images), plus
+    prepared; :func:`prepare_images` applies it to new [0, 1] images), ``final``
+    (trained with ``--final``: nothing but an official test split, ``official_test``, held out), plus
     ``config``, ``train``, ``epoch``, ``step``, ``best_metric`` and ``path``.
     ``conv_method`` overrides the saved one. A checkpoint of convscope 0.1.0 loads too.
     """
@@ -242,6 +243,8 @@ def load_classifier(path_or_run_dir: str | os.PathLike, *, map_location: Any = "
         "std": data.get("std"),
         "source": data.get("source"),
         "pad": data.get("pad", 0),
+        "final": bool(data.get("final", False)),
+        "official_test": bool(data.get("official_test", False)),
         "config": cfg.to_dict(),
         "train": dict(state["configs"].get("train") or {}),
         "epoch": state["epoch"],

@@ -57,6 +57,7 @@ __all__ = [
     "d_loss",
     "g_loss",
     "generate",
+    "generator_label",
     "get_loss",
     "init_weights",
     "load_data",
@@ -301,27 +302,47 @@ def make_optimizers(G: nn.Module, D: nn.Module, *, lr: float = ADAM_LR, betas=AD
 # ---------------------------------------------------------------- a trained DCGAN: loading and sampling
 
 
-def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[Generator, dict]:
+def generator_label(ema_decay: float | None) -> str:
+    """How captions and reports name the generator that drew an image.
+
+    >>> generator_label(0.999), generator_label(None)
+    ('EMA of G (decay 0.999)', 'G')
+    """
+    return "G" if ema_decay is None else f"EMA of G (decay {float(ema_decay):g})"
+
+
+def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu", *,
+                   ema: bool = True) -> tuple[Generator, dict]:
     """The generator of a run (run folder, its checkpoints folder or a checkpoint file), in eval mode, and metadata.
+
+    A run trained with ``ema`` (an exponential moving average of G's weights) gives
+    its EMA generator unless ``ema=False`` asks for the raw G.
 
     Metadata: ``model_config`` (a :class:`DCGANConfig`), ``fixed_noise``, ``step``,
     ``epoch``, ``data``, ``classes``, ``train_config``, ``version`` (the convscope
-    that wrote it), ``path``; :func:`load_discriminator` builds D from it. A
-    checkpoint of convscope 0.1.0 loads too.
+    that wrote it), ``path``, ``ema`` (True when the EMA generator was loaded) and
+    ``generator`` (for captions: ``"EMA of G (decay 0.999)"`` or ``"G"``);
+    :func:`load_discriminator` builds D from it. A checkpoint of convscope 0.1.0 loads too.
     """
+    if not isinstance(ema, bool):
+        raise fail("ema", "a bool", ema, TypeError)
     ck, file = read_checkpoint(path, "dcgan", map_location="cpu")
+    use_ema = ema and "G_ema" in ck["models"]
     try:
         cfg = DCGANConfig.from_dict(ck["configs"]["model"])
         G = Generator(cfg)
-        G.load_state_dict(ck["models"]["G"])
+        G.load_state_dict(ck["models"]["G_ema" if use_ema else "G"])
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise DataError(f"checkpoint {file} is damaged: its generator does not fit its config ({first})") from None
     G.to(device).eval()
     extra = ck["extra"]
+    tcfg = ck["configs"].get("train") or {}
+    decay = (extra.get("ema") or {}).get("decay", tcfg.get("ema")) if use_ema else None
     meta = {"fixed_noise": extra.get("fixed_noise"), "step": ck["step"], "epoch": ck["epoch"],
             "data": extra.get("data"), "classes": extra.get("classes"), "train_config": ck["configs"].get("train"),
-            "version": ck["version"], "model_config": cfg, "path": file, "D": ck["models"].get("D")}
+            "version": ck["version"], "model_config": cfg, "path": file, "D": ck["models"].get("D"),
+            "ema": use_ema, "generator": generator_label(decay) if use_ema else "G"}
     return G, meta
 
 

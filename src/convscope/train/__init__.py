@@ -22,7 +22,7 @@ from .checkpoint import (
     set_rng_state,
     to_plain,
 )
-from .classify import RESUMABLE_CHANGES, TrainConfig, train_classifier
+from .classify import RESUMABLE_CHANGES, TrainConfig, train_classifier, train_final_classifier
 from .engine import RunFolder, TrainingError, TrainRun, check_resume, run_training, saved_settings
 from .gan import PRESETS, RESUME_MAY_CHANGE, GANTrainConfig, train_gan
 from .logging import MetricLogger, read_jsonl
@@ -51,5 +51,6 @@ __all__ = [
     "set_rng_state",
     "to_plain",
     "train_classifier",
+    "train_final_classifier",
     "train_gan",
 ]

@@ -13,7 +13,15 @@ Resume (``resume=True``) continues from the newest checkpoint; on the CPU,
 2 epochs then 2 resumed epochs give bit-identical weights to 4 straight
 epochs (also after an interrupt mid-epoch). Resuming with a different
 architecture or data/optimisation setting is refused with the list of
-differences; only ``epochs``, ``keep_last`` and ``device`` may change.
+differences; only ``epochs``, ``keep_last`` and ``device`` may change
+(cosine and one-cycle schedules then continue as if planned over the new ``epochs``).
+
+**The defaults are issue 12's recipe** (benchmarks/classify_recipe.py's
+``reference``): AdamW (lr 3e-3 at the one-cycle peak, weight decay 5e-4), the
+one-cycle schedule stepped every batch, label smoothing 0.05, the random affine,
+30 epochs of batches of 64; with the CLI's LeNet of 32/64 channels, FC 256 and
+batch norm. :func:`train_final_classifier` (``classify train --final``) picks
+the epoch count on the validation split, then trains on every non-test image.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from .._checkpoint import set_rng_state
-from .._checks import check_float, check_int, check_option, fail
+from .._checks import ArgumentError, check_float, check_int, check_option, fail
 from .._config import ConfigMixin
 from ..data import load_dataset
 from ..data import transforms as T
@@ -39,6 +47,7 @@ from .engine import (
     Context,
     EpochEnd,
     Plugin,
+    RunFolder,
     TrainRun,
     check_finite_images,
     check_resume,
@@ -49,14 +58,21 @@ from .loop import epoch_batches, set_seed
 __all__ = [
     "TrainConfig",
     "RESUMABLE_CHANGES",
+    "SELECTION_DIR",
+    "choose_epochs",
     "train_classifier",
+    "train_final_classifier",
     "augment_batch",
     "CHECKPOINT_KIND",
 ]
 
 CHECKPOINT_KIND = "classifier"
 OPTIMIZERS = ("adam", "adamw", "sgd")
-SCHEDULERS = ("none", "step", "cosine")
+SCHEDULERS = ("none", "step", "cosine", "onecycle")
+# the defaults before issue 12's recipe: what a saved config that lacks these keys was trained with
+LEGACY_DEFAULTS = {"epochs": 10, "optimizer": "adam", "lr": 2e-3, "weight_decay": 0.0, "scheduler": "step",
+                   "label_smoothing": 0.0}
+SELECTION_DIR = "selection"  # train_final_classifier's first pass, inside the final run's folder
 # TrainConfig fields that may differ when resuming
 RESUMABLE_CHANGES = ("epochs", "keep_last", "device")
 
@@ -68,7 +84,17 @@ class TrainConfig(ConfigMixin):
     ``scheduler="step"`` multiplies the learning rate by ``gamma`` every
     ``step_size`` epochs; ``"cosine"`` anneals to 0 over ``epochs`` (so
     extending ``epochs`` on resume re-targets it at the new last epoch;
-    ``step`` and ``none`` do not depend on ``epochs``).
+    ``step`` and ``none`` do not depend on ``epochs``); ``"onecycle"``
+    (torch's ``OneCycleLR``: warm-up over 30% of the steps to ``lr``, then
+    cosine annealing to ``lr``/25e4, momentum cycled) is stepped every batch
+    and planned over all ``epochs`` (re-planned, like cosine, when they change on resume).
+
+    ``final=True`` trains on every non-test image: the ``val`` split (and, for a
+    source without an official test split, the ``test`` split) are folded into
+    training, so nothing is held out; ``val_fraction``/``test_fraction`` still
+    describe the split the epoch count was chosen on. The defaults are issue 12's
+    recipe (see the module docs); configs saved before keys were added load with
+    the keys' defaults.
     """
 
     data: str = "mnist-5k"
@@ -79,20 +105,21 @@ class TrainConfig(ConfigMixin):
     val_fraction: float = 0.1
     test_fraction: float = 0.2
     split_seed: int = 0
-    epochs: int = 10
+    epochs: int = 30
     batch_size: int = 64
-    optimizer: str = "adam"
-    lr: float = 2e-3
+    optimizer: str = "adamw"
+    lr: float = 3e-3
     momentum: float = 0.9
-    weight_decay: float = 0.0
-    scheduler: str = "step"
+    weight_decay: float = 5e-4
+    scheduler: str = "onecycle"
     step_size: int = 4
     gamma: float = 0.5
     augment: bool = True
-    label_smoothing: float = 0.0
+    label_smoothing: float = 0.05
     seed: int = 0
     keep_last: int = 3
     device: str = "auto"
+    final: bool = False
 
     def __post_init__(self):
         s = object.__setattr__
@@ -114,6 +141,14 @@ class TrainConfig(ConfigMixin):
         s(self, "label_smoothing", check_float("label_smoothing", self.label_smoothing, min_value=0.0, max_value=0.5))
         s(self, "seed", check_int("seed", self.seed, min_value=0))
         s(self, "keep_last", check_int("keep_last", self.keep_last, min_value=1))
+        if not isinstance(self.final, bool):
+            raise fail("final", "a bool", self.final, TypeError)
+
+    @classmethod
+    def from_saved(cls, d) -> TrainConfig:
+        """A config read back from a checkpoint: keys it lacks take the values it was trained with
+        (:data:`LEGACY_DEFAULTS` for those whose default changed, the default for keys added since)."""
+        return cls.from_dict({**LEGACY_DEFAULTS, **dict(d)})
 
 # ---------------------------------------------------------------- pieces
 
@@ -142,7 +177,9 @@ def _optimizer(params, tc: TrainConfig) -> torch.optim.Optimizer:
     return cls(params, lr=tc.lr, weight_decay=tc.weight_decay)
 
 
-def _scheduler(opt, tc: TrainConfig):
+def _scheduler(opt, tc: TrainConfig, steps_per_epoch: int):
+    if tc.scheduler == "onecycle":  # stepped every batch
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tc.lr, total_steps=tc.epochs * max(steps_per_epoch, 1))
     if tc.scheduler == "step":
         return torch.optim.lr_scheduler.StepLR(opt, step_size=tc.step_size, gamma=tc.gamma)
     if tc.scheduler == "cosine":
@@ -150,10 +187,32 @@ def _scheduler(opt, tc: TrainConfig):
     return None
 
 
-def load_data(tc: TrainConfig, split: str):
+def _replan_onecycle(sched, opt, tc: TrainConfig, total: int) -> None:
+    """A resumed one-cycle run whose ``epochs`` changed continues as if planned this long (as cosine does):
+    the same peak, the phases stretched to ``total`` steps, the learning rate and momentum of the step reached."""
+    import warnings
+
+    if sched.last_epoch >= total:  # already past the new end: nothing left to train
+        return
+    probe = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=tc.lr, momentum=0.9)
+    sched.total_steps = total
+    sched._schedule_phases = torch.optim.lr_scheduler.OneCycleLR(probe, max_lr=tc.lr,
+                                                                 total_steps=total)._schedule_phases
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lrs = sched.get_lr()  # also sets the cycled momentum of each group
+    for g, lr in zip(opt.param_groups, lrs):
+        g["lr"] = lr
+    sched._last_lr = list(lrs)
+
+
+def load_data(tc: TrainConfig, split: str, *, normalize: str | bool | None = True):
+    """``split`` of the training source as ``tc`` describes it; with ``tc.final`` nothing but an official
+    test split is held out (``train`` is every other image, ``val`` is empty)."""
+    held = (0.0, 0.0) if tc.final else (tc.val_fraction, tc.test_fraction)
     return load_dataset(tc.data, split=split, image_size=tc.image_size, channels=tc.channels,
-                        normalize=tc.normalize, pad=tc.pad, val_fraction=tc.val_fraction,
-                        test_fraction=tc.test_fraction, seed=tc.split_seed)
+                        normalize=tc.normalize if normalize is True else normalize, pad=tc.pad,
+                        val_fraction=held[0], test_fraction=held[1], seed=tc.split_seed)
 
 
 # ---------------------------------------------------------------- the classifier's half of the engine
@@ -165,8 +224,10 @@ class ClassifierPlugin(Plugin):
     kind = CHECKPOINT_KIND
     may_change = RESUMABLE_CHANGES
 
-    def __init__(self, model_config: CNNConfig, tc: TrainConfig, ck: dict | None, ctx: Context):
+    def __init__(self, model_config: CNNConfig, tc: TrainConfig, ck: dict | None, ctx: Context,
+                 selection: dict | None = None):
         self.tc, self.ctx, dev = tc, ctx, ctx.device
+        self.selection = selection
         self.epochs, self.keep_last = tc.epochs, tc.keep_last
         set_seed(tc.seed + ctx.rank)
         ds_train, self.ds_val = load_data(tc, "train"), load_data(tc, "val")
@@ -175,25 +236,31 @@ class ClassifierPlugin(Plugin):
             raise fail("image_size", "square images (pass image_size to resize)", (H, W))
         self.cfg = model_config.replace(in_channels=C, image_size=H, num_classes=len(ds_train.classes))
         self.data_meta = {**ds_train.meta(), "pad": tc.pad, "image_size": tc.image_size}
+        if tc.final:  # what remains held out: only an official test split
+            official_test = len(load_data(tc, "test", normalize=None)) > 0
+            self.data_meta.update(final=True, n_train=len(ds_train), official_test=official_test)
         if ck is not None:
-            check_resume(ck["configs"], {"model": self.cfg.to_dict(), "train": tc.to_dict()}, self.may_change,
+            saved = {"model": ck["configs"]["model"],
+                     "train": TrainConfig.from_saved(ck["configs"]["train"]).to_dict()}
+            check_resume(saved, {"model": self.cfg.to_dict(), "train": tc.to_dict()}, self.may_change,
                          path=ctx.resume_from)
         self.Xtr, self.Ytr = (t.to(dev) for t in ds_train.tensors())
         self.Xva, self.Yva = self.ds_val.tensors()
         if not bool(torch.isfinite(self.Xtr).all()):  # count the bad images before normalisation smeared them
-            raw = load_dataset(tc.data, split="train", image_size=tc.image_size, channels=tc.channels, normalize=None,
-                               pad=tc.pad, val_fraction=tc.val_fraction, test_fraction=tc.test_fraction,
-                               seed=tc.split_seed)
+            raw = load_data(tc, "train", normalize=None)
             check_finite_images(raw.tensors()[0], str(ds_train.source))
             check_finite_images(self.Xtr, str(ds_train.source))
         self.model = CNN(self.cfg).to(dev)
         self.opt = _optimizer(self.model.parameters(), tc)
-        self.sched = _scheduler(self.opt, tc)
+        self.sampler = D.make_sampler(ds_train, shuffle=True, seed=tc.seed)
+        per_rank = len(self.sampler) if self.sampler is not None else self.Xtr.shape[0]
+        self.total_steps = tc.epochs * math.ceil(per_rank / tc.batch_size)
+        self.sched = _scheduler(self.opt, tc, math.ceil(per_rank / tc.batch_size))
+        self.sched_per_batch = tc.scheduler == "onecycle"
         self.sums = {"loss": 0.0, "correct": 0, "seen": 0}
         if ck is not None:
             self._load(ck)
         self.net = D.wrap_ddp(self.model, dev)
-        self.sampler = D.make_sampler(ds_train, shuffle=True, seed=tc.seed)
         self.loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=tc.label_smoothing)
 
     def _load(self, ck: dict) -> None:
@@ -208,6 +275,8 @@ class ClassifierPlugin(Plugin):
                 for g, base in zip(self.opt.param_groups, self.sched.base_lrs):
                     g["lr"] = base * (1 + math.cos(math.pi * self.sched.last_epoch / tc.epochs)) / 2
                 self.sched._last_lr = [g["lr"] for g in self.opt.param_groups]
+            if tc.scheduler == "onecycle" and self.sched.total_steps != self.total_steps:
+                _replan_onecycle(self.sched, self.opt, tc, self.total_steps)
         set_rng_state(ck["rng"]["global"])
         if self.ctx.rank:  # other ranks draw their own augmentation/dropout streams
             torch.manual_seed(tc.seed * 7919 + self.ctx.rank * 104729 + int(ck["step"]))
@@ -232,6 +301,8 @@ class ClassifierPlugin(Plugin):
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
+        if self.sched_per_batch:
+            self.sched.step()
         n = yb.shape[0]
         value = float(loss.detach())
         self.sums = {"loss": self.sums["loss"] + value * n,
@@ -250,7 +321,7 @@ class ClassifierPlugin(Plugin):
         if not completed:
             return EpochEnd()
         train_time = time.perf_counter() - self.t0
-        if self.sched is not None:
+        if self.sched is not None and not self.sched_per_batch:
             self.sched.step()
         # validation on rank 0; the numbers are shared so every rank agrees on "best"
         val = torch.tensor([math.nan, math.nan])
@@ -268,6 +339,11 @@ class ClassifierPlugin(Plugin):
             "images_per_s": self.n_imgs * self.ctx.world / max(train_time, 1e-9),
             "epoch_time_s": train_time,
         }
+        if tc.final:  # nothing held out: no validation numbers to log
+            del m["val_loss"], m["val_acc"]
+            msg = (f"epoch {epoch + 1}/{tc.epochs} (final, nothing held out): train loss {m['train_loss']:.4f} "
+                   f"acc {m['train_acc']:.4f}, {m['images_per_s']:.0f} img/s")
+            return EpochEnd(record=m, metric=None, message=msg)
         msg = (f"epoch {epoch + 1}/{tc.epochs}: train loss {m['train_loss']:.4f} acc {m['train_acc']:.4f}, "
                f"val loss {m['val_loss']:.4f} acc {m['val_acc']:.4f}, {m['images_per_s']:.0f} img/s")
         return EpochEnd(record=m, metric=None if math.isnan(m["val_loss"]) else m["val_loss"], message=msg)
@@ -277,13 +353,18 @@ class ClassifierPlugin(Plugin):
                 "schedulers": {"model": self.sched.state_dict()} if self.sched is not None else {},
                 "configs": {"model": self.cfg.to_dict(), "train": self.tc.to_dict()},
                 "metrics": dict(getattr(self, "metrics", {})),
-                "extra": {"data": self.data_meta, "epoch_sums": dict(self.sums)}}
+                "extra": {"data": self.data_meta, "epoch_sums": dict(self.sums), "held_out": not self.tc.final,
+                          **({"selection": self.selection} if self.selection else {})}}
 
     def final_metrics(self) -> dict:
         return dict(getattr(self, "metrics", {}))
 
     def run_info(self) -> dict:
-        return {"model": self.cfg.to_dict(), "train": self.tc.to_dict(), "data": self.data_meta}
+        info = {"model": self.cfg.to_dict(), "train": self.tc.to_dict(), "data": self.data_meta,
+                "held_out": not self.tc.final}
+        if self.selection:
+            info["selection"] = self.selection
+        return info
 
     def nonfinite_cause(self) -> str:
         return (f"the likely cause is the learning rate (lr={self.tc.lr:g}, {self.tc.optimizer}): lower it "
@@ -322,3 +403,77 @@ def train_classifier(
     return run_training(CHECKPOINT_KIND, lambda ck, ctx: ClassifierPlugin(model_config, tc, ck, ctx), out,
                         device=tc.device, resume=resume, overwrite=overwrite, dry_run=dry_run, quiet=quiet,
                         log=log, progress=progress)
+
+
+def choose_epochs(history: list[dict]) -> dict:
+    """The epoch with the lowest validation loss in a run's per-epoch records (the earliest on ties).
+
+    The loss, not the accuracy: on a few hundred validation images accuracy moves
+    in steps of one image and picks noise (the same rule picks ``best.pt``).
+
+    >>> choose_epochs([{"epoch": 1, "val_loss": 0.3, "val_acc": 0.9}, {"epoch": 2, "val_loss": 0.2, "val_acc": 0.9}])
+    {'epochs': 2, 'val_loss': 0.2, 'val_acc': 0.9}
+    """
+    rows = [h for h in history if "val_loss" in h and math.isfinite(float(h["val_loss"]))]
+    if not rows:
+        raise ArgumentError("--final must choose the epoch count on a validation split, got no validation numbers "
+                            "(val_fraction must be > 0)")
+    best = min(rows, key=lambda h: (float(h["val_loss"]), int(h["epoch"])))
+    return {"epochs": int(best["epoch"]), "val_loss": float(best["val_loss"]), "val_acc": float(best["val_acc"])}
+
+
+def train_final_classifier(
+    model_config: CNNConfig,
+    train_config: TrainConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    quiet: bool = False,
+    dry_run: bool = False,
+    log: Callable[[str], None] | None = None,
+    progress: Callable | None = None,
+) -> TrainRun:
+    """``classify train --final``: choose the epoch count on ``val``, then train the shipped model on every non-test image.
+
+    1. **Selection**: ``train_config`` (``final=False``) trains on the ``train``
+       split in ``out/selection/`` (a complete run folder of its own: logs,
+       checkpoints, resumable), evaluating on ``val`` every epoch; the epoch with
+       the lowest validation loss is chosen (:func:`choose_epochs`).
+    2. **Final**: the same recipe with ``final=True`` and that many epochs trains
+       in ``out`` on all images but an official test split (all 5,000 of
+       ``mnist-5k``: nothing is held out), with the same logs and checkpoints.
+       The checkpoint records ``extra["held_out"] = False``, ``extra["data"]["final"]
+       = True`` and ``extra["selection"]`` (the chosen epochs and their validation numbers).
+
+    ``resume`` continues whichever pass was interrupted; ``overwrite`` moves both
+    aside first. Returns the final pass's run, or the selection's when it stopped
+    early (interrupted).
+    """
+    out = Path(out)
+    sel_tc = train_config.replace(final=False)
+    if sel_tc.val_fraction <= 0:
+        raise fail("val_fraction", "> 0 with --final (the epoch count is chosen on the val split)",
+                   sel_tc.val_fraction)
+    if not dry_run:  # refuse (or move aside) a run already in out before the first pass trains
+        with RunFolder(out, CHECKPOINT_KIND, resume=resume, overwrite=overwrite, say=log or (lambda m: None),
+                       keep=() if overwrite else (SELECTION_DIR,), main=D.is_main_process()):
+            pass
+    sel = train_classifier(model_config, sel_tc, out / SELECTION_DIR, resume=resume, quiet=quiet, dry_run=dry_run,
+                           log=log, progress=progress)
+    if sel.stopped not in ("done", "dry_run"):
+        return sel
+    if dry_run:
+        chosen = {"epochs": sel_tc.epochs, "val_loss": None, "val_acc": None}
+    else:
+        chosen = choose_epochs(sel.history)
+    selection = {**chosen, "of_epochs": sel_tc.epochs, "run": SELECTION_DIR}
+    fin_tc = sel_tc.replace(final=True, epochs=chosen["epochs"])
+    if not quiet and log is None and D.is_main_process():
+        import sys
+
+        print(f"--final: {chosen['epochs']} of {sel_tc.epochs} epochs chosen on the val split; training on every "
+              "non-test image", file=sys.stderr, flush=True)
+    return run_training(CHECKPOINT_KIND, lambda ck, ctx: ClassifierPlugin(model_config, fin_tc, ck, ctx, selection),
+                        out, device=fin_tc.device, resume=resume, dry_run=dry_run, quiet=quiet, log=log,
+                        progress=progress, keep=(SELECTION_DIR,))

@@ -265,16 +265,20 @@ class RunFolder:
 
     Inside the ``with`` block :attr:`path` is where to write (a temporary
     folder under ``dry_run``) and :attr:`resume_from` the checkpoint to
-    continue from (None for a new run).
+    continue from (None for a new run). Entries named in ``keep`` (e.g. the
+    selection pass that ``classify train --final`` nests inside its run) are
+    neither refused nor moved aside.
     """
 
     def __init__(self, out: str | os.PathLike, kind: str, *, resume: bool = False, overwrite: bool = False,
-                 dry_run: bool = False, main: bool = True, say: Callable[[str], None] = lambda m: None):
+                 dry_run: bool = False, main: bool = True, say: Callable[[str], None] = lambda m: None,
+                 keep: Iterable[str] = ()):
         if resume and overwrite:
             raise ArgumentError("resume and overwrite exclude each other: --resume continues the run in the folder, "
                                 "--overwrite moves it aside and starts a new one")
         self.out, self.kind = Path(out), kind
         self.resume, self.overwrite, self.dry_run, self.main, self.say = resume, overwrite, dry_run, main, say
+        self.keep = frozenset(keep)
         self.path = self.out
         self.resume_from: Path | None = None
         self.moved_aside: Path | None = None
@@ -345,7 +349,7 @@ class RunFolder:
     def _entries(self) -> list[Path]:
         if not self.out.is_dir():
             return []
-        return [p for p in self.out.iterdir() if p.name != LOCK_FILE]
+        return [p for p in self.out.iterdir() if p.name != LOCK_FILE and p.name not in self.keep]
 
     def _lock(self) -> None:
         if fcntl is None:  # pragma: no cover
@@ -456,8 +460,12 @@ def run_training(
     quiet: bool = False,
     log: Callable[[str], None] | None = None,
     progress: Callable | None = None,
+    keep: Iterable[str] = (),
 ) -> TrainRun:
     """Run a trainer in the folder ``out``; the loop every trainer shares.
+
+    ``keep`` names entries of ``out`` that belong to the run without being its own
+    files (see :class:`RunFolder`).
 
     ``build(checkpoint, context)`` makes the :class:`Plugin`; ``checkpoint`` is
     the migrated state to resume from, or None. ``progress(iterable, total=,
@@ -473,7 +481,8 @@ def run_training(
     try:
         dev = info.device if info.backend else resolve_device(device)
         main = D.is_main_process()
-        with RunFolder(out, kind, resume=resume, overwrite=overwrite, dry_run=dry_run, main=main, say=say) as folder:
+        with RunFolder(out, kind, resume=resume, overwrite=overwrite, dry_run=dry_run, main=main, say=say,
+                       keep=keep) as folder:
             ck = None
             if folder.resume_from is not None:
                 ck, file = ckpt.read_checkpoint(folder.resume_from, kind, map_location="cpu")

@@ -6,6 +6,18 @@ One step is the paper's alternating update (pytorch/examples' loop):
 2. G step: ``g_loss(D(G(z)))`` on the same ``G(z)``, Adam on G. D's weights are
    frozen for this backward pass (their gradients would be thrown away).
 
+Two options for little data, neither of which changes the architecture:
+
+- ``augment`` (:mod:`convscope.models.augment`): DiffAugment or ADA. Every image
+  D sees, real and fake, in both steps, is augmented with torch ops (so the
+  gradient of ``D(T(G(z)))`` reaches G): ``D(T(x))`` and ``D(T(G(z)))``. The
+  random draws come from the augmenter's own seeded generator, in a fixed order
+  (fake, then real), outside ``torch.compile``; ADA's probability ``p`` follows
+  the sign of D's logits on the augmented real images and is logged as ``ada_p``.
+- ``ema`` (:mod:`convscope.models.ema`): an exponential moving average of G's
+  weights (decay ramped up from 0), updated after every G step and saved as
+  ``models["G_ema"]``; sampling, evaluation and the per-epoch grids use it.
+
 A run folder holds ``checkpoints/ckpt-<step>.pt`` in the engine's one schema
 (G, D, both optimisers, the data-order and noise generators, the global RNG
 states, the fixed noise, the configs, the step, the epoch, the epoch's
@@ -31,17 +43,20 @@ from typing import Any
 import torch
 
 from .._checkpoint import set_rng_state
-from .._checks import check_option, fail
+from .._checks import check_float, check_option, fail
 from .._config import ConfigMixin
+from ..models.augment import Augmenter, parse_augment
 from ..models.dcgan import (
     LOSSES,
     DCGANConfig,
     Discriminator,
     Generator,
+    generator_label,
     get_loss,
     load_data,
     make_optimizers,
 )
+from ..models.ema import EMA
 from . import distributed as dist_
 from .engine import (
     Context,
@@ -89,6 +104,11 @@ class GANTrainConfig(ConfigMixin):
         keep_last: step checkpoints kept (plus the latest epoch's).
         plots: write the sample grid and the curves every epoch.
         device: "cpu", "cuda", or "auto".
+        augment: None (off) or a DiffAugment/ADA spec such as ``"diffaug:translation,cutout"``
+            or ``"ada"`` (:func:`convscope.models.augment.parse_augment`); stored in its
+            canonical form. May not change on resume.
+        ema: None (off) or the decay of an EMA of G's weights, in [0, 1) (e.g. 0.999,
+            ramped up from 0). May not change on resume.
     """
 
     epochs: int = 5
@@ -107,6 +127,8 @@ class GANTrainConfig(ConfigMixin):
     keep_last: int = 2
     plots: bool = True
     device: str = "cpu"
+    augment: str | None = None
+    ema: float | None = None
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "n_fixed", "d_win_steps", "keep_last"):
@@ -117,13 +139,21 @@ class GANTrainConfig(ConfigMixin):
             raise fail("max_steps", "a positive int or None", self.max_steps)
         if not (self.lr > 0):
             raise fail("lr", "> 0", self.lr)
+        spec = parse_augment(self.augment)
+        object.__setattr__(self, "augment", None if spec is None else spec.to_spec())
+        if self.ema is not None:
+            decay = check_float("ema", self.ema, min_value=0.0, max_value=1.0)
+            if decay >= 1.0:
+                raise fail("ema", "a decay in [0, 1) or None", self.ema)
+            object.__setattr__(self, "ema", decay)
 
 # The tour's quick run, and the real one. Each preset: data source, model and training overrides.
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {
         "data": "digits",
         "model": {"image_size": 16, "nz": 32, "ngf": 32, "ndf": 32},
-        "train": {"epochs": 60, "batch_size": 64, "n_fixed": 64, "time_limit_s": 90},
+        # EMA of G: a parameter copy per step, no measurable cost inside the 90 s cap
+        "train": {"epochs": 60, "batch_size": 64, "n_fixed": 64, "time_limit_s": 90, "ema": 0.999},
     },
     "mnist": {
         "data": "mnist-5k",
@@ -168,7 +198,8 @@ class GANPlugin(Plugin):
 
     def __init__(self, config, tcfg, data, seed, ck: dict | None, ctx: Context):
         if ck is not None:  # the saved run's settings, unless given (then they must match)
-            saved_m, saved_t = ck["configs"]["model"], ck["configs"]["train"]
+            saved_m = ck["configs"]["model"]
+            saved_t = GANTrainConfig.from_dict(ck["configs"]["train"]).to_dict()  # keys added since: defaults
             extra = ck["extra"]
             saved_seed = int(extra.get("seed", 0))
             config = config or DCGANConfig.from_dict(saved_m)
@@ -225,10 +256,26 @@ class GANPlugin(Plugin):
             perm = extra.get("perm")
             self.perm = perm if perm is not None and perm.numel() and ck["batch_in_epoch"] else None
             self.history = {k: list(v) for k, v in extra.get("history", self.history).items()}
+        # DiffAugment/ADA: its own random stream per rank (independent of the noise and the data order)
+        self.aug = Augmenter(tcfg.augment, seed=seed * 1000 + 500 + rank) if tcfg.augment else None
+        if self.aug is not None and self.aug.ada is not None:
+            self.history.setdefault("ada_p", [])
+        self.ema = EMA(G, tcfg.ema) if tcfg.ema is not None else None
+        if ck is not None:
+            extra = ck["extra"]
+            if self.aug is not None:
+                states = extra.get("augment")
+                if not states:
+                    raise fail("augment", "off to resume a run trained without augmentation", tcfg.augment)
+                self.aug.load_state_dict(states[rank] if rank < len(states) else states[0])
+            if self.ema is not None:
+                if "G_ema" not in ck["models"] or not extra.get("ema"):
+                    raise fail("ema", "off to resume a run trained without an EMA of G", tcfg.ema)
+                self.ema.load_state_dict({**extra["ema"], "module": ck["models"]["G_ema"]})
         G_ddp, D_ddp = dist_.wrap_ddp(G, device), dist_.wrap_ddp(D, device)
         self.memfmt = torch.channels_last if tcfg.channels_last else torch.contiguous_format
         self.train_step = make_train_step(G_ddp, D_ddp, self.optG, self.optD, config.loss, compile=tcfg.compile,
-                                          D_plain=D)
+                                          D_plain=D, augment=self.aug)
         self.win_streak = 0
         self.sums: dict[str, float] = {}
 
@@ -260,9 +307,15 @@ class GANPlugin(Plugin):
             real = real.contiguous(memory_format=self.memfmt)
         z = torch.randn(bs, self.config.nz, 1, 1, generator=self.noise_gen).to(self.ctx.device)
         loss_d, loss_g, logit_real, logit_fake = self.train_step(real, z)
+        if self.aug is not None:  # ADA: p follows D's logits on the (augmented) real images, the same on every rank
+            self.aug.observe(logit_real, reduce=dist_.all_reduce_sum if self.ctx.world > 1 else None)
+        if self.ema is not None:  # right after G's update
+            self.ema.update(self.G)
         ld, lg = float(loss_d.detach()), float(loss_g.detach())
         dr, df = _d_outputs(logit_real, logit_fake)
         out = {"loss_d": ld, "loss_g": lg, "d_real": dr, "d_fake": df}
+        if self.aug is not None and self.aug.ada is not None:
+            out["ada_p"] = self.aug.p
         if all(map(math.isfinite, out.values())):
             self.win_streak = _d_win_streak(self.win_streak, dr, df, tcfg.d_win_eps)
             if self.win_streak >= tcfg.d_win_steps:
@@ -270,7 +323,7 @@ class GANPlugin(Plugin):
                     f"the discriminator won completely for {self.win_streak} steps (D(x)={dr:.3f}, D(G(z))={df:.4f}): "
                     "G gets no gradient and training has failed. Try --loss hinge, a smaller ndf or a new --seed")
             for k, v in out.items():
-                self.sums[k] += v
+                self.sums[k] = self.sums.get(k, 0.0) + v
                 self.history[k].append(v)
             self.history["step"].append(float(step))
             self.sums["n"] += 1
@@ -281,21 +334,36 @@ class GANPlugin(Plugin):
             self.perm = None
         label = epoch + 1
         if self.ctx.main and self.tcfg.plots:
-            _epoch_pictures(self.ctx.run_dir, self.G, self.fixed_noise, self.history, label, self.ctx.device)
+            G = self.G if self.ema is None else self.ema.module
+            who = generator_label(None if self.ema is None else self.ema.decay)
+            _epoch_pictures(self.ctx.run_dir, G, self.fixed_noise, self.history, label, self.ctx.device, who)
         m = _means(self.sums)
         steps = int(self.history["step"][-1]) if self.history["step"] else 0  # the step reached
         return EpochEnd(message=f"epoch {label}: step {steps} loss_d {m.get('loss_d', 0):.3f} "
                                 f"loss_g {m.get('loss_g', 0):.3f} D(x) {m.get('d_real', 0):.2f} "
                                 f"D(G(z)) {m.get('d_fake', 0):.2f}")
 
+    def _gather(self, obj) -> list:
+        """``obj`` of every rank (``[obj]`` without DDP)."""
+        if self.ctx.world == 1:
+            return [obj]
+        gathered: list = [None] * self.ctx.world
+        torch.distributed.all_gather_object(gathered, obj)
+        return gathered
+
     def state(self) -> dict:
-        noise_states = [self.noise_gen.get_state()]
-        if self.ctx.world > 1:  # every rank's noise stream, so that a resumed DDP run continues exactly
-            gathered: list = [None] * self.ctx.world
-            torch.distributed.all_gather_object(gathered, noise_states[0])
-            noise_states = gathered
+        # every rank's noise (and augmentation) stream, so that a resumed DDP run continues exactly
+        noise_states = self._gather(self.noise_gen.get_state())
+        models = {"G": dist_.unwrap(self.G).state_dict(), "D": dist_.unwrap(self.D).state_dict()}
+        extra = {}
+        if self.aug is not None:
+            extra["augment"] = self._gather(self.aug.state_dict())
+        if self.ema is not None:
+            ema_state = self.ema.state_dict()
+            models["G_ema"] = ema_state.pop("module")
+            extra["ema"] = ema_state
         return {
-            "models": {"G": dist_.unwrap(self.G).state_dict(), "D": dist_.unwrap(self.D).state_dict()},
+            "models": models,
             "optimizers": {"G": self.optG.state_dict(), "D": self.optD.state_dict()},
             "schedulers": {},
             "generators": {"order": self.order_gen.get_state(), "noise": noise_states},
@@ -304,7 +372,7 @@ class GANPlugin(Plugin):
             "extra": {"data": self.source, "data_arg": self.data_arg, "classes": self.classes or [], "seed": self.seed,
                       "fixed_noise": self.fixed_noise,
                       "perm": self.perm if self.perm is not None else torch.empty(0, dtype=torch.long),
-                      "history": self.history},
+                      "history": self.history, **extra},
         }
 
     def final_metrics(self) -> dict:
@@ -319,7 +387,10 @@ class GANPlugin(Plugin):
                 "(the input images were checked and are finite)")
 
     def models(self) -> dict:
-        return {"G": self.G, "D": self.D}
+        out = {"G": self.G, "D": self.D}
+        if self.ema is not None:
+            out["G_ema"] = self.ema.module
+        return out
 
 
 def train_gan(
@@ -369,15 +440,20 @@ def train_gan(
                         progress=progress)
 
 
-def make_train_step(G, D, optG, optD, loss: str = "bce", *, compile: bool = False, D_plain=None) -> Callable:
+def make_train_step(G, D, optG, optD, loss: str = "bce", *, compile: bool = False, D_plain=None,
+                    augment: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Callable:
     """One alternating DCGAN update as a function ``step(real, z) -> (loss_d, loss_g, logit_real, logit_fake)``.
 
     1. D step: ``d_loss(D(x), D(G(z).detach()))``; Adam on D.
     2. G step: ``g_loss(D(G(z)))`` on the same G(z); D's parameters are frozen for this
        backward (pytorch/examples computes their gradients and throws them away).
 
-    ``D_plain`` is D without a DDP wrapper (used for the G step so no gradient sync is
-    triggered for frozen weights); ``compile`` wraps the networks in ``torch.compile``.
+    ``augment`` (e.g. an :class:`~convscope.models.augment.Augmenter`) transforms every
+    image D sees: ``T(G(z))`` then ``T(x)`` are drawn once per step (in that order) and
+    used in both steps, so ``D(T(G(z)))`` in the G step passes its gradient through
+    ``T`` to G; the logits returned are those of the augmented images. ``D_plain`` is
+    D without a DDP wrapper (used for the G step so no gradient sync is triggered for
+    frozen weights); ``compile`` wraps the networks (not the augmentation) in ``torch.compile``.
     """
     d_loss_fn, g_loss_fn = get_loss(loss)
     D_plain = D if D_plain is None else D_plain
@@ -386,6 +462,9 @@ def make_train_step(G, D, optG, optD, loss: str = "bce", *, compile: bool = Fals
     def step(real: torch.Tensor, z: torch.Tensor):
         # --- D step: real up, fake down
         fake = G_f(z)
+        if augment is not None:  # the same order of random draws every step: fake, then real
+            fake = augment(fake)
+            real = augment(real)
         optD.zero_grad(set_to_none=True)
         logit_real = D_f(real)
         logit_fake = D_f(fake.detach())
@@ -427,13 +506,14 @@ def _means(sums: dict) -> dict:
 
 
 @torch.no_grad()
-def _epoch_pictures(run_dir: Path, G, fixed_noise, history, epoch: int, device) -> None:
+def _epoch_pictures(run_dir: Path, G, fixed_noise, history, epoch: int, device, who: str = "G") -> None:
     from ..viz.gan import save_curves, save_grid
 
     was = G.training
     G.eval()
     imgs = G(fixed_noise.to(device)).float().cpu()
     G.train(was)
-    save_grid(imgs, run_dir / "samples" / f"epoch_{epoch:03d}.png", title=f"epoch {epoch}")
+    title = f"epoch {epoch}" + ("" if who == "G" else f" ({who})")
+    save_grid(imgs, run_dir / "samples" / f"epoch_{epoch:03d}.png", title=title)
     with contextlib.suppress(ValueError):
         save_curves(history, run_dir / "curves.png")

@@ -39,7 +39,8 @@ def classifier_curves(history: Sequence[dict], path: str | os.PathLike) -> Path:
 def gan_curves(history: dict, path: str | os.PathLike, *, smooth: int = 20) -> Path:
     """A GAN's loss curves and D(x), D(G(z)) against the step.
 
-    ``history``: lists ``step``, ``loss_d``, ``loss_g``, ``d_real``, ``d_fake`` (smoothed over ``smooth`` steps).
+    ``history``: lists ``step``, ``loss_d``, ``loss_g``, ``d_real``, ``d_fake`` (smoothed over ``smooth`` steps),
+    and optionally ``ada_p`` (ADA's augmentation probability, drawn unsmoothed on the right panel).
     """
     steps = np.asarray(history["step"], dtype=float)
     if steps.size == 0:
@@ -60,6 +61,8 @@ def gan_curves(history: dict, path: str | os.PathLike, *, smooth: int = 20) -> P
     for key, label in (("d_real", "D(x)"), ("d_fake", "D(G(z))")):
         v, s = sm(history[key])
         a2.plot(s, v, label=label)
+    if len(history.get("ada_p") or []) == steps.size:
+        a2.plot(steps, np.asarray(history["ada_p"], dtype=float), label="ADA p", color="tab:green", lw=1.0)
     a2.axhline(0.5, color="gray", lw=0.8, ls=":")
     a2.set_ylim(0, 1)
     a2.set_xlabel("step")
