@@ -12,6 +12,12 @@ import torch
 
 matplotlib.use("Agg")
 os.environ.setdefault("CONVSCOPE_QUIET", "1")
+# auto's stored wisdom (convscope calibrate, persisted choices) must not leak from the user's cache
+# into the tests: every test session reads and writes a cache of its own
+if "CONVSCOPE_CACHE_DIR" not in os.environ:
+    import tempfile
+
+    os.environ["CONVSCOPE_CACHE_DIR"] = tempfile.mkdtemp(prefix="convscope-test-cache-")
 
 # Relative tolerances by dtype (the project standard).
 RTOL = {torch.float64: 1e-10, torch.float32: 1e-4, np.float64: 1e-10, np.float32: 1e-4}

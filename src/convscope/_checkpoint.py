@@ -230,9 +230,11 @@ def migrate(state: Mapping[str, Any], path: str | os.PathLike = "<memory>", kind
     if s.get("format") == FORMAT:
         schema = s.get("schema")
         if not isinstance(schema, int) or schema > SCHEMA or schema < 2:
+            advice = ("upgrade convscope to load it" if isinstance(schema, int) and schema > SCHEMA
+                      else "it is damaged or was not written by a released convscope")
             raise DataError(
                 f"checkpoint {path} was written by convscope {_version_of(s)} with checkpoint schema {schema!r}; "
-                f"this convscope reads schema 2 to {SCHEMA}: upgrade convscope to load it"
+                f"this convscope reads schema 2 to {SCHEMA}: {advice}"
             )
         kind = s.get("kind")
         out = {k: s[k] for k in _KEYS if k in s}

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "atomic_save", "display_name"]
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "atomic_save", "display_name", "json_safe"]
 
 
 @contextlib.contextmanager
@@ -69,3 +69,29 @@ def display_name(name: object) -> str:
     except UnicodeEncodeError:
         raw = s.encode("utf-8", "replace")  # other lone surrogates
     return raw.decode("utf-8", "replace")
+
+
+def json_safe(obj):
+    """``obj`` with NaN/Inf as ``None`` and numpy/torch scalars as Python numbers, for strict JSON.
+
+    ``json.dumps`` writes NaN as the invalid token ``NaN`` (and its ``default`` hook never sees
+    floats), so clean first and dump with ``allow_nan=False``.
+
+    >>> json_safe({"a": float("nan"), "b": [1.5, float("inf")], "c": (2,)})
+    {'a': None, 'b': [1.5, None], 'c': [2]}
+    """
+    import math
+
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:  # numpy / torch scalars
+        obj = obj.item()
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, int | str | bool) or obj is None:
+        return obj
+    if hasattr(obj, "tolist"):
+        return json_safe(obj.tolist())
+    return str(obj)

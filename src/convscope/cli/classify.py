@@ -55,7 +55,7 @@ def register(sub, common) -> None:
                    help="the convolutions' output channels (2 for lenet, 5 for alexnet; default lenet: 32,64)")
     p.add_argument("--fc-units", type=int_list_type(1, 65536), default=None, metavar="N,...",
                    help="hidden fully connected widths (default lenet: 256)")
-    p.add_argument("--dropout", type=float_type(0.0, 0.99), default=None, help="default 0.25")
+    p.add_argument("--dropout", type=float_type(0.0, 0.95), default=None, help="default 0.25")
     p.add_argument("--batch-norm", default=None, choices=["on", "off"], help="default on")
     p.add_argument("--conv-method", default=None,
                    help="torch | auto | direct | fft | overlap_add: convolutions from torch or convscope's engine")

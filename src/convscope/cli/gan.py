@@ -302,7 +302,7 @@ def cmd_spectrum(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .._io import atomic_write_text
+    from .._io import atomic_write_text, json_safe
     from ..experiments.gan import evaluate_generator, gan_spectrum
     from ..viz.gan import save_compare, save_spectrum
 
@@ -324,7 +324,7 @@ def cmd_compare(args) -> int:
         _print_spectrum(up, spec.report)
     paths = [save_compare(grids, reports, out / "compare.png", real=real),
              save_spectrum(reports, out / "compare_spectrum.png", title="transposed vs resize_conv")]
-    text = json.dumps(results, indent=2, default=lambda v: None if isinstance(v, float) and math.isnan(v) else str(v))
+    text = json.dumps(json_safe(results), indent=2, allow_nan=False)
     paths.append(atomic_write_text(out / "compare.json", text + "\n"))
     report(paths, out, args)
     return 0

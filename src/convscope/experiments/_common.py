@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import atomic_save, atomic_write_text
+from .._io import atomic_save, atomic_write_text, json_safe
 
 Progress = Callable[[Iterable], Iterable] | None
 
@@ -30,7 +30,7 @@ def save_npy(path: Path, arr, written: list[Path]) -> Path:
 
 
 def save_json(path: Path, obj: Any, written: list[Path], **kw) -> Path:
-    atomic_write_text(path, json.dumps(obj, indent=2, **kw) + "\n")
+    atomic_write_text(path, json.dumps(json_safe(obj), indent=2, allow_nan=False, **kw) + "\n")
     written.append(path)
     return path
 

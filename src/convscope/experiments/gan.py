@@ -318,12 +318,12 @@ def evaluate_generator(checkpoint: str | os.PathLike, data, classifier: str | os
 
 def save_gan_evaluation(result: GANEvaluation, out_dir: str | os.PathLike) -> list[Path]:
     """``metrics.json`` and ``metrics.md`` (the table)."""
-    from .._io import atomic_write_text
+    from .._io import atomic_write_text, json_safe
     from ..metrics.evaluate import format_table
 
     out = out_folder(out_dir)
     paths: list[Path] = []
-    atomic_write_text(out / "metrics.json", json.dumps(result.result, indent=2, default=float) + "\n")
+    atomic_write_text(out / "metrics.json", json.dumps(json_safe(result.result), indent=2, allow_nan=False) + "\n")
     paths.append(out / "metrics.json")
     atomic_write_text(out / "metrics.md", format_table(result.result) + "\n")
     paths.append(out / "metrics.md")

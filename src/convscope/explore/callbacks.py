@@ -445,7 +445,7 @@ class Classifier:
 
     def _cached(self) -> bool:
         d = self.run_dir
-        return d.is_dir() and ((d / "best.pt").is_file() or (d / "DONE").is_file())
+        return d.is_dir() and (d / "DONE").is_file() and (d / "checkpoints" / "best.pt").is_file()
 
     def start(self, *, background: bool = True) -> None:
         """Load ``run`` (or the cached digits classifier), else train it, in a thread when ``background``."""
@@ -479,7 +479,8 @@ class Classifier:
                 tc = TrainConfig(data="digits", image_size=DIGIT_SIZE, epochs=epoch, batch_size=64, seed=0,
                                  device="cpu", keep_last=1, optimizer="adam", lr=2e-3, weight_decay=0.0,
                                  scheduler="step", label_smoothing=0.0)
-                train_classifier(cfg, tc, out, resume=epoch > 1, quiet=True)
+                # epoch 1 starts anew: a launch killed mid-training leaves a partial run behind
+                train_classifier(cfg, tc, out, resume=epoch > 1, overwrite=epoch == 1, quiet=True)
                 self.progress = epoch / self.epochs
             atomic_write_text(out / "DONE", "trained by convscope explore\n")
             self._load()
@@ -677,7 +678,9 @@ def gan_spectrum(session: GanSession, n: int = 256):
     n = check_int("n", int(n), min_value=8)
     session.ensure()
     with session.lock:
-        r = ex.gan_spectrum(session.G, GAN_DATA, n=n, seed=SPECTRUM_SEED)
+        # a loaded run is compared with its own training data; the live GAN with the bundled digits
+        r = ex.gan_spectrum(session.run, None, n=n, seed=SPECTRUM_SEED) if session.run else \
+            ex.gan_spectrum(session.G, GAN_DATA, n=n, seed=SPECTRUM_SEED)
     rep = r.report
     f = np.asarray(rep["freqs"][1:], dtype=np.float64)
     rows = render.rows(f, {"real": np.log10(np.maximum(rep["real_profile"][1:], 1e-12)),

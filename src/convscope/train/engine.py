@@ -557,7 +557,7 @@ def _loop(plugin: Plugin, folder: RunFolder, ck: dict | None, ctx: Context, say,
                 try:
                     numbers, k = plugin.step(epoch, b, step + 1)
                 except TrainingError as e:
-                    fail(f"{e} at step {step + 1}")
+                    fail(f"step {step + 1}: {e}")
                 train_time += time.perf_counter() - t0
                 images += k * ctx.world
                 values = {name: float(v) for name, v in numbers.items()}

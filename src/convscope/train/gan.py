@@ -272,10 +272,9 @@ class GANPlugin(Plugin):
                 if "G_ema" not in ck["models"] or not extra.get("ema"):
                     raise fail("ema", "off to resume a run trained without an EMA of G", tcfg.ema)
                 self.ema.load_state_dict({**extra["ema"], "module": ck["models"]["G_ema"]})
-        G_ddp, D_ddp = dist_.wrap_ddp(G, device), dist_.wrap_ddp(D, device)
+        self.G_ddp, self.D_ddp = dist_.wrap_ddp(G, device), dist_.wrap_ddp(D, device)
         self.memfmt = torch.channels_last if tcfg.channels_last else torch.contiguous_format
-        self.train_step = make_train_step(G_ddp, D_ddp, self.optG, self.optD, config.loss, compile=tcfg.compile,
-                                          D_plain=D, augment=self.aug)
+        self.train_step = self._make_step()
         self.win_streak = 0
         self.sums: dict[str, float] = {}
 
@@ -288,8 +287,11 @@ class GANPlugin(Plugin):
                     group["lr"] = float(lr)
         if loss is not None and loss != self.config.loss:
             self.config = self.config.replace(loss=check_option("loss", loss, LOSSES))
-            self.train_step = make_train_step(self.G, self.D, self.optG, self.optD, self.config.loss,
-                                              compile=self.tcfg.compile)
+            self.train_step = self._make_step()  # same networks (DDP-wrapped), augmentation and compile
+
+    def _make_step(self):
+        return make_train_step(self.G_ddp, self.D_ddp, self.optG, self.optD, self.config.loss,
+                               compile=self.tcfg.compile, D_plain=self.D, augment=self.aug)
 
     def begin_epoch(self, epoch: int, first_batch: int) -> int:
         if self.perm is None or first_batch == 0:
