@@ -265,3 +265,14 @@ def test_chunked_feature_maps(empty_cwd, tmp_path):
 
     want = convolve2d(img, kernel_from_spec("sobel_x").numpy(), boundary="symmetric")
     np.testing.assert_allclose(res.maps[1].compute(), want, rtol=1e-4, atol=1e-5)  # float32 output
+
+
+def test_compare_upsampling(empty_cwd, gan_run):
+    from convscope.experiments.gan import GANSpectrum, UpsamplingComparison, compare_upsampling
+
+    res = compare_upsampling({"a": gan_run, "b": gan_run}, "digits", n=16, seed=0)
+    _frozen(res, UpsamplingComparison)
+    assert res.names == ("a", "b") and all(isinstance(s, GANSpectrum) for s in res.spectra)
+    # the same run twice, the same noise: the same spectrum
+    assert res.spectra[0].discrepancy == res.spectra[1].discrepancy
+    assert set(res.to_json()) == {"a", "b"} and res.metrics == ({}, {})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 
@@ -302,29 +301,16 @@ def cmd_spectrum(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .._io import atomic_write_text, json_safe
-    from ..experiments.gan import evaluate_generator, gan_spectrum
-    from ..viz.gan import save_compare, save_spectrum
+    from ..experiments.gan import compare_upsampling, save_upsampling_comparison
 
     out = Path(args.out or args._out_default)
     out.mkdir(parents=True, exist_ok=True)
-    results, grids, reports, real = {}, [], [], None
+    runs, trained = {}, {}
     for up in ("transposed", "resize_conv"):
         run = _run_train(args, out / up, upsample=up)
-        spec = gan_spectrum(run.run_dir, args.data, n=args.n, seed=args.seed)
-        real = spec.real
-        reports.append((up, spec.report))
-        grids.append((up, spec.fake[:36]))
-        results[up] = {"spectrum": spec.to_json(), "train": run.metrics, "steps": run.step}
-        if args.classifier:
-            ev = evaluate_generator(run.run_dir, args.data or _configs(args)[2], args.classifier, n=2000,
-                                    probe=False, seed=args.seed)
-            results[up]["metrics"] = {k: v["value"] for k, v in ev.metrics.items()}
-            results[up]["floors"] = {k: v["floor"] for k, v in ev.metrics.items()}
-        _print_spectrum(up, spec.report)
-    paths = [save_compare(grids, reports, out / "compare.png", real=real),
-             save_spectrum(reports, out / "compare_spectrum.png", title="transposed vs resize_conv")]
-    text = json.dumps(json_safe(results), indent=2, allow_nan=False)
-    paths.append(atomic_write_text(out / "compare.json", text + "\n"))
-    report(paths, out, args)
+        runs[up], trained[up] = run.run_dir, {"train": run.metrics, "steps": run.step}
+    res = compare_upsampling(runs, args.data, args.classifier, n=args.n, seed=args.seed)
+    for name, sp in zip(res.names, res.spectra):
+        _print_spectrum(name, sp.report)
+    report(save_upsampling_comparison(res, out, extra=trained), out, args)
     return 0

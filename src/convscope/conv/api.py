@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from .._arrays import as_tensor, restore
 from .._checks import check_ndim, check_option, check_pair, fail
+from .chunked import is_dask_array
 from .core import (
     METHODS,
     ConvProblem,
@@ -37,7 +38,7 @@ from .core import (
     problem,
     spectrum_cache_for,
 )
-from .padding import BOUNDARIES, pad2d
+from .padding import BOUNDARIES, MODES, mode_pads, pad2d
 from .select import OPENCV_FAST as _FAST
 from .select import decide
 from .spatial import cv2 as _cv2
@@ -45,7 +46,6 @@ from .spatial import opencv_border, opencv_correlate, opencv_uses_dft
 
 __all__ = ["convolve2d", "correlate2d", "conv2d", "MODES", "BOUNDARIES", "METHODS"]
 
-MODES = ("full", "same", "valid")
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
@@ -55,14 +55,6 @@ PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 _NP_FLOAT = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
-
-
-def _same_pads(kH: int, kW: int, flip: bool) -> tuple[int, int, int, int]:
-    # centred on the full output as scipy does: offset (M-1)//2 for convolution,
-    # M//2 for correlation (they differ only for even kernel sizes)
-    if flip:
-        return (kH // 2, (kH - 1) // 2, kW // 2, (kW - 1) // 2)
-    return ((kH - 1) // 2, kH // 2, (kW - 1) // 2, kW // 2)
 
 
 def _fast_plan(image, kernel, mode, boundary, flip, threads):
@@ -79,7 +71,7 @@ def _fast_plan(image, kernel, mode, boundary, flip, threads):
         return False
     H, W = image.shape[-2:]
     kH, kW = kernel.shape
-    pads = (kH - 1, kH - 1, kW - 1, kW - 1) if mode == "full" else _same_pads(kH, kW, flip)
+    pads = mode_pads(mode, kH, kW, flip)
     if boundary != "zeros" and (max(pads[0], pads[1]) >= H or max(pads[2], pads[3]) >= W or min(H, W) < 2):
         return False
     N = image.size // (H * W)
@@ -164,7 +156,7 @@ def _filter(image, kernel, mode, boundary, method, *, flip: bool):
     if mode == "full":
         pads = (kH - 1, kH - 1, kW - 1, kW - 1)
     elif mode == "same":
-        pads = _same_pads(kH, kW, flip)
+        pads = mode_pads("same", kH, kW, flip)
     else:
         pads = (0, 0, 0, 0)
     if k.ndim == 2:  # one kernel for every channel: fold channels into the batch
@@ -212,7 +204,7 @@ def convolve2d(image, kernel, *, mode: str = "same", boundary: str = "zeros", me
         >>> float(out[2, 2])  # the seed's Laplacian is 0 on a flat image
         0.0
     """
-    if type(image).__module__.startswith("dask."):  # larger than memory: chunk by chunk, lazily
+    if is_dask_array(image):  # larger than memory: chunk by chunk, lazily
         from .chunked import filter_dask
         return filter_dask(image, kernel, mode, boundary, method, inner=convolve2d, flip=True)
     return _filter(image, kernel, mode, boundary, method, flip=True)
@@ -235,7 +227,7 @@ def correlate2d(image, kernel, *, mode: str = "same", boundary: str = "zeros", m
                [2., 1.],
                [0., 2.]])
     """
-    if type(image).__module__.startswith("dask."):  # larger than memory: chunk by chunk, lazily
+    if is_dask_array(image):  # larger than memory: chunk by chunk, lazily
         from .chunked import filter_dask
         return filter_dask(image, kernel, mode, boundary, method, inner=correlate2d, flip=False)
     return _filter(image, kernel, mode, boundary, method, flip=False)

@@ -33,29 +33,16 @@ import numpy as np
 
 from .._arrays import as_tensor
 from .._checks import check_ndim, check_option, fail
-from .padding import BOUNDARIES, boundary_index
+from .padding import BOUNDARIES, MODES, boundary_index, mode_pads
 
 __all__ = ["is_dask_array", "filter_dask", "axis_plan"]
 
-# the scipy vocabulary of conv/api.py (design.md); only the pads depend on it here
-_MODES = ("full", "same", "valid")
 
 
 def is_dask_array(x) -> bool:
     """True for a ``dask.array.Array``; never imports dask (none can exist unless it is loaded)."""
     da = sys.modules.get("dask.array")
     return da is not None and isinstance(x, da.Array)
-
-
-def _pads(mode: str, kH: int, kW: int, flip: bool) -> tuple[int, int, int, int]:
-    """(top, bottom, left, right) extension of ``mode``; ``same`` is centred as scipy."""
-    if mode == "full":
-        return (kH - 1, kH - 1, kW - 1, kW - 1)
-    if mode == "valid":
-        return (0, 0, 0, 0)
-    if flip:  # convolution: offset (k-1)//2 into the full output; correlation: k//2
-        return (kH // 2, (kH - 1) // 2, kW // 2, (kW - 1) // 2)
-    return ((kH - 1) // 2, kH // 2, (kW - 1) // 2, kW // 2)
 
 
 def axis_plan(chunks: tuple[int, ...], k: int, lo: int, hi: int):
@@ -158,7 +145,7 @@ def filter_dask(image, kernel, mode: str, boundary: str, method: str, *, inner: 
     """
     import dask.array as da
 
-    mode = check_option("mode", mode, _MODES)
+    mode = check_option("mode", mode, MODES)
     boundary = check_option("boundary", boundary, BOUNDARIES)
     x = image
     nd = check_ndim("image", x, (2, 3, 4), "(H, W), (C, H, W) or (B, C, H, W)")
@@ -190,7 +177,7 @@ def filter_dask(image, kernel, mode: str, boundary: str, method: str, *, inner: 
 
     if kernel.ndim == 3:  # one kernel per channel: every chunk holds all channels
         x = x.rechunk({nd - 3: -1})
-    pt, pb, pl, pr = _pads(mode, kH, kW, flip)
+    pt, pb, pl, pr = mode_pads(mode, kH, kW, flip)
     out_h, pad_h, depth_h = axis_plan(x.chunks[-2], kH, pt, pb)
     out_w, pad_w, depth_w = axis_plan(x.chunks[-1], kW, pl, pr)
     xp = _pad_axis(_pad_axis(x, nd - 2, pt, pb, boundary), nd - 1, pl, pr, boundary)

@@ -81,3 +81,25 @@ def pad2d(x: torch.Tensor, pads: tuple[int, int, int, int], boundary: str = "zer
     iy = boundary_index(h, top, bottom, boundary, x.device)
     ix = boundary_index(w, left, right, boundary, x.device)
     return x.index_select(-2, iy).index_select(-1, ix)
+
+
+# scipy.signal's vocabulary (design.md): output sizes N+M-1, N and max(N,M)-min(N,M)+1
+MODES = ("full", "same", "valid")
+
+
+def mode_pads(mode: str, kH: int, kW: int, flip: bool) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) extension of the input that ``mode`` asks for.
+
+    ``same`` is centred on the full output as scipy does: offset ``(M-1)//2`` for
+    convolution (``flip``), ``M//2`` for correlation (they differ only for even sizes).
+
+    >>> mode_pads("same", 4, 3, True), mode_pads("same", 4, 3, False), mode_pads("full", 3, 3, True)
+    ((2, 1, 1, 1), (1, 2, 1, 1), (2, 2, 2, 2))
+    """
+    if mode == "full":
+        return (kH - 1, kH - 1, kW - 1, kW - 1)
+    if mode == "valid":
+        return (0, 0, 0, 0)
+    if flip:
+        return (kH // 2, (kH - 1) // 2, kW // 2, (kW - 1) // 2)
+    return ((kH - 1) // 2, kH // 2, (kW - 1) // 2, kW // 2)

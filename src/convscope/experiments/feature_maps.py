@@ -248,12 +248,13 @@ def chunked_feature_maps(image, kernels: Sequence = ("laplacian8",), *, chunks: 
     """
     from .._checks import check_int
     from ..conv import convolve2d
+    from ..conv.chunked import is_dask_array
     from ..data.chunked import open_chunked, require_scale
     from ..kernels import kernel_from_spec
 
     chunks = check_int("chunks", chunks, min_value=1)
     require_scale("chunked filtering")
-    x = image if type(image).__module__.startswith("dask.") else open_chunked(image, chunks)
+    x = image if is_dask_array(image) else open_chunked(image, chunks)
     named = [(str(k), kernel_from_spec(k).numpy()) if isinstance(k, str) else (f"kernel{i}", np.asarray(k))
              for i, k in enumerate(kernels)]
     maps = []

@@ -27,6 +27,7 @@ __all__ = [
     "GANSpectrum", "gan_spectrum", "save_gan_spectrum",
     "GANEvaluation", "evaluate_generator", "save_gan_evaluation",
     "GANSteps", "live_gan", "train_steps",
+    "UpsamplingComparison", "compare_upsampling", "save_upsampling_comparison",
 ]
 
 
@@ -282,6 +283,69 @@ def save_gan_spectrum(result: GANSpectrum, out_dir: str | os.PathLike) -> list[P
                                                          fake_power=result.report["fake_power"]))
     paths.append(out / "spectrum.npz")
     return paths
+
+
+# ---------------------------------------------------------------- transposed vs resize_conv
+
+
+@dataclass(frozen=True)
+class UpsamplingComparison:
+    """Generators that differ only in their upsampling, side by side (``gan compare``).
+
+    Attributes:
+        names: the runs' labels (e.g. ``("transposed", "resize_conv")``).
+        spectra: one :class:`GANSpectrum` per run (same real images, same noise seed).
+        metrics, floors: per run, every offline metric's value and real-vs-real floor
+            (empty when no classifier was given).
+    """
+
+    names: tuple[str, ...]
+    spectra: tuple[GANSpectrum, ...]
+    metrics: tuple[dict, ...]
+    floors: tuple[dict, ...]
+
+    def to_json(self) -> dict:
+        return {name: {"spectrum": sp.to_json(), "metrics": m, "floors": f}
+                for name, sp, m, f in zip(self.names, self.spectra, self.metrics, self.floors)}
+
+
+def compare_upsampling(runs, data=None, classifier=None, *, n: int = 2000, n_eval: int = 2000,
+                       seed: int = 0) -> UpsamplingComparison:
+    """Compare trained generators (``{label: run folder}``) by their spectra and, given a classifier
+    run, by every offline metric in its feature space."""
+    names, spectra, metrics, floors = [], [], [], []
+    for name, run in dict(runs).items():
+        spectra.append(gan_spectrum(run, data, n=n, seed=seed))
+        m = f = {}
+        if classifier is not None:
+            src = data or _generator(run)[1].get("data")  # default: the data the run was trained on
+            if not src or src == "tensor":
+                raise ArgumentError(f"data must be given for a run trained on in-memory images, got {data!r}")
+            ev = evaluate_generator(run, src, classifier, n=n_eval, probe=False, seed=seed)
+            m = {k: v["value"] for k, v in ev.metrics.items()}
+            f = {k: v["floor"] for k, v in ev.metrics.items()}
+        names.append(str(name))
+        metrics.append(m)
+        floors.append(f)
+    return UpsamplingComparison(tuple(names), tuple(spectra), tuple(metrics), tuple(floors))
+
+
+def save_upsampling_comparison(result: UpsamplingComparison, out_dir: str | os.PathLike, *,
+                               extra: dict | None = None) -> list[Path]:
+    """``compare.png`` (samples and 2-D spectra), ``compare_spectrum.png`` (radial profiles) and
+    ``compare.json`` (spectra, metrics, floors, plus ``extra[name]`` such as training numbers)."""
+    from ..viz.gan import save_compare, save_spectrum
+
+    out = out_folder(out_dir)
+    reports = [(n, sp.report) for n, sp in zip(result.names, result.spectra)]
+    grids = [(n, sp.fake[:36]) for n, sp in zip(result.names, result.spectra)]
+    written = [save_compare(grids, reports, out / "compare.png", real=result.spectra[-1].real),
+               save_spectrum(reports, out / "compare_spectrum.png", title=" vs ".join(result.names))]
+    body = result.to_json()
+    for name, more in (extra or {}).items():
+        body.setdefault(name, {}).update(more)
+    save_json(out / "compare.json", body, written)
+    return written
 
 
 # ---------------------------------------------------------------- evaluation
