@@ -44,6 +44,25 @@ def as_image(image) -> np.ndarray:
     return np.asarray(image, dtype=np.float64)
 
 
+def named_kernel(spec) -> tuple[str, np.ndarray]:
+    """``(name, (kH, kW) array)`` of a kernel spec (``'gaussian:15'``), a ``(name, array)`` pair,
+    or a bare array or tensor (named by its shape), the one reading every experiment shares.
+
+    >>> float(named_kernel("laplacian8")[1][1, 1]), named_kernel(np.ones((2, 3)))[0]
+    (8.0, '2x3')
+    """
+    from ..kernels import kernel_from_spec
+
+    if isinstance(spec, str):
+        return spec, kernel_from_spec(spec).numpy()
+    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
+        name, spec = spec
+    else:
+        name = None
+    k = np.asarray(spec.detach().cpu().numpy() if hasattr(spec, "detach") else spec, dtype=np.float64)
+    return (name or "x".join(str(n) for n in k.shape)), k
+
+
 def keeps_global_rng(fn):
     """Run ``fn`` with Python's, NumPy's and torch's global generators restored afterwards.
 

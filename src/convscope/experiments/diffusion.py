@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import ArgumentError
-from ._common import Progress, as_image, out_folder, save_npy
+from ._common import Progress, as_image, named_kernel, out_folder, save_npy
 
 __all__ = ["Diffusion", "diffusion", "drop", "gif_steps", "parse_steps", "save_diffusion"]
 
@@ -132,13 +132,11 @@ def diffusion(
         propagator,
         spectral_exact,
     )
-    from ..kernels import kernel_from_spec
 
     steps = parse_steps(steps)
     if gif_frames < 2:
         raise ArgumentError(f"--gif-frames must be >= 2, got {gif_frames}")
-    k = kernel_from_spec(kernel).numpy() if isinstance(kernel, str) else np.asarray(
-        kernel.numpy() if hasattr(kernel, "numpy") else kernel)
+    k = named_kernel(kernel)[1]
     P = propagator(k, temperature=temperature)
     m = moments(P)
     u0 = as_image(initial)

@@ -11,7 +11,7 @@ import numpy as np
 
 from .._checks import ArgumentError
 from .._io import display_name
-from ._common import as_image, out_folder, save_npy
+from ._common import as_image, named_kernel, out_folder, save_npy
 
 __all__ = ["FeatureMaps", "feature_maps", "parse_pool", "save_feature_maps", "safe_name", "file_stems",
            "ChunkedFeatureMaps", "chunked_feature_maps", "save_chunked_feature_maps",
@@ -54,17 +54,6 @@ def parse_pool(spec: str | None) -> tuple[str, int] | None:
     return kind, int(size)
 
 
-def _kernel(spec) -> tuple[str, np.ndarray]:
-    from ..kernels import kernel_from_spec
-
-    if isinstance(spec, str):
-        return spec, kernel_from_spec(spec).numpy()
-    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
-        return spec[0], np.asarray(spec[1].numpy() if hasattr(spec[1], "numpy") else spec[1])
-    k = np.asarray(spec.numpy() if hasattr(spec, "numpy") else spec, dtype=np.float64)
-    return f"{k.shape[0]}x{k.shape[1]}", k
-
-
 def feature_maps(
     image,
     kernels: Sequence = ("laplacian8",),
@@ -91,7 +80,7 @@ def feature_maps(
 
     pool = parse_pool(pool) if isinstance(pool, str) else pool
     img = as_image(image)
-    named = [_kernel(k) for k in kernels]
+    named = [named_kernel(k) for k in kernels]
     if not named:
         raise ArgumentError("kernels must name at least one kernel, got none")
     maps, pooled, sums, flats = [], [], [], []
@@ -153,7 +142,7 @@ def pixel_computation(image, kernel, *, channel: int = 0, row: int, col: int,
 
     img = as_image(image)
     chans = img[None] if img.ndim == 2 else img
-    _, k = _kernel(kernel)
+    _, k = named_kernel(kernel)
     k = np.asarray(k, dtype=np.float64)
     if k.ndim != 2 or k.shape[0] % 2 == 0 or k.shape[1] % 2 == 0:
         raise fail("kernel", "a 2-D kernel of odd height and width", f"shape {k.shape}")
@@ -250,13 +239,11 @@ def chunked_feature_maps(image, kernels: Sequence = ("laplacian8",), *, chunks: 
     from ..conv import convolve2d
     from ..conv.chunked import is_dask_array
     from ..data.chunked import open_chunked, require_scale
-    from ..kernels import kernel_from_spec
 
     chunks = check_int("chunks", chunks, min_value=1)
     require_scale("chunked filtering")
     x = image if is_dask_array(image) else open_chunked(image, chunks)
-    named = [(str(k), kernel_from_spec(k).numpy()) if isinstance(k, str) else (f"kernel{i}", np.asarray(k))
-             for i, k in enumerate(kernels)]
+    named = [named_kernel(k) for k in kernels]
     maps = []
     for _, k in named:
         y = convolve2d(x, k, mode=mode, boundary=boundary, method=method).astype(np.float32)

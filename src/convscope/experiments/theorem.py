@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import ArgumentError
-from ._common import as_image, out_folder, save_npy
+from ._common import as_image, named_kernel, out_folder, save_npy
 
 __all__ = ["Theorem", "theorem", "save_theorem"]
 
@@ -61,11 +61,9 @@ def theorem(image, kernel, *, repeat: int = 5) -> Theorem:
         repeat: timings are the best of this many runs.
     """
     from ..fourier import convolution_theorem
-    from ..kernels import kernel_from_spec
 
     img = as_image(image)
-    k = kernel_from_spec(kernel).numpy() if isinstance(kernel, str) else np.asarray(
-        kernel.numpy() if hasattr(kernel, "numpy") else kernel)
+    k = named_kernel(kernel)[1]
     if k.shape[0] > img.shape[-2] or k.shape[1] > img.shape[-1]:
         raise ArgumentError(f"--kernel must be no larger than the image {img.shape[-2:]}, got {tuple(k.shape)}")
     lin = convolution_theorem(img, k, pad=True, repeat=repeat)
