@@ -203,3 +203,14 @@ def test_cli_refuses_mismatched_resume(four_epochs, tmp_path, capsys):
     assert rc == 2
     assert "arch: 'lenet' -> 'alexnet'" in capsys.readouterr().err
     assert Path(run / "checkpoints" / "best.pt").is_file()
+
+
+def test_the_trainer_draws_its_own_curves(tmp_path):
+    """Like the GAN's, the classifier's run folder gets curves.png from the trainer, not from a front-end."""
+    from convscope.models.cnn import CNNConfig
+    from convscope.train.classify import TrainConfig, train_classifier
+
+    run = tmp_path / "run"
+    res = train_classifier(CNNConfig(width=0.5), TrainConfig.from_dict({"data": "digits", "image_size": 16,
+                                                                        "epochs": 1, "seed": 0}), run, quiet=True)
+    assert res.history and (run / "curves.png").stat().st_size > 1000

@@ -264,12 +264,9 @@ def _train_classifier(ctx: TourContext, run: Path, data: str, size: int, epochs:
     """``convscope classify train --data DATA --image-size SIZE --epochs EPOCHS`` into ``run``."""
     from .models.cnn import CNNConfig
     from .train.classify import TrainConfig, train_classifier
-    from .viz.curves import classifier_curves
 
     tcfg = TrainConfig.from_dict({"data": data, "image_size": size, "epochs": epochs, "seed": ctx.seed})
-    res = train_classifier(CNNConfig(), tcfg, run, quiet=True, overwrite=True)
-    if res.history:
-        classifier_curves(res.history, run / "curves.png")
+    train_classifier(CNNConfig(), tcfg, run, quiet=True, overwrite=True)  # writes curves.png itself
 
 
 def _train_gan(ctx: TourContext, run: Path):

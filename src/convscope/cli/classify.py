@@ -154,7 +154,6 @@ def cmd_train(args) -> int:
         train_final_classifier,
     )
     from ..train.engine import saved_settings
-    from ..viz.classify import training_curves
 
     if args.threads is not None:
         if args.threads < 1:
@@ -174,8 +173,9 @@ def cmd_train(args) -> int:
         return 0
     written = [p for p in (res.checkpoint, res.best_checkpoint) if p]
     written += [out / "metrics.jsonl", out / "metrics.csv", out / "run.json"]
+    if res.history and (out / "curves.png").exists():
+        written.append(out / "curves.png")
     if res.history and not res.interrupted:
-        written.append(training_curves(res.history, out / "curves.png"))
         last = res.history[-1]
         best = res.best_metric
         if args.final or (saved and saved["train"].get("final")):

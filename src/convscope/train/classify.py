@@ -311,6 +311,13 @@ class ClassifierPlugin(Plugin):
         self.n_imgs += n
         return {"loss": value}, n
 
+    def finish(self, run_dir: Path, history: list[dict]) -> None:
+        """``curves.png``: loss and accuracy per epoch, written by the trainer as the GAN's are."""
+        from ..viz.curves import classifier_curves
+
+        if history:
+            classifier_curves(history, run_dir / "curves.png")
+
     def end_epoch(self, epoch: int, completed: bool) -> EpochEnd:
         tc, seen = self.tc, max(self.sums["seen"], 1)
         if self.ctx.dry_run:

@@ -164,6 +164,9 @@ class Plugin:
     def final_metrics(self) -> dict:
         return {}
 
+    def finish(self, run_dir: Path, history: list[dict]) -> None:
+        """After training, on the main process, outside a dry run: last pictures of the whole run."""
+
     def run_info(self) -> dict:
         """What ``run.json`` records besides kind and final numbers (configs, data)."""
         return {}
@@ -606,6 +609,8 @@ def _loop(plugin: Plugin, folder: RunFolder, ck: dict | None, ctx: Context, say,
     history = read_jsonl(logger.jsonl) if ctx.main else []
     if ctx.main:
         _write_run_file(run_dir, plugin, final)
+        if not ctx.dry_run:
+            plugin.finish(run_dir, history)
     logger.close()
     D.barrier()
     if stopped == "interrupted":
