@@ -189,3 +189,22 @@ def test_ctrl_c_saves_and_resume_matches(tmp_path, images, monkeypatch):
     a, b = _state(full.checkpoint), _state(done.checkpoint)
     assert all(torch.equal(a["models"]["G"][k], b["models"]["G"][k]) for k in a["models"]["G"])
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_gan_trains_on_every_image_the_evaluation_does_not_hold_out():
+    """Issue 12: a GAN has no validation split; train = all non-test images, test = the classifier's test split."""
+    from convscope.data import load_dataset
+    from convscope.models.dcgan import load_data
+
+    x_tr, y_tr, _, _ = load_data("digits", image_size=16, split="train")
+    x_te, y_te, _, _ = load_data("digits", image_size=16, split="test")
+    x_all, _, _, _ = load_data("digits", image_size=16, split="all")
+    assert len(x_tr) + len(x_te) == len(x_all) == 1797
+    ref = load_dataset("digits", split="test", image_size=16, normalize="gan")  # the classifier's held-out split
+    assert torch.equal(ref.tensors()[1], y_te) and torch.allclose(ref.tensors()[0], x_te)
+    val = load_dataset("digits", split="val", image_size=16, normalize="gan").tensors()[0]
+    # the classifier's val images are GAN training images, none is a test image
+    flat_tr = {tuple(r.tolist()) for r in x_tr.flatten(1)}
+    assert all(tuple(r.tolist()) in flat_tr for r in val.flatten(1)[:20])
+    with pytest.raises(ValueError, match="split must be one of 'train', 'test', 'all', got 'val'"):
+        load_data("digits", image_size=16, split="val")

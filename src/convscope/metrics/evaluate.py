@@ -89,8 +89,9 @@ def evaluate_gan(
 
     Args:
         checkpoint: a GAN run folder or checkpoint file.
-        data: the real images' source (``load_dataset``); its ``train`` split is the
-            reference, its ``test`` split gives the floor.
+        data: the real images' source (``load_dataset``); its GAN ``train`` split (every
+            non-test image, what the GAN trains on; :func:`~convscope.models.dcgan.load_data`)
+            is the reference, its ``test`` split gives the floor.
         classifier: a classifier run folder or checkpoint (``convscope classify train``).
         n_samples: generated images for coverage and class balance (10k as in the issue).
         probe: also fit the linear probes (D features vs raw pixels).

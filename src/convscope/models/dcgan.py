@@ -372,6 +372,13 @@ def load_data(data, *, image_size: int, channels: int | None = None, split: str 
 
     ``data`` is anything :func:`convscope.data.load_dataset` takes, or a tensor/array
     of images already in [-1, 1] (then ``split`` is ignored).
+
+    A GAN needs no validation split, so its splits are two: ``test`` is the
+    source's test split (the official one, or the seeded stratified 20% of a set
+    without one: the same images a classifier holds out), and ``train`` is every
+    other image (``load_dataset(..., val_fraction=0)``: all 4,000 non-test images
+    of ``mnist-5k``). The GAN trains on ``train``; the evaluation compares with
+    ``train`` and takes its real-vs-real floors from ``test``.
     """
     if isinstance(data, torch.Tensor | np.ndarray):
         x = torch.as_tensor(np.asarray(data) if isinstance(data, np.ndarray) else data).float()
@@ -382,6 +389,8 @@ def load_data(data, *, image_size: int, channels: int | None = None, split: str 
         return x, None, None, "tensor"
     from ..data import load_dataset
 
-    ds = load_dataset(data, split=split, image_size=image_size, channels=channels, normalize="gan", seed=seed)
+    split = check_option("split", split, ("train", "test", "all"))
+    ds = load_dataset(data, split=split, image_size=image_size, channels=channels, normalize="gan", seed=seed,
+                      val_fraction=0.0)
     x, y = ds.tensors()
     return x.float().contiguous(), y, list(ds.classes), str(ds.source)
