@@ -50,6 +50,19 @@ def ema_type(text: str) -> float | str:
     return v
 
 
+def r1_type(text: str) -> float | str:
+    """``--r1``: a gamma >= 0, or ``none``."""
+    if str(text).strip().lower() in (OFF, "off"):
+        return OFF
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not (0.0 <= v < math.inf):
+        raise argparse.ArgumentTypeError(f"must be a gamma >= 0 such as 1.0, or none, got {text!r}")
+    return v
+
+
 def register(sub, common) -> None:
     g = sub.add_parser("gan", parents=[common], help="DCGAN: train, sample, interpolate, arithmetic, evaluate, spectrum, compare",
                        description="A DCGAN built from the five guidelines, trained, evaluated offline and "
@@ -154,6 +167,9 @@ def _train_args(p) -> None:
                    help="keep an exponential moving average of G's weights (decay ramped up from 0), e.g. 0.999; "
                         "sampling, evaluation and the epoch grids use it; none turns it off "
                         "(default: the preset's, else none)")
+    p.add_argument("--r1", type=r1_type, default=None, metavar="GAMMA",
+                   help="R1 gradient penalty gamma/2 * E|grad D(x)|^2 on the real images (Mescheder et al. 2018), "
+                        "e.g. 1.0; none turns it off (default: the preset's, else none)")
     p.add_argument("--out", metavar="DIR", default=None, help="run folder")
     p.add_argument("--overwrite", action="store_true",
                    help="--out already holds a run: move it aside (to OUT.old-<time>) and start anew")
@@ -196,7 +212,7 @@ def _configs(args, *, upsample: str | None = None, saved: dict | None = None):
     for key in ("channels_last", "fused_adam"):
         if getattr(args, key) is not None:
             train[key] = getattr(args, key)
-    for key in ("augment", "ema"):
+    for key in ("augment", "ema", "r1"):
         v = getattr(args, key)
         if v is not None:
             train[key] = None if v == OFF else v

@@ -109,6 +109,8 @@ class GANTrainConfig(ConfigMixin):
             canonical form. May not change on resume.
         ema: None (off) or the decay of an EMA of G's weights, in [0, 1) (e.g. 0.999,
             ramped up from 0). May not change on resume.
+        r1: None (off) or gamma of the R1 gradient penalty on D's real images
+            (:func:`make_train_step`). May not change on resume.
     """
 
     epochs: int = 5
@@ -129,6 +131,7 @@ class GANTrainConfig(ConfigMixin):
     device: str = "cpu"
     augment: str | None = None
     ema: float | None = None
+    r1: float | None = None
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "n_fixed", "d_win_steps", "keep_last"):
@@ -146,6 +149,9 @@ class GANTrainConfig(ConfigMixin):
             if decay >= 1.0:
                 raise fail("ema", "a decay in [0, 1) or None", self.ema)
             object.__setattr__(self, "ema", decay)
+        if self.r1 is not None:
+            gamma = check_float("r1", self.r1, min_value=0.0)
+            object.__setattr__(self, "r1", gamma or None)
 
 # The tour's quick run, and the real one. Each preset: data source, model and training overrides.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -291,7 +297,7 @@ class GANPlugin(Plugin):
 
     def _make_step(self):
         return make_train_step(self.G_ddp, self.D_ddp, self.optG, self.optD, self.config.loss,
-                               compile=self.tcfg.compile, D_plain=self.D, augment=self.aug)
+                               compile=self.tcfg.compile, D_plain=self.D, augment=self.aug, r1=self.tcfg.r1)
 
     def begin_epoch(self, epoch: int, first_batch: int) -> int:
         if self.perm is None or first_batch == 0:
@@ -443,7 +449,8 @@ def train_gan(
 
 
 def make_train_step(G, D, optG, optD, loss: str = "bce", *, compile: bool = False, D_plain=None,
-                    augment: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Callable:
+                    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                    r1: float | None = None) -> Callable:
     """One alternating DCGAN update as a function ``step(real, z) -> (loss_d, loss_g, logit_real, logit_fake)``.
 
     1. D step: ``d_loss(D(x), D(G(z).detach()))``; Adam on D.
@@ -456,6 +463,11 @@ def make_train_step(G, D, optG, optD, loss: str = "bce", *, compile: bool = Fals
     ``T`` to G; the logits returned are those of the augmented images. ``D_plain`` is
     D without a DDP wrapper (used for the G step so no gradient sync is triggered for
     frozen weights); ``compile`` wraps the networks (not the augmentation) in ``torch.compile``.
+
+    ``r1`` (gamma) adds Mescheder et al.'s R1 penalty to D's loss,
+    ``gamma / 2 * E[||grad_x D(x)||^2]`` on the (augmented) real images: D is kept
+    from growing steep around the training images, the regulariser StyleGAN2 and
+    ADA train with.
     """
     d_loss_fn, g_loss_fn = get_loss(loss)
     D_plain = D if D_plain is None else D_plain
@@ -468,10 +480,16 @@ def make_train_step(G, D, optG, optD, loss: str = "bce", *, compile: bool = Fals
             fake = augment(fake)
             real = augment(real)
         optD.zero_grad(set_to_none=True)
+        if r1:
+            real = real.detach().requires_grad_(True)
         logit_real = D_f(real)
         logit_fake = D_f(fake.detach())
         loss_d = d_loss_fn(logit_real, logit_fake)
-        loss_d.backward()
+        if r1:
+            (grad,) = torch.autograd.grad(logit_real.sum(), real, create_graph=True)
+            (loss_d + 0.5 * r1 * grad.square().sum(dim=(1, 2, 3)).mean()).backward()
+        else:
+            loss_d.backward()
         optD.step()
         # --- G step: fool the (frozen) D
         D_plain.requires_grad_(False)
