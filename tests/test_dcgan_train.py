@@ -196,7 +196,7 @@ def test_gan_trains_on_every_image_the_evaluation_does_not_hold_out():
     from convscope.data import load_dataset
     from convscope.models.dcgan import load_data
 
-    x_tr, y_tr, _, _ = load_data("digits", image_size=16, split="train")
+    x_tr, _, _, _ = load_data("digits", image_size=16, split="train")
     x_te, y_te, _, _ = load_data("digits", image_size=16, split="test")
     x_all, _, _, _ = load_data("digits", image_size=16, split="all")
     assert len(x_tr) + len(x_te) == len(x_all) == 1797
