@@ -5,7 +5,9 @@ Every variant trains with the same preset, budget and seeds through the CLI
 ``convscope gan evaluate`` in **two feature spaces**, so that a win cannot come
 from one ruler's blind spot:
 
-- ``lenet``: the issue-5 classifier (``convscope classify train``, defaults);
+- ``lenet5``: the issue-5 classifier, LeNet-5 (6/16, FC 120/84) trained with issue 5's
+  recipe (Adam 2e-3, step decay, no label smoothing, 10 epochs): the space of issue 12's targets;
+- ``lenet``: today's ``convscope classify train`` defaults (LeNet + BN, 32/64, FC 256);
 - ``alexnet``: a wider CNN (``convscope classify train --model alexnet``).
 
 Each metric is written next to its real-vs-real floor (evaluate_gan: the data's
@@ -40,10 +42,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _results import load_note, machine, table, write_section
 
 EMA = ["--ema", "0.999"]
-OFF = ["--ema", "none", "--augment", "none"]
+R1 = ["--r1", "1"]
+OFF = ["--ema", "none", "--augment", "none", "--r1", "none"]
 VARIANTS: dict[str, list[str]] = {
     "baseline": [],
+    "preset": None,  # the preset exactly as it ships (its own --ema/--augment/--r1)
     "ema": EMA,
+    "r1": R1,
+    "ema+r1": [*EMA, *R1],
+    "ema+r1+ada-t": [*EMA, *R1, "--augment", "ada:translation=0.125"],
     "diffaug-t": ["--augment", "diffaug:translation=0.125"],
     "diffaug-tc1/8": ["--augment", "diffaug:translation=0.125,cutout=0.125"],
     "diffaug-tc1/4": ["--augment", "diffaug:translation=0.125,cutout=0.25"],
@@ -52,7 +59,13 @@ VARIANTS: dict[str, list[str]] = {
     "ada": ["--augment", "ada:translation=0.125,cutout=0.25"],
     "ema+ada": [*EMA, "--augment", "ada:translation=0.125,cutout=0.25"],
 }
-FEATURE_NETS = {"lenet": [], "alexnet": ["--model", "alexnet"]}
+FEATURE_NETS = {
+    # the issue-5 classifier: LeNet-5 (6/16, FC 120/84) with issue 5's recipe, the feature space of issue 12's targets
+    "lenet5": ["--conv-channels", "6,16", "--fc-units", "120,84", "--optimizer", "adam", "--lr", "2e-3",
+               "--scheduler", "step", "--weight-decay", "0", "--label-smoothing", "0", "--epochs", "10"],
+    "lenet": [],  # today's classify train defaults (LeNet + BN, 32/64, FC 256)
+    "alexnet": ["--model", "alexnet"],  # a wider CNN: a second ruler
+}
 METRICS = ("frechet_distance", "kid", "precision", "recall", "density", "coverage", "classes_covered",
            "class_balance_kl")
 DONE = ".ablation-trained"
@@ -74,7 +87,7 @@ def cli(args: list[str], *, log: Path) -> None:
 def supported_flags() -> set[str]:
     out = subprocess.run([sys.executable, "-m", "convscope", "gan", "train", "--help"], capture_output=True,
                          text=True, env=os.environ.copy()).stdout
-    return {f for f in ("--augment", "--ema") if f in out}
+    return {f for f in ("--augment", "--ema", "--r1") if f in out}
 
 
 def train_classifier(name: str, extra: list[str], data: str, work: Path, epochs: int | None) -> Path:
@@ -82,7 +95,7 @@ def train_classifier(name: str, extra: list[str], data: str, work: Path, epochs:
     if (out / DONE).exists():
         return out
     args = ["classify", "train", "--data", data, "--out", str(out), "--seed", "0", "--quiet", *extra]
-    if epochs is not None:
+    if epochs is not None and "--epochs" not in extra:
         args += ["--epochs", str(epochs)]
     if out.exists() and any(out.rglob("*.pt")):
         args.append("--resume")
@@ -97,7 +110,8 @@ def train_gan(variant: str, seed: int, a) -> Path:
         return run
     # both off first, so that a preset's own --ema/--augment (the quick preset keeps an EMA) never leaks into a
     # variant; the variant's flags come after and win
-    args = ["gan", "train", "--out", str(run), "--seed", str(seed), "--quiet", *OFF, *VARIANTS[variant]]
+    flags = VARIANTS[variant]
+    args = ["gan", "train", "--out", str(run), "--seed", str(seed), "--quiet", *([] if flags is None else [*OFF, *flags])]
     if a.preset:
         args += ["--preset", a.preset]
     if a.data:
@@ -159,18 +173,19 @@ def tables(rows: list[dict]) -> str:
     parts = []
     feats = list(dict.fromkeys(f for r in rows for f in r["metrics"]))
     for feat in feats:
-        header = ["variant", "seed", "steps"] + [f"{m} (floor)" for m in METRICS]
+        header = ["variant", "seed", "steps", "train min"] + [f"{m} (floor)" for m in METRICS]
         body = []
         for variant in dict.fromkeys(r["variant"] for r in rows):
             rs = [r for r in rows if r["variant"] == variant and feat in r["metrics"]]
             for r in rs:
                 ms = r["metrics"][feat]
-                body.append([variant, r["seed"], _fmt(r["info"]["step"])]
+                t = r["info"].get("train_time_s")
+                body.append([variant, r["seed"], _fmt(r["info"]["step"]), "-" if t is None else f"{t / 60:.1f}"]
                             + [f"{_fmt(ms[m]['value'])} ({_fmt(ms[m]['floor'])})" if m in ms else "-" for m in METRICS])
             if len(rs) > 1:
                 mean = [statistics.mean(r["metrics"][feat][m]["value"] for r in rs) if m in rs[0]["metrics"][feat]
                         else None for m in METRICS]
-                body.append([f"**{variant} mean**", "", ""] + [_fmt(v) for v in mean])
+                body.append([f"**{variant} mean**", "", "", ""] + [_fmt(v) for v in mean])
         parts += [f"### Feature space: {feat}", "", table(header, body), ""]
     return "\n".join(parts)
 
@@ -189,7 +204,10 @@ def main(argv=None) -> int:
     ap.add_argument("-n", type=int, default=10_000, help="generated images per evaluation (default 10000)")
     ap.add_argument("--probe", action="store_true", help="also the linear probes (slower)")
     ap.add_argument("--work", type=Path, default=Path("convscope-out/gan-ablation"))
-    ap.add_argument("--results", action="store_true", help="write the 'gan-ablation' section of RESULTS.md")
+    ap.add_argument("--results", action="store_true", help="write the --section section of RESULTS.md")
+    ap.add_argument("--section", default="gan-ablation", help="RESULTS.md section name (default gan-ablation)")
+    ap.add_argument("--title", default="DCGAN ablation: EMA, DiffAugment, ADA, R1",
+                    help="the section's heading")
     a = ap.parse_args(argv)
     a.eval_data = a.eval_data or a.data or "mnist-5k"
     names = list(VARIANTS) if a.variants == "all" else [v.strip() for v in a.variants.split(",")]
@@ -197,7 +215,7 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"--variants must be among {', '.join(VARIANTS)}, got {', '.join(unknown)}")
     have = supported_flags()
-    skipped = {v: sorted({f for f in VARIANTS[v] if f.startswith("--")} - have) for v in names}
+    skipped = {v: sorted({f for f in (VARIANTS[v] or []) if f.startswith("--")} - have) for v in names}
     skipped = {v: f for v, f in skipped.items() if f}
     for v, f in skipped.items():
         print(f"skipping {v}: this CLI has no {', '.join(f)} yet", flush=True)
@@ -225,13 +243,13 @@ def main(argv=None) -> int:
     (a.work / "ablation.json").write_text(json.dumps({"rows": rows, "skipped": skipped, "budget": budget,
                                                       "machine": machine(), "load": load_note()}, indent=1) + "\n")
     if a.results:
-        write_section("gan-ablation", "\n".join([
-            "## DCGAN ablation: EMA, DiffAugment, ADA (benchmarks/gan_ablation.py)", "",
+        write_section(a.section, "\n".join([
+            f"## {a.title} (benchmarks/gan_ablation.py)", "",
             f"{machine()}; {load_note()}.", "",
             f"Same budget for every variant ({budget}), seeds {', '.join(map(str, a.seeds))}. Each cell is "
-            f"value (real-vs-real floor); the reference is {a.eval_data}'s `train` split and the floor compares "
+            f"value (real-vs-real floor); the reference is {a.eval_data}'s GAN `train` split (every non-test image, what G trains on) and the floor compares "
             f"its `test` split with it; {a.n} generated images. Variants: "
-            + "; ".join(f"{v} = `{' '.join(VARIANTS[v]) or '(none)'}`" for v in names)
+            + "; ".join(f"{v} = `{'(the preset as it ships)' if VARIANTS[v] is None else ' '.join(VARIANTS[v]) or '(none)'}`" for v in names)
             + (("; skipped (flags missing): " + ", ".join(skipped)) if skipped else "") + ".", "",
             text]))
     return 0

@@ -92,8 +92,8 @@ def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, images, m
     def diverging(*a, **kw):  # from here on every loss is NaN, as after a blow-up
         step = real(*a, **kw)
 
-        def nan_step(x, z):
-            ld, lg, lr_, lf = step(x, z)
+        def nan_step(x, z, index=None):
+            ld, lg, lr_, lf = step(x, z, index)
             return ld * float("nan"), lg, lr_, lf
         return nan_step
 

@@ -185,3 +185,25 @@ def test_r1_penalty_adds_the_hand_computed_gradient_to_D():
     with pytest.raises(ValueError, match="r1"):
         GANTrainConfig(r1=-1.0)
     assert GANTrainConfig(r1=0.0).r1 is None
+
+
+@pytest.mark.parametrize("index, scale", [(1, 0.0), (3, 0.0), (4, 4.0), (8, 4.0), (None, 4.0)])
+def test_lazy_r1_penalises_every_kth_step_scaled_by_k(index, scale):
+    from convscope.models.dcgan import d_loss
+
+    torch.manual_seed(0)
+    G, D = Generator(TINY), Discriminator(TINY)
+    D_ref = Discriminator(TINY)
+    D_ref.load_state_dict(D.state_dict())
+    real, z = torch.rand(4, 1, 16, 16) * 2 - 1, torch.randn(4, 8, 1, 1)
+    step = make_train_step(G, D, torch.optim.SGD(G.parameters(), lr=0.0), torch.optim.SGD(D.parameters(), lr=0.0),
+                           "bce", r1=2.0, r1_every=4)
+    with torch.no_grad():
+        fake = G(z)
+    step(real, z, index)
+    x = real.clone().requires_grad_(True)
+    lr_, lf = D_ref(x), D_ref(fake)
+    (gx,) = torch.autograd.grad(lr_.sum(), x, create_graph=True)
+    (d_loss("bce", lr_, lf) + 0.5 * 2.0 * scale * gx.square().sum(dim=(1, 2, 3)).mean()).backward()
+    for a, b in zip(D.parameters(), D_ref.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-6)

@@ -170,6 +170,9 @@ def _train_args(p) -> None:
     p.add_argument("--r1", type=r1_type, default=None, metavar="GAMMA",
                    help="R1 gradient penalty gamma/2 * E|grad D(x)|^2 on the real images (Mescheder et al. 2018), "
                         "e.g. 1.0; none turns it off (default: the preset's, else none)")
+    p.add_argument("--r1-every", type=int_type(1, 10_000), default=None, metavar="K",
+                   help="lazy R1: the penalty, times K, every K-th step (StyleGAN2's lazy regularisation; "
+                        "default: the preset's, else 1)")
     p.add_argument("--out", metavar="DIR", default=None, help="run folder")
     p.add_argument("--overwrite", action="store_true",
                    help="--out already holds a run: move it aside (to OUT.old-<time>) and start anew")
@@ -200,7 +203,8 @@ def _configs(args, *, upsample: str | None = None, saved: dict | None = None):
             model["channels"] = 3 if ds.image_shape[0] >= 3 else 1
         except (ValueError, OSError):
             model["channels"] = 1
-    for key, name in (("epochs", "epochs"), ("batch_size", "batch_size"), ("d_win_steps", "d_win_steps")):
+    for key, name in (("epochs", "epochs"), ("batch_size", "batch_size"), ("d_win_steps", "d_win_steps"),
+                      ("r1_every", "r1_every")):
         v = getattr(args, key)
         if v is not None:
             train[name] = v

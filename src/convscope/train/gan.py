@@ -111,6 +111,8 @@ class GANTrainConfig(ConfigMixin):
             ramped up from 0). May not change on resume.
         r1: None (off) or gamma of the R1 gradient penalty on D's real images
             (:func:`make_train_step`). May not change on resume.
+        r1_every: apply R1 (scaled up by this) every this many steps (lazy
+            regularisation, StyleGAN2's 16); 1 is every step.
     """
 
     epochs: int = 5
@@ -132,9 +134,10 @@ class GANTrainConfig(ConfigMixin):
     augment: str | None = None
     ema: float | None = None
     r1: float | None = None
+    r1_every: int = 1
 
     def __post_init__(self):
-        for name in ("epochs", "batch_size", "n_fixed", "d_win_steps", "keep_last"):
+        for name in ("epochs", "batch_size", "n_fixed", "d_win_steps", "keep_last", "r1_every"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise fail(name, "a positive int", v)
@@ -297,7 +300,8 @@ class GANPlugin(Plugin):
 
     def _make_step(self):
         return make_train_step(self.G_ddp, self.D_ddp, self.optG, self.optD, self.config.loss,
-                               compile=self.tcfg.compile, D_plain=self.D, augment=self.aug, r1=self.tcfg.r1)
+                               compile=self.tcfg.compile, D_plain=self.D, augment=self.aug, r1=self.tcfg.r1,
+                               r1_every=self.tcfg.r1_every)
 
     def begin_epoch(self, epoch: int, first_batch: int) -> int:
         if self.perm is None or first_batch == 0:
@@ -314,7 +318,7 @@ class GANPlugin(Plugin):
         if tcfg.channels_last:
             real = real.contiguous(memory_format=self.memfmt)
         z = torch.randn(bs, self.config.nz, 1, 1, generator=self.noise_gen).to(self.ctx.device)
-        loss_d, loss_g, logit_real, logit_fake = self.train_step(real, z)
+        loss_d, loss_g, logit_real, logit_fake = self.train_step(real, z, step)
         if self.aug is not None:  # ADA: p follows D's logits on the (augmented) real images, the same on every rank
             self.aug.observe(logit_real, reduce=dist_.all_reduce_sum if self.ctx.world > 1 else None)
         if self.ema is not None:  # right after G's update
@@ -450,7 +454,7 @@ def train_gan(
 
 def make_train_step(G, D, optG, optD, loss: str = "bce", *, compile: bool = False, D_plain=None,
                     augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                    r1: float | None = None) -> Callable:
+                    r1: float | None = None, r1_every: int = 1) -> Callable:
     """One alternating DCGAN update as a function ``step(real, z) -> (loss_d, loss_g, logit_real, logit_fake)``.
 
     1. D step: ``d_loss(D(x), D(G(z).detach()))``; Adam on D.
@@ -467,27 +471,31 @@ def make_train_step(G, D, optG, optD, loss: str = "bce", *, compile: bool = Fals
     ``r1`` (gamma) adds Mescheder et al.'s R1 penalty to D's loss,
     ``gamma / 2 * E[||grad_x D(x)||^2]`` on the (augmented) real images: D is kept
     from growing steep around the training images, the regulariser StyleGAN2 and
-    ADA train with.
+    ADA train with. ``r1_every = k`` is StyleGAN2's lazy regularisation: the
+    penalty, times ``k``, only in the D steps whose number (``step(..., index=)``,
+    1-based; every step when not given) is a multiple of ``k``; the double
+    backward then costs a ``k``-th as much.
     """
     d_loss_fn, g_loss_fn = get_loss(loss)
     D_plain = D if D_plain is None else D_plain
     G_f, D_f, D_g = (torch.compile(G), torch.compile(D), torch.compile(D_plain)) if compile else (G, D, D_plain)
 
-    def step(real: torch.Tensor, z: torch.Tensor):
+    def step(real: torch.Tensor, z: torch.Tensor, index: int | None = None):
+        penalise = bool(r1) and (r1_every == 1 or index is None or index % r1_every == 0)
         # --- D step: real up, fake down
         fake = G_f(z)
         if augment is not None:  # the same order of random draws every step: fake, then real
             fake = augment(fake)
             real = augment(real)
         optD.zero_grad(set_to_none=True)
-        if r1:
+        if penalise:
             real = real.detach().requires_grad_(True)
         logit_real = D_f(real)
         logit_fake = D_f(fake.detach())
         loss_d = d_loss_fn(logit_real, logit_fake)
-        if r1:
+        if penalise:
             (grad,) = torch.autograd.grad(logit_real.sum(), real, create_graph=True)
-            (loss_d + 0.5 * r1 * grad.square().sum(dim=(1, 2, 3)).mean()).backward()
+            (loss_d + 0.5 * r1 * r1_every * grad.square().sum(dim=(1, 2, 3)).mean()).backward()
         else:
             loss_d.backward()
         optD.step()
