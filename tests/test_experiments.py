@@ -241,6 +241,26 @@ def test_live_gan_steps_through_the_engine(empty_cwd):
         E.train_steps(st, 1, lr_g=0.0)
 
 
+def test_gan_spectrum_draws_its_real_images_from_every_class(tmp_path):
+    """A split stored class by class must not give a spectrum of the first classes only."""
+    import numpy as np
+
+    from convscope.models.dcgan import DCGANConfig, Generator
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(10), 30)  # stored class by class, as mnist-5k is
+    x = (rng.random((300, 16, 16)) * 255 * (1 + y[:, None, None]) / 10).astype(np.uint8)
+    np.savez(tmp_path / "sorted.npz", x=x, y=y)
+    G = Generator(DCGANConfig(image_size=16, nz=8, ngf=4, ndf=4))
+    sp = E.gan_spectrum(G, str(tmp_path / "sorted.npz"), n=60)
+    from convscope.models.dcgan import load_data
+
+    real, labels, _, _ = load_data(str(tmp_path / "sorted.npz"), image_size=16, split="train")
+    rows = {r.tobytes(): int(c) for r, c in zip(real.numpy(), labels.numpy())}
+    seen = {rows[r.tobytes()] for r in sp.real}
+    assert len(sp.real) == 60 and seen == set(range(10))
+
+
 def test_save_functions_write_what_they_return(tmp_path):
     r = E.filtering(IMG, "highpass", 0.1)
     paths = E.save_filtering(r, tmp_path / "f")

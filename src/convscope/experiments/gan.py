@@ -254,6 +254,8 @@ def gan_spectrum(checkpoint: str | os.PathLike, data=None, *, n: int = 2000, see
 
     ``checkpoint`` may be a ``Generator`` in memory; then ``data`` must be given.
     """
+    import torch
+
     from ..metrics.spectral import spectral_report
     from ..models.dcgan import generate, load_data
 
@@ -263,7 +265,10 @@ def gan_spectrum(checkpoint: str | os.PathLike, data=None, *, n: int = 2000, see
     if not src or src == "tensor":
         raise ArgumentError("--data must be given: the run was trained on in-memory images")
     real, _, _, _ = load_data(src, image_size=cfg.image_size, channels=cfg.channels, split="train")
-    real = real[:n]
+    # a seeded random subset, not the first n: a split is stored class by class (mnist-5k's first 2,000
+    # training images are the digits 0-4 only), and the spectra must compare like with like
+    pick = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))[:n]
+    real = real[pick.sort().values]
     fake = generate(G, len(real), seed=seed + 7)
     rep = spectral_report(real, fake, n_up=cfg.n_up)
     return GANSpectrum(rep, float(rep["discrepancy"]), float(rep["high_freq_ratio"]), real.numpy(), fake.numpy(),
