@@ -44,11 +44,9 @@ from _results import load_note, machine, table, write_section
 EMA = ["--ema", "0.999"]
 R1 = ["--r1", "1"]
 OFF = ["--ema", "none", "--augment", "none", "--r1", "none"]
-VARIANTS: dict[str, list[str]] = {
-    "baseline": [],
+VARIANTS: dict[str, list[str] | None] = {
     "preset": None,  # the preset exactly as it ships (its own --ema/--augment/--r1)
     "ema": EMA,
-    "r1": R1,
     "ema+r1": [*EMA, *R1],
     "ema+r1+ada-t": [*EMA, *R1, "--augment", "ada:translation=0.125"],
     "diffaug-t": ["--augment", "diffaug:translation=0.125"],
@@ -59,6 +57,10 @@ VARIANTS: dict[str, list[str]] = {
     "ada": ["--augment", "ada:translation=0.125,cutout=0.25"],
     "ema+ada": [*EMA, "--augment", "ada:translation=0.125,cutout=0.25"],
 }
+# variants read off another variant's run: its raw G (``gan evaluate --no-ema``). The EMA of G is a passive copy
+# (it draws no random numbers and never feeds back into training), so the raw G of an ``--ema`` run is the G of
+# the same run without ``--ema``, and one run gives both rows.
+RAW_OF = {"baseline": "ema", "r1": "ema+r1", "preset-raw": "preset"}
 FEATURE_NETS = {
     # the issue-5 classifier: LeNet-5 (6/16, FC 120/84) with issue 5's recipe, the feature space of issue 12's targets
     "lenet5": ["--conv-channels", "6,16", "--fc-units", "120,84", "--optimizer", "adam", "--lr", "2e-3",
@@ -128,11 +130,11 @@ def train_gan(variant: str, seed: int, a) -> Path:
     return run
 
 
-def evaluate(run: Path, feat: str, clf: Path, a) -> dict:
-    out = a.work / "eval" / f"{run.name}-{feat}"
+def evaluate(run: Path, feat: str, clf: Path, a, *, name: str | None = None, no_ema: bool = False) -> dict:
+    out = a.work / "eval" / f"{name or run.name}-{feat}"
     if not (out / "metrics.json").exists():
         args = ["gan", "evaluate", "--checkpoint", str(run), "--data", a.eval_data, "--classifier", str(clf),
-                "-n", str(a.n), "--seed", "0", "--out", str(out), "--quiet"]
+                "-n", str(a.n), "--seed", "0", "--out", str(out), "--quiet", *(["--no-ema"] if no_ema else [])]
         if not a.probe:
             args.append("--no-probe")
         cli(args, log=a.work / "logs" / f"eval-{run.name}-{feat}.log")
@@ -190,9 +192,16 @@ def tables(rows: list[dict]) -> str:
     return "\n".join(parts)
 
 
+def _describe(v: str) -> str:
+    if v in RAW_OF:
+        return f"{v} = the raw G of {RAW_OF[v]}'s run (`--no-ema`)"
+    flags = VARIANTS[v]
+    return f"{v} = `{'(the preset as it ships)' if flags is None else ' '.join(flags) or '(none)'}`"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--variants", default="all", help="comma-separated from: " + ", ".join(VARIANTS) + " (or all)")
+    ap.add_argument("--variants", default="all", help="comma-separated from: " + ", ".join([*VARIANTS, *RAW_OF]) + " (or all)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--preset", default="mnist", help="gan train --preset (default mnist; '' for none)")
     ap.add_argument("--data", default=None, help="gan train --data (default: the preset's)")
@@ -210,12 +219,13 @@ def main(argv=None) -> int:
                     help="the section's heading")
     a = ap.parse_args(argv)
     a.eval_data = a.eval_data or a.data or "mnist-5k"
-    names = list(VARIANTS) if a.variants == "all" else [v.strip() for v in a.variants.split(",")]
-    unknown = [v for v in names if v not in VARIANTS]
+    known = [*VARIANTS, *(v for v in RAW_OF if v not in VARIANTS)]
+    names = known if a.variants == "all" else [v.strip() for v in a.variants.split(",")]
+    unknown = [v for v in names if v not in known]
     if unknown:
-        ap.error(f"--variants must be among {', '.join(VARIANTS)}, got {', '.join(unknown)}")
+        ap.error(f"--variants must be among {', '.join(known)}, got {', '.join(unknown)}")
     have = supported_flags()
-    skipped = {v: sorted({f for f in (VARIANTS[v] or []) if f.startswith("--")} - have) for v in names}
+    skipped = {v: sorted({f for f in (VARIANTS[RAW_OF.get(v, v)] or []) if f.startswith("--")} - have) for v in names}
     skipped = {v: f for v, f in skipped.items() if f}
     for v, f in skipped.items():
         print(f"skipping {v}: this CLI has no {', '.join(f)} yet", flush=True)
@@ -225,14 +235,16 @@ def main(argv=None) -> int:
     rows = []
     for variant in names:
         for seed in a.seeds:
-            run = train_gan(variant, seed, a)
+            raw = variant in RAW_OF
+            run = train_gan(RAW_OF.get(variant, variant), seed, a)
             metrics = {}
             for feat, clf in clfs.items():
-                res = evaluate(run, feat, clf, a)
+                res = evaluate(run, feat, clf, a, name=f"{variant}-seed{seed}", no_ema=raw)
                 metrics[feat] = {m: res["metrics"][m] for m in METRICS if m in res["metrics"]}
-            rows.append({"variant": variant, "seed": seed, "flags": VARIANTS[variant], "info": run_info(run),
+            rows.append({"variant": variant, "seed": seed, "flags": VARIANTS[RAW_OF.get(variant, variant)],
+                         "raw_of": RAW_OF.get(variant), "info": run_info(run),
                          "metrics": metrics})
-            m = metrics["lenet"]
+            m = metrics[next(iter(clfs))]
             print(f"{variant} seed {seed}: lenet FD {m['frechet_distance']['value']:.2f} "
                   f"(floor {m['frechet_distance']['floor']:.2f}), precision {m['precision']['value']:.3f}, "
                   f"recall {m['recall']['value']:.3f}, KL {m['class_balance_kl']['value']:.4f}", flush=True)
@@ -249,7 +261,7 @@ def main(argv=None) -> int:
             f"Same budget for every variant ({budget}), seeds {', '.join(map(str, a.seeds))}. Each cell is "
             f"value (real-vs-real floor); the reference is {a.eval_data}'s GAN `train` split (every non-test image, what G trains on) and the floor compares "
             f"its `test` split with it; {a.n} generated images. Variants: "
-            + "; ".join(f"{v} = `{'(the preset as it ships)' if VARIANTS[v] is None else ' '.join(VARIANTS[v]) or '(none)'}`" for v in names)
+            + "; ".join(_describe(v) for v in names)
             + (("; skipped (flags missing): " + ", ".join(skipped)) if skipped else "") + ".", "",
             text]))
     return 0

@@ -207,3 +207,13 @@ def test_lazy_r1_penalises_every_kth_step_scaled_by_k(index, scale):
     (d_loss("bce", lr_, lf) + 0.5 * 2.0 * scale * gx.square().sum(dim=(1, 2, 3)).mean()).backward()
     for a, b in zip(D.parameters(), D_ref.parameters()):
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-6)
+
+
+def test_the_ema_is_passive_the_raw_G_of_an_ema_run_is_the_G_of_a_run_without(tmp_path, images):
+    """benchmarks/gan_ablation.py reads the no-EMA rows off the EMA runs (``--no-ema``); that needs bit-identity."""
+    with_ema = train_gan(TINY, images, tmp_path / "a", train=_tc(2, ema=0.9, r1=1.0), seed=2)
+    without = train_gan(TINY, images, tmp_path / "b", train=_tc(2, r1=1.0), seed=2)
+    Ga, _ = load_generator(with_ema.run_dir, ema=False)
+    Gb, _ = load_generator(without.run_dir)
+    for (name, a), (_, b) in zip(Ga.state_dict().items(), Gb.state_dict().items()):
+        assert torch.equal(a, b), name
