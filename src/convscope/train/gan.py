@@ -164,10 +164,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         # EMA of G: a parameter copy per step, no measurable cost inside the 90 s cap
         "train": {"epochs": 60, "batch_size": 64, "n_fixed": 64, "time_limit_s": 90, "ema": 0.999},
     },
+    # issue 12's recipe (benchmarks/RESULTS.md, "gan-preset" and "gan-ablation"): the five guidelines unchanged,
+    # plus lazy R1 on D (gamma 1, every 4th step) and an EMA of G; trained on all 4,000 non-test images
     "mnist": {
         "data": "mnist-5k",
         "model": {"image_size": 32, "nz": 64, "ngf": 32, "ndf": 32},
-        "train": {"epochs": 190, "batch_size": 64, "n_fixed": 64, "time_limit_s": 15 * 60},
+        "train": {"epochs": 180, "batch_size": 64, "n_fixed": 64, "time_limit_s": 15 * 60, "ema": 0.999,
+                  "r1": 1.0, "r1_every": 4},
     },
 }
 
