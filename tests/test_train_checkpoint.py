@@ -222,3 +222,22 @@ def test_distributed_helpers_outside_torchrun(monkeypatch):
     assert torch.equal(D.all_reduce_sum(t), torch.ones(2))
     D.barrier()
     D.cleanup()
+
+
+def test_atomic_writes_get_the_permissions_a_plain_open_gives(tmp_path):
+    """mkstemp makes 0o600 files; outputs (PNGs, checkpoints, JSON) must be readable as a plain open makes them."""
+    import os
+    import stat
+
+    from convscope._io import atomic_write_text
+
+    um = os.umask(0o022)
+    os.umask(um)
+    new = atomic_write_text(tmp_path / "a.json", "{}")
+    assert stat.S_IMODE(new.stat().st_mode) == 0o666 & ~um
+    plain = tmp_path / "b.json"
+    plain.write_text("{}")
+    assert stat.S_IMODE(new.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode)
+    os.chmod(new, 0o640)  # an existing file keeps its mode when rewritten
+    atomic_write_text(new, "[]")
+    assert stat.S_IMODE(new.stat().st_mode) == 0o640 and new.read_text() == "[]"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,9 +16,29 @@ from typing import IO
 __all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "atomic_save", "display_name", "json_safe"]
 
 
+def _umask() -> int:
+    """The process umask (read once: ``os.umask`` can only be read by setting it)."""
+    um = os.umask(0o022)
+    os.umask(um)
+    return um
+
+
+_UMASK = _umask()
+
+
+def _file_mode(path: Path) -> int:
+    """What ``open(path, "w")`` would give: the existing file's mode, else 0o666 less the umask
+    (``mkstemp`` makes its files 0o600, which would leave outputs unreadable to anyone else)."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return 0o666 & ~_UMASK
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
-    """Context manager yielding a file object; the file appears only on success."""
+    """Context manager yielding a file object; the file appears only on success, with the
+    permissions a plain ``open`` would have given it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -25,6 +46,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
+            with contextlib.suppress(OSError):
+                os.fchmod(f.fileno(), _file_mode(path))
             os.fsync(f.fileno())
         os.replace(tmp, path)
         with contextlib.suppress(OSError):  # persist the rename itself

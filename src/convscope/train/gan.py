@@ -6,7 +6,7 @@ One step is the paper's alternating update (pytorch/examples' loop):
 2. G step: ``g_loss(D(G(z)))`` on the same ``G(z)``, Adam on G. D's weights are
    frozen for this backward pass (their gradients would be thrown away).
 
-Two options for little data, neither of which changes the architecture:
+Three options for little data, none of which changes the architecture:
 
 - ``augment`` (:mod:`convscope.models.augment`): DiffAugment or ADA. Every image
   D sees, real and fake, in both steps, is augmented with torch ops (so the
@@ -17,6 +17,15 @@ Two options for little data, neither of which changes the architecture:
 - ``ema`` (:mod:`convscope.models.ema`): an exponential moving average of G's
   weights (decay ramped up from 0), updated after every G step and saved as
   ``models["G_ema"]``; sampling, evaluation and the per-epoch grids use it.
+- ``r1`` and ``r1_every``: Mescheder et al.'s R1 penalty ``gamma/2 E[|grad_x D(x)|^2]``
+  on D's (augmented) real images, lazily every ``r1_every``-th step (StyleGAN2).
+  On mnist-5k it is the change that counts: D stops growing steep around the
+  4,000 training images, and Fréchet distance, recall and class balance reach
+  issue 12's targets (benchmarks/RESULTS.md, "gan-preset"). ``--preset mnist``
+  uses gamma 1 every 4th step with an EMA of G.
+
+The GAN trains on every image the evaluation does not hold out
+(:func:`convscope.models.dcgan.load_data`'s ``train`` split: all but the test split).
 
 A run folder holds ``checkpoints/ckpt-<step>.pt`` in the engine's one schema
 (G, D, both optimisers, the data-order and noise generators, the global RNG
