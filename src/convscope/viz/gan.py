@@ -130,10 +130,13 @@ def save_spectrum(report: dict | Sequence[tuple[str, dict]], path: str | os.Path
     ax.set_title(title or "azimuthally averaged power spectrum")
     ax.legend(fontsize=7, loc="lower left")
     panels = [("real", r0["real_power"], [])] + [(lab, rep["fake_power"], rep["flagged"]) for lab, rep in reports]
-    for ax, (label, p, flagged) in zip(axes[1:], panels):
-        p = np.asarray(p)
-        s = p.shape[-1]
-        ax.imshow(np.log10(p + 1e-8), cmap="magma", extent=(-s / 2 - 0.5, s / 2 - 0.5, s / 2 - 0.5, -s / 2 - 0.5))
+    # one colour scale for every panel, so that brighter means more power in each of them
+    logs = [np.log10(np.asarray(p) + 1e-8) for _, p, _ in panels]
+    vmin, vmax = min(float(v.min()) for v in logs), max(float(v.max()) for v in logs)
+    for i, (ax, (label, _p, flagged), lp) in enumerate(zip(axes[1:], panels, logs)):
+        s = lp.shape[-1]
+        ax.imshow(lp, cmap="magma", vmin=vmin, vmax=vmax,
+                  extent=(-s / 2 - 0.5, s / 2 - 0.5, s / 2 - 0.5, -s / 2 - 0.5))
         def wrap(f, s=s):  # the centred layout shows -S/2 .. S/2 - 1; S/2 is drawn at -S/2
             return (f + s // 2) % s - s // 2
 
@@ -144,7 +147,8 @@ def save_spectrum(report: dict | Sequence[tuple[str, dict]], path: str | os.Path
         ax.set_ylim(s / 2 - 0.5, -s / 2 - 0.5)
         ax.set_title(f"log power: {label}", fontsize=9)
         ax.set_xlabel("fx")
-        ax.set_ylabel("fy")
+        if i == 0:  # the panels share their axes; one label keeps it off the neighbour's image
+            ax.set_ylabel("fy")
     return save_figure(fig, path)
 
 
