@@ -49,18 +49,16 @@ VARIANTS: dict[str, list[str] | None] = {
     "ema": EMA,
     "ema+r1": [*EMA, *R1],
     "ema+r1+ada-t": [*EMA, *R1, "--augment", "ada:translation=0.125"],
-    "diffaug-t": ["--augment", "diffaug:translation=0.125"],
     "diffaug-tc1/8": ["--augment", "diffaug:translation=0.125,cutout=0.125"],
     "diffaug-tc1/4": ["--augment", "diffaug:translation=0.125,cutout=0.25"],
     "ema+diffaug-t": [*EMA, "--augment", "diffaug:translation=0.125"],
     "ema+diffaug-tc1/4": [*EMA, "--augment", "diffaug:translation=0.125,cutout=0.25"],
-    "ada": ["--augment", "ada:translation=0.125,cutout=0.25"],
     "ema+ada": [*EMA, "--augment", "ada:translation=0.125,cutout=0.25"],
 }
 # variants read off another variant's run: its raw G (``gan evaluate --no-ema``). The EMA of G is a passive copy
 # (it draws no random numbers and never feeds back into training), so the raw G of an ``--ema`` run is the G of
 # the same run without ``--ema``, and one run gives both rows.
-RAW_OF = {"baseline": "ema", "r1": "ema+r1", "preset-raw": "preset"}
+RAW_OF = {"baseline": "ema", "r1": "ema+r1", "preset-raw": "preset", "diffaug-t": "ema+diffaug-t", "ada": "ema+ada"}
 FEATURE_NETS = {
     # the issue-5 classifier: LeNet-5 (6/16, FC 120/84) with issue 5's recipe, the feature space of issue 12's targets
     "lenet5": ["--conv-channels", "6,16", "--fc-units", "120,84", "--optimizer", "adam", "--lr", "2e-3",
