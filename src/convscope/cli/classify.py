@@ -40,6 +40,9 @@ def register(sub, common) -> None:
     p.add_argument("--final", action="store_true",
                    help="choose the epoch count on the val split (a first pass in OUT/selection), then train the "
                         "shipped model on every non-test image (all 5,000 of mnist-5k: nothing held out)")
+    p.add_argument("--ensemble", type=int_type(1, 100), default=1, metavar="N",
+                   help="train N members of the recipe from seeds SEED..SEED+N-1 (each a run folder in "
+                        "OUT/members/); eval, predict and the GAN evaluation average their softmax (default 1)")
     p.add_argument("--epochs", type=positive_int, default=None, help="total epochs (default 30)")
     p.add_argument("--batch-size", type=positive_int, default=None, help="default 64")
     p.add_argument("--lr", type=float_type(0.0, strict_lo=True), default=None,
@@ -149,8 +152,10 @@ def cmd_train(args) -> int:
 
     from ..train.classify import (
         CHECKPOINT_KIND,
+        MEMBERS_DIR,
         SELECTION_DIR,
         train_classifier,
+        train_ensemble,
         train_final_classifier,
     )
     from ..train.engine import saved_settings
@@ -163,9 +168,20 @@ def cmd_train(args) -> int:
     # --final --resume: the recipe is the selection pass's (the final pass's epochs are chosen, not given)
     saved = None
     if args.resume:
-        saved = saved_settings(out / SELECTION_DIR, CHECKPOINT_KIND) if args.final else None
-        saved = saved or saved_settings(out, CHECKPOINT_KIND)
+        base = out / MEMBERS_DIR / "0" if args.ensemble > 1 else out  # an ensemble's recipe: its first member's
+        saved = saved_settings(base / SELECTION_DIR, CHECKPOINT_KIND) if args.final else None
+        saved = saved or saved_settings(base, CHECKPOINT_KIND)
     mcfg, tcfg = _configs(args, saved)
+    if args.ensemble > 1:
+        res = train_ensemble(mcfg, tcfg, out, args.ensemble, final=args.final, resume=args.resume,
+                             overwrite=args.overwrite, quiet=args.quiet, dry_run=args.dry_run)
+        if args.dry_run or res.rank != 0:
+            return 0
+        if res.stopped == "done":
+            print(f"ensemble of {args.ensemble} (seeds {tcfg.seed}..{tcfg.seed + args.ensemble - 1}) in {out}; "
+                  "classify eval/predict --checkpoint on it average the members' softmax")
+        report([out / "ensemble.json"] if (out / "ensemble.json").exists() else [], out, args)
+        return res.exit_code
     trainer = train_final_classifier if args.final else train_classifier
     res = trainer(mcfg, tcfg, out, resume=args.resume, overwrite=args.overwrite, quiet=args.quiet,
                   dry_run=args.dry_run)

@@ -34,6 +34,12 @@ def _load(checkpoint):
     return load_classifier(checkpoint)
 
 
+def _first_member(model):
+    """The network to look inside: an :class:`~convscope.models.cnn.Ensemble`'s first member, or ``model``."""
+    members = getattr(model, "members", None)
+    return members[0] if members is not None else model
+
+
 def source_images(meta: dict, data: str | None, split: str):
     """[0, 1] images of ``data`` (or the training source) and labels, with the training split settings."""
     from ..data import load_dataset
@@ -244,6 +250,7 @@ def learned_filters(checkpoint, image=None, *,
         name, img = "image", img[None] if img.ndim == 2 else img
     else:
         name, img = _read_inputs([image] if image else [], meta, 1)[0]
+    model = _first_member(model)  # an ensemble's filters: its first member's
     w = model.first_conv.weight.detach()  # (C_out, C_in, kH, kW)
     spectra = kernel_spectra(w, spectrum_size)
     with torch.no_grad():
@@ -343,7 +350,7 @@ def recognise(checkpoint, image, *, top: int = 3) -> Recognition:
     model.eval()
     with torch.no_grad():
         h = x
-        for i, mod in enumerate(model.conv):
+        for i, mod in enumerate(_first_member(model).conv):  # an ensemble's maps: its first member's
             h = mod(h)
             if isinstance(mod, torch.nn.Conv2d | torch.nn.ReLU | torch.nn.MaxPool2d):
                 layers.append((f"{i}: {type(mod).__name__}", h[0].numpy().copy()))

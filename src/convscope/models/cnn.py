@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -26,10 +27,11 @@ from .._checks import DataError, check_float, check_int, check_option, check_sha
 from .._config import ConfigMixin
 from ..data import transforms as T
 
-__all__ = ["ARCHS", "CONV_METHODS", "CNNConfig", "CNN", "make_conv", "load_classifier", "prepare_images",
-           "kernel_spectra"]
+__all__ = ["ARCHS", "CONV_METHODS", "ENSEMBLE_FILE", "CNNConfig", "CNN", "Ensemble", "make_conv", "load_classifier",
+           "prepare_images", "kernel_spectra"]
 
 ARCHS = ("lenet", "alexnet")
+ENSEMBLE_FILE = "ensemble.json"  # in a folder of ``classify train --ensemble N``: the members' run folders
 CONV_METHODS = ("torch", "auto", "direct", "fft", "overlap_add")
 
 
@@ -214,7 +216,11 @@ def load_classifier(path_or_run_dir: str | os.PathLike, *, map_location: Any = "
     (trained with ``--final``: nothing but an official test split, ``official_test``, held out), plus
     ``config``, ``train``, ``epoch``, ``step``, ``best_metric`` and ``path``.
     ``conv_method`` overrides the saved one. A checkpoint of convscope 0.1.0 loads too.
+    A folder of ``classify train --ensemble N`` gives an :class:`Ensemble` of its members,
+    with the first member's ``meta`` plus ``ensemble`` (N) and ``members`` (their checkpoints).
     """
+    if (Path(path_or_run_dir) / ENSEMBLE_FILE).is_file():
+        return _load_ensemble(Path(path_or_run_dir), map_location, conv_method)
     state, path = read_checkpoint(path_or_run_dir, "classifier", prefer_best=True, map_location=map_location)
     try:
         cfg = CNNConfig.from_dict(dict(state["configs"]["model"]))
@@ -254,6 +260,55 @@ def load_classifier(path_or_run_dir: str | os.PathLike, *, map_location: Any = "
         "path": str(path),
     }
     return model, meta
+
+
+class Ensemble(nn.Module):
+    """Classifiers trained alike from different seeds, averaged: ``forward`` returns ``log(mean softmax)``.
+
+    Log-probabilities work wherever logits do (``softmax`` gives the mean
+    probabilities back, cross-entropy is the ensemble's negative log-likelihood).
+    ``features`` concatenates the members' penultimate features; ``members[0]``
+    is the one to look inside (filters, feature maps).
+    """
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        if not members:
+            raise fail("members", "at least one classifier", members)
+        self.members = nn.ModuleList(members)
+        self.config = getattr(members[0], "config", None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = torch.stack([m(x).softmax(dim=1) for m in self.members]).mean(dim=0)
+        return p.clamp_min(torch.finfo(p.dtype).tiny).log()
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([m.features(x) for m in self.members], dim=1)
+
+
+def _load_ensemble(folder: Path, map_location: Any, conv_method: str | None) -> tuple[Ensemble, dict]:
+    import json
+
+    file = folder / ENSEMBLE_FILE
+    try:
+        spec = json.loads(file.read_text())
+        names = spec["members"]
+        if spec.get("kind") != "classifier-ensemble" or not isinstance(names, list) or not names:
+            raise ValueError("not a classifier ensemble")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DataError(f"{file} is damaged ({e})") from None
+    models, metas = [], []
+    for name in names:
+        member = (folder / str(name)).resolve()
+        if folder.resolve() not in member.parents:  # a member must live inside the ensemble's folder
+            raise DataError(f"{file} is damaged: member {name!r} lies outside {folder}")
+        m, meta = load_classifier(member, map_location=map_location, conv_method=conv_method)
+        if metas and (meta["classes"] != metas[0]["classes"] or meta["image_shape"] != metas[0]["image_shape"]):
+            raise DataError(f"{file} is damaged: member {name!r} has other classes or image shape than the first")
+        models.append(m)
+        metas.append(meta)
+    meta = {**metas[0], "ensemble": len(models), "members": [m["path"] for m in metas], "path": str(folder)}
+    return Ensemble(models).eval(), meta
 
 
 def prepare_images(x: torch.Tensor, meta: dict) -> torch.Tensor:

@@ -26,7 +26,9 @@ the epoch count on the validation split, then trains on every non-test image.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,6 +64,7 @@ __all__ = [
     "choose_epochs",
     "train_classifier",
     "train_final_classifier",
+    "train_ensemble",
     "augment_batch",
     "CHECKPOINT_KIND",
 ]
@@ -484,3 +487,88 @@ def train_final_classifier(
     return run_training(CHECKPOINT_KIND, lambda ck, ctx: ClassifierPlugin(model_config, fin_tc, ck, ctx, selection),
                         out, device=fin_tc.device, resume=resume, dry_run=dry_run, quiet=quiet, log=log,
                         progress=progress, keep=(SELECTION_DIR,))
+
+
+MEMBERS_DIR = "members"  # train_ensemble's run folders, inside the ensemble's folder
+
+
+def train_ensemble(
+    model_config: CNNConfig,
+    train_config: TrainConfig,
+    out: str | Path,
+    n: int,
+    *,
+    final: bool = False,
+    resume: bool = False,
+    overwrite: bool = False,
+    quiet: bool = False,
+    dry_run: bool = False,
+    log: Callable[[str], None] | None = None,
+    progress: Callable | None = None,
+) -> TrainRun:
+    """``classify train --ensemble N``: ``n`` classifiers of the same recipe from seeds ``seed .. seed + n - 1``.
+
+    Member ``k`` is a complete run folder, ``out/members/k`` (trained by
+    :func:`train_classifier`, or :func:`train_final_classifier` with ``final``);
+    ``out/ensemble.json`` lists them, and :func:`convscope.models.cnn.load_classifier`
+    on ``out`` gives their :class:`~convscope.models.cnn.Ensemble` (mean of the
+    softmax), which ``classify eval``/``predict`` and the GAN evaluation use as
+    they use one network. ``resume`` continues the member that was interrupted
+    (finished members are kept); ``overwrite`` moves the whole folder aside first.
+    Returns the last member's run (``run_dir`` is ``out``).
+    """
+    import json
+    import shutil
+
+    from .._io import atomic_write_text
+    from ..models.cnn import ENSEMBLE_FILE
+
+    n = check_int("ensemble", n, min_value=1)
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not dry_run:
+        if overwrite:
+            aside = out.with_name(f"{out.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
+            shutil.move(str(out), str(aside))
+            if log is None and not quiet:
+                print(f"moved the old run aside to {aside}")
+        elif not resume:
+            raise ArgumentError(f"--out {out} already holds a run: pass --resume to continue it or --overwrite to "
+                                "move it aside")
+        elif not (out / MEMBERS_DIR).is_dir():
+            raise ArgumentError(f"--out {out} holds no ensemble to resume (no {MEMBERS_DIR}/ folder)")
+    trainer = train_final_classifier if final else train_classifier
+    names, run = [], None
+    for k in range(n):
+        member = out / MEMBERS_DIR / str(k)
+        names.append(f"{MEMBERS_DIR}/{k}")
+        done = (member / "run.json").is_file() and resume and _finished(member)
+        if done:
+            continue
+        tc = train_config.replace(seed=train_config.seed + k)
+        if not quiet and log is None and D.is_main_process():
+            print(f"ensemble member {k + 1}/{n} (seed {tc.seed})", file=sys.stderr, flush=True)
+        run = trainer(model_config, tc, member, resume=resume and member.exists() and any(member.iterdir()),
+                      quiet=quiet, dry_run=dry_run, log=log, progress=progress)
+        if run.stopped not in ("done", "dry_run"):
+            return dataclasses.replace(run, run_dir=out)
+    if not dry_run and D.is_main_process():
+        spec = {"kind": "classifier-ensemble", "members": names, "seeds": [train_config.seed + k for k in range(n)],
+                "final": bool(final), "combine": "mean of the members' softmax"}
+        atomic_write_text(out / ENSEMBLE_FILE, json.dumps(spec, indent=1) + "\n")
+    if run is None:  # every member was already finished
+        from ..models.cnn import load_classifier
+
+        _, meta = load_classifier(out / names[-1])
+        return TrainRun(CHECKPOINT_KIND, out, int(meta["step"]), int(meta["epoch"]), "done")
+    return dataclasses.replace(run, run_dir=out)
+
+
+def _finished(run_dir: Path) -> bool:
+    """A member's run finished (its run.json says so)."""
+    import json
+
+    try:
+        final = json.loads((run_dir / "run.json").read_text()).get("final") or {}
+    except (OSError, ValueError):
+        return False
+    return final.get("stopped") == "done"

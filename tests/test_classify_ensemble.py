@@ -1,0 +1,98 @@
+"""``classify train --ensemble N``: N members of the recipe, averaged softmax (issue 12's optional ensemble)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from convscope._checks import DataError
+from convscope.cli import main
+from convscope.experiments import classify as E
+from convscope.models.cnn import CNN, CNNConfig, Ensemble, load_classifier
+
+FAST = ["--data", "digits", "--width", "0.5", "--batch-size", "128", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def ensemble_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ens") / "run"
+    assert main(["classify", "train", "--epochs", "1", "--ensemble", "2", "--seed", "3", "--out", str(out), *FAST]) == 0
+    return out
+
+
+def test_the_ensemble_is_the_mean_of_its_members_softmax():
+    torch.manual_seed(0)
+    cfg = CNNConfig("lenet", num_classes=10, in_channels=1, image_size=28)
+    members = [CNN(cfg).eval() for _ in range(3)]
+    ens = Ensemble(members).eval()
+    x = torch.randn(5, 1, 28, 28)
+    with torch.no_grad():
+        want = torch.stack([m(x).softmax(1) for m in members]).mean(0)
+        got = ens(x)
+        torch.testing.assert_close(got.exp(), want, rtol=1e-6, atol=1e-7)
+        torch.testing.assert_close(got.softmax(1), want, rtol=1e-6, atol=1e-7)  # log-probs act as logits
+        f = ens.features(x)
+    assert f.shape == (5, sum(m.features(x).shape[1] for m in members))
+    with pytest.raises(ValueError, match="members must be at least one classifier"):
+        Ensemble([])
+
+
+def test_ensemble_folder_loads_and_evaluates_as_one_network(ensemble_run):
+    spec = json.loads((ensemble_run / "ensemble.json").read_text())
+    assert spec["members"] == ["members/0", "members/1"] and spec["seeds"] == [3, 4] and spec["final"] is False
+    model, meta = load_classifier(ensemble_run)
+    assert isinstance(model, Ensemble) and meta["ensemble"] == 2 and len(meta["members"]) == 2
+    # the members are different networks (different seeds) and each is a complete run folder
+    a, b = (load_classifier(ensemble_run / "members" / k)[0] for k in "01")
+    assert any(not torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    res = E.evaluate_classifier(ensemble_run, None, "test")
+    x, y = E.source_images(meta, None, "test").tensors()
+    from convscope.models.cnn import prepare_images
+
+    with torch.no_grad():
+        p = (a(prepare_images(x, meta)).softmax(1) + b(prepare_images(x, meta)).softmax(1)) / 2
+    assert res.accuracy == pytest.approx(float((p.argmax(1) == y).double().mean()), abs=1e-12)
+    # looking inside uses the first member
+    filt = E.learned_filters(ensemble_run)
+    torch.testing.assert_close(torch.as_tensor(filt.kernels), a.first_conv.weight.detach())
+
+
+def test_ensemble_folder_rules(ensemble_run, tmp_path, capsys):
+    # an existing ensemble is refused without --resume/--overwrite; --resume keeps finished members
+    ck = sorted((ensemble_run / "members" / "0" / "checkpoints").glob("ckpt-*.pt"))[-1]
+    before = ck.stat().st_mtime_ns
+    assert main(["classify", "train", "--epochs", "1", "--ensemble", "2", "--out", str(ensemble_run), *FAST]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert main(["classify", "train", "--epochs", "1", "--ensemble", "2", "--resume", "--out", str(ensemble_run),
+                 *FAST]) == 0
+    assert ck.stat().st_mtime_ns == before
+    # a damaged or escaping ensemble.json is one clear error
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "ensemble.json").write_text("{not json")
+    with pytest.raises(DataError, match=r"ensemble\.json is damaged"):
+        load_classifier(bad)
+    (bad / "ensemble.json").write_text(json.dumps({"kind": "classifier-ensemble", "members": ["../elsewhere"]}))
+    with pytest.raises(DataError, match="lies outside"):
+        load_classifier(bad)
+    try:
+        rc = main(["classify", "train", "--ensemble", "0", "--dry-run", "--out", str(tmp_path / "z"), *FAST])
+    except SystemExit as e:
+        rc = e.code
+    err = capsys.readouterr().err
+    assert rc == 2 and "--ensemble" in err and len(err.strip().splitlines()) == 1
+
+
+def test_final_ensemble_holds_nothing_out(tmp_path):
+    out = tmp_path / "fin"
+    assert main(["classify", "train", "--final", "--epochs", "2", "--ensemble", "2", "--out", str(out), *FAST]) == 0
+    assert json.loads((out / "ensemble.json").read_text())["final"] is True
+    model, meta = load_classifier(out)
+    assert isinstance(model, Ensemble) and meta["final"] is True
+    for k in "01":
+        info = json.loads((out / "members" / k / "run.json").read_text())
+        assert info["held_out"] is False and (out / "members" / k / "selection" / "run.json").is_file()
+    res = E.evaluate_classifier(out, None, "test")  # the training source: not held-out, and it says so
+    assert res.held_out is False
