@@ -149,3 +149,18 @@ def test_kernels_with_colliding_names_both_kept(tmp_path):
     assert len(maps) == 2
     a, b = (np.load(m) for m in maps)
     assert not np.allclose(a, b)  # neither overwrote the other
+
+
+@pytest.mark.parametrize("argv, seed, quiet", [
+    (["classify", "--seed", "2", "train"], 2, False),  # was silently reset to 0 by the sub-command's default
+    (["classify", "train", "--seed", "3"], 3, False),
+    (["--seed", "5", "gan", "train"], 5, False),
+    (["--quiet", "gan", "train"], 0, True),
+    (["gan", "train", "--quiet"], 0, True),
+    (["classify", "train"], 0, False),
+])
+def test_common_options_count_at_every_level(argv, seed, quiet):
+    from convscope.cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    assert (args.seed, args.quiet, args.debug) == (seed, quiet, False)

@@ -35,15 +35,23 @@ COMMAND_MODULES = [
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
-    common = argparse.ArgumentParser(add_help=False)
-    g = common.add_argument_group("common options")
-    g.add_argument("--seed", type=seed_type, default=0, help="random seed in [0, 2**32) (default 0)")
-    g.add_argument("--quiet", action="store_true", help="no progress bars or chatter")
-    g.add_argument("--debug", action="store_true", help="show full tracebacks on error")
+    def common_options(defaults: bool) -> argparse.ArgumentParser:
+        # The top level holds the defaults; every sub-command level leaves an option it was not given alone
+        # (SUPPRESS), so `convscope classify --seed 2 train` keeps 2 instead of the sub-command resetting it to 0.
+        p = argparse.ArgumentParser(add_help=False)
+        g = p.add_argument_group("common options")
+        keep = {} if defaults else {"default": argparse.SUPPRESS}
+        g.add_argument("--seed", type=seed_type, help="random seed in [0, 2**32) (default 0)",
+                       **({"default": 0} if defaults else keep))
+        g.add_argument("--quiet", action="store_true", help="no progress bars or chatter", **keep)
+        g.add_argument("--debug", action="store_true", help="show full tracebacks on error", **keep)
+        return p
+
+    common = common_options(defaults=False)
     parser = OneLineParser(
         prog="convscope",
         description="Convolution three ways: in space, in frequency, as diffusion; then a CNN and a DCGAN.",
-        parents=[common],
+        parents=[common_options(defaults=True)],
     )
     parser.add_argument("--version", action="version", version=f"convscope {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
