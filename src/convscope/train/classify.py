@@ -518,24 +518,18 @@ def train_ensemble(
     Returns the last member's run (``run_dir`` is ``out``).
     """
     import json
-    import shutil
 
     from .._io import atomic_write_text
     from ..models.cnn import ENSEMBLE_FILE
 
     n = check_int("ensemble", n, min_value=1)
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not dry_run:
-        if overwrite:
-            aside = out.with_name(f"{out.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
-            shutil.move(str(out), str(aside))
-            if log is None and not quiet:
-                print(f"moved the old run aside to {aside}")
-        elif not resume:
-            raise ArgumentError(f"--out {out} already holds a run: pass --resume to continue it or --overwrite to "
-                                "move it aside")
-        elif not (out / MEMBERS_DIR).is_dir():
-            raise ArgumentError(f"--out {out} holds no ensemble to resume (no {MEMBERS_DIR}/ folder)")
+    if not dry_run and not resume:  # the engine's folder rules: refuse a run already there, or move it aside
+        with RunFolder(out, CHECKPOINT_KIND, overwrite=overwrite, say=log or (lambda m: None),
+                       main=D.is_main_process()):
+            pass
+    elif resume and out.is_dir() and any(out.iterdir()) and not (out / MEMBERS_DIR).is_dir():
+        raise ArgumentError(f"{out} holds no ensemble to resume (no {MEMBERS_DIR}/ folder)")
     trainer = train_final_classifier if final else train_classifier
     names, run = [], None
     for k in range(n):
