@@ -535,8 +535,7 @@ def train_ensemble(
     for k in range(n):
         member = out / MEMBERS_DIR / str(k)
         names.append(f"{MEMBERS_DIR}/{k}")
-        done = (member / "run.json").is_file() and resume and _finished(member)
-        if done:
+        if resume and _finished(member):
             continue
         tc = train_config.replace(seed=train_config.seed + k)
         if not quiet and log is None and D.is_main_process():
