@@ -269,9 +269,13 @@ def test_explorer_in_headless_chromium(server, browser, tmp_path):
     cell = drv.find_element(By.CSS_SELECTOR, '#kernel-grid [data-testid="cell-1-1"]')  # the centre of the 3×3 grid
     drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", cell)
     ActionChains(drv).double_click(cell).perform()
-    ActionChains(drv).key_down(Keys.CONTROL).send_keys("a").key_up(Keys.CONTROL).send_keys("4", Keys.ENTER).perform()
+    # clear the cell by keys rather than Ctrl+A, which a loaded browser sometimes does not apply before typing
+    # (the 8 then became 84); END + BACKSPACE leaves nothing to select
+    ActionChains(drv).send_keys(Keys.END, *([Keys.BACKSPACE] * 6), "4", Keys.ENTER).perform()
     _wait(drv, f"const i = document.querySelector('#feature-maps img'); return i && i.src !== {json.dumps(before)}",
           20, "the feature map to change after a grid edit")
+    _wait(drv, "const e = document.querySelector('#kernel-meaning'); return e && e.innerText.includes('sum = -4')",
+          20, "the kernel's meaning to read sum = -4")
     assert "sum = -4" in _text(drv, "#kernel-meaning")
 
     # 2-5: each tab renders
