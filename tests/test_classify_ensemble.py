@@ -11,6 +11,7 @@ from convscope._checks import DataError
 from convscope.cli import main
 from convscope.experiments import classify as E
 from convscope.models.cnn import CNN, CNNConfig, Ensemble, load_classifier
+from convscope.train.classify import choose_epochs
 
 FAST = ["--data", "digits", "--width", "0.5", "--batch-size", "128", "--quiet"]
 
@@ -88,11 +89,25 @@ def test_ensemble_folder_rules(ensemble_run, tmp_path, capsys):
 def test_final_ensemble_holds_nothing_out(tmp_path):
     out = tmp_path / "fin"
     assert main(["classify", "train", "--final", "--epochs", "2", "--ensemble", "2", "--out", str(out), *FAST]) == 0
-    assert json.loads((out / "ensemble.json").read_text())["final"] is True
+    spec = json.loads((out / "ensemble.json").read_text())
+    assert spec["final"] is True
     model, meta = load_classifier(out)
     assert isinstance(model, Ensemble) and meta["final"] is True
+    # one selection pass (the first seed's) chose the epoch count for every member
+    sel = [json.loads(line) for line in (out / "selection" / "metrics.jsonl").read_text().splitlines()]
+    chosen = choose_epochs(sel)["epochs"]
+    assert spec["selection"]["epochs"] == chosen and spec["selection"]["run"] == "selection"
+    assert json.loads((out / "selection" / "run.json").read_text())["train"]["seed"] == 0
     for k in "01":
         info = json.loads((out / "members" / k / "run.json").read_text())
-        assert info["held_out"] is False and (out / "members" / k / "selection" / "run.json").is_file()
+        assert info["held_out"] is False and not (out / "members" / k / "selection").exists()
+        assert info["train"]["epochs"] == chosen and info["train"]["seed"] == int(k)
+        assert info["selection"]["run"] == "../../selection"
     res = E.evaluate_classifier(out, None, "test")  # the training source: not held-out, and it says so
     assert res.held_out is False
+    # --resume of a finished final ensemble trains nothing again
+    ck = sorted((out / "members" / "1" / "checkpoints").glob("ckpt-*.pt"))[-1]
+    before = ck.stat().st_mtime_ns
+    assert main(["classify", "train", "--final", "--epochs", "2", "--ensemble", "2", "--resume", "--out", str(out),
+                 *FAST]) == 0
+    assert ck.stat().st_mtime_ns == before

@@ -82,10 +82,11 @@ def test_recipe_defaults():
     assert (REF.epochs, REF.batch_size, REF.optimizer, REF.lr, REF.weight_decay, REF.scheduler,
             REF.label_smoothing, REF.affine) == (tc.epochs, tc.batch_size, tc.optimizer, tc.lr, tc.weight_decay,
                                                  tc.scheduler, tc.label_smoothing, tc.augment)
-    from convscope.cli.classify import RECIPE_CONV_CHANNELS, RECIPE_FC_UNITS
+    from convscope.train.classify import recipe_model
 
-    assert (RECIPE_CONV_CHANNELS, RECIPE_FC_UNITS, REF.dropout) == (REF.conv_channels, REF.fc_units,
-                                                                     CNNConfig().dropout)
+    m = recipe_model()
+    assert (m.arch, m.conv_channels, m.fc_units, m.batch_norm, m.dropout) == ("lenet", REF.conv_channels, REF.fc_units,
+                                                                              True, REF.dropout)
     # a config saved before the recipe (without the keys) reads back as what it was trained with
     old = {k: v for k, v in TrainConfig().to_dict().items() if k not in (*LEGACY_DEFAULTS, "final")}
     back = TrainConfig.from_saved(old)

@@ -18,10 +18,6 @@ from .common import (
 
 DATA_HELP = ("digits | mnist-5k | DIR with MNIST/Fashion-MNIST idx files | cifar-10-batches-py DIR | "
              "DIR/<class>/*.png|jpg | FILE.npz with x, y")
-# issue 12's recipe network (benchmarks/classify_recipe.py "reference"): the LeNet's default unless
-# --width, --conv-channels or --fc-units says otherwise (CNNConfig's own defaults stay LeNet-5's)
-RECIPE_CONV_CHANNELS = (32, 64)
-RECIPE_FC_UNITS = (256,)
 
 
 def register(sub, common) -> None:
@@ -125,7 +121,7 @@ _TRAIN_ARGS = {
 
 def _configs(args, saved: dict | None):
     from ..models.cnn import CNNConfig
-    from ..train.classify import TrainConfig
+    from ..train.classify import TrainConfig, recipe_model
 
     m = dict(saved["model"]) if saved else {}
     t = dict(saved["train"]) if saved else {}
@@ -134,9 +130,6 @@ def _configs(args, saved: dict | None):
             m[k] = getattr(args, a)
     if args.batch_norm is not None:
         m["batch_norm"] = args.batch_norm == "on"
-    if not saved and m.get("arch", "lenet") == "lenet" and "width" not in m:  # the recipe's LeNet
-        m.setdefault("conv_channels", RECIPE_CONV_CHANNELS)
-        m.setdefault("fc_units", RECIPE_FC_UNITS)
     for a, k in _TRAIN_ARGS.items():
         if getattr(args, a) is not None:
             t[k] = getattr(args, a)
@@ -144,7 +137,8 @@ def _configs(args, saved: dict | None):
         t["augment"] = False
     if not saved or args.seed != 0:
         t["seed"] = args.seed
-    return CNNConfig(**m), (TrainConfig.from_saved(t) if saved else TrainConfig.from_dict(t))
+    model = CNNConfig(**m) if saved else recipe_model(**m)  # a resumed run keeps the network it was built with
+    return model, (TrainConfig.from_saved(t) if saved else TrainConfig.from_dict(t))
 
 
 def cmd_train(args) -> int:
@@ -168,8 +162,10 @@ def cmd_train(args) -> int:
     # --final --resume: the recipe is the selection pass's (the final pass's epochs are chosen, not given)
     saved = None
     if args.resume:
-        base = out / MEMBERS_DIR / "0" if args.ensemble > 1 else out  # an ensemble's recipe: its first member's
-        saved = saved_settings(base / SELECTION_DIR, CHECKPOINT_KIND) if args.final else None
+        # an ensemble's recipe: its selection pass's (--final), else its first member's
+        base = out / MEMBERS_DIR / "0" if args.ensemble > 1 else out
+        saved = saved_settings(out / SELECTION_DIR, CHECKPOINT_KIND) if args.final else None
+        saved = saved or (saved_settings(base / SELECTION_DIR, CHECKPOINT_KIND) if args.final else None)
         saved = saved or saved_settings(base, CHECKPOINT_KIND)
     mcfg, tcfg = _configs(args, saved)
     if args.ensemble > 1:

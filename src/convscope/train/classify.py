@@ -62,6 +62,8 @@ __all__ = [
     "RESUMABLE_CHANGES",
     "SELECTION_DIR",
     "choose_epochs",
+    "recipe_model",
+    "select_epochs",
     "train_classifier",
     "train_final_classifier",
     "train_ensemble",
@@ -70,6 +72,28 @@ __all__ = [
 ]
 
 CHECKPOINT_KIND = "classifier"
+# issue 12's recipe network (benchmarks/classify_recipe.py "reference"): LeNet + batch norm with wider
+# convolutions and one hidden layer; CNNConfig's own defaults stay LeNet-5's 6/16, FC 120/84
+RECIPE_CONV_CHANNELS = (32, 64)
+RECIPE_FC_UNITS = (256,)
+
+
+def recipe_model(**overrides) -> CNNConfig:
+    """The recipe's network as a :class:`~convscope.models.cnn.CNNConfig` (``classify train``'s default model).
+
+    ``overrides`` are CNNConfig fields. For LeNet without an explicit ``width``,
+    ``conv_channels`` and ``fc_units`` default to the recipe's 32/64 and 256;
+    any other architecture keeps its own widths.
+
+    >>> recipe_model().conv_channels, recipe_model().fc_units, recipe_model(width=2.0).conv_channels
+    ((32, 64), (256,), None)
+    """
+    m = dict(overrides)
+    if m.get("arch", "lenet") == "lenet" and "width" not in m:
+        m.setdefault("conv_channels", RECIPE_CONV_CHANNELS)
+        m.setdefault("fc_units", RECIPE_FC_UNITS)
+    return CNNConfig(**m)
+
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("none", "step", "cosine", "onecycle")
 # the defaults before issue 12's recipe: what a saved config that lacks these keys was trained with
@@ -432,6 +456,52 @@ def choose_epochs(history: list[dict]) -> dict:
     return {"epochs": int(best["epoch"]), "val_loss": float(best["val_loss"]), "val_acc": float(best["val_acc"])}
 
 
+def select_epochs(
+    model_config: CNNConfig,
+    train_config: TrainConfig,
+    sel_dir: str | Path,
+    *,
+    resume: bool = False,
+    quiet: bool = False,
+    dry_run: bool = False,
+    log: Callable[[str], None] | None = None,
+    progress: Callable | None = None,
+) -> tuple[TrainRun, dict | None]:
+    """``--final``'s first pass: ``train_config`` (``final=False``) trains in ``sel_dir`` and
+    :func:`choose_epochs` reads its validation history.
+
+    Returns the run and ``{"epochs", "val_loss", "val_acc", "of_epochs", "run"}`` (None when the run
+    stopped early; ``run`` is ``sel_dir``'s name, the folder beside the final model(s)).
+    """
+    sel_tc = train_config.replace(final=False)
+    if sel_tc.val_fraction <= 0:
+        raise fail("val_fraction", "> 0 with --final (the epoch count is chosen on the val split)",
+                   sel_tc.val_fraction)
+    sel = train_classifier(model_config, sel_tc, sel_dir, resume=resume, quiet=quiet, dry_run=dry_run,
+                           log=log, progress=progress)
+    if sel.stopped not in ("done", "dry_run"):
+        return sel, None
+    if dry_run:
+        chosen = {"epochs": sel_tc.epochs, "val_loss": None, "val_acc": None}
+    else:
+        chosen = choose_epochs(sel.history)
+    if not quiet and log is None and D.is_main_process():
+        import sys
+
+        print(f"--final: {chosen['epochs']} of {sel_tc.epochs} epochs chosen on the val split; training on every "
+              "non-test image", file=sys.stderr, flush=True)
+    return sel, {**chosen, "of_epochs": sel_tc.epochs, "run": Path(sel_dir).name}
+
+
+def _train_chosen(model_config: CNNConfig, train_config: TrainConfig, out: Path, selection: dict, *, resume: bool,
+                  quiet: bool, dry_run: bool, log, progress, keep=()) -> TrainRun:
+    """``--final``'s second pass: the recipe with ``final=True`` and the chosen epochs, in ``out``."""
+    fin_tc = train_config.replace(final=True, epochs=selection["epochs"])
+    return run_training(CHECKPOINT_KIND, lambda ck, ctx: ClassifierPlugin(model_config, fin_tc, ck, ctx, selection),
+                        out, device=fin_tc.device, resume=resume, dry_run=dry_run, quiet=quiet, log=log,
+                        progress=progress, keep=keep)
+
+
 def train_final_classifier(
     model_config: CNNConfig,
     train_config: TrainConfig,
@@ -444,12 +514,12 @@ def train_final_classifier(
     log: Callable[[str], None] | None = None,
     progress: Callable | None = None,
 ) -> TrainRun:
-    """``classify train --final``: choose the epoch count on ``val``, then train the shipped model on every non-test image.
+    """``classify train --final --ensemble 1``: choose the epoch count on ``val``, then train the shipped model on
+    every non-test image.
 
-    1. **Selection**: ``train_config`` (``final=False``) trains on the ``train``
+    1. **Selection** (:func:`select_epochs`): ``train_config`` (``final=False``) trains on the ``train``
        split in ``out/selection/`` (a complete run folder of its own: logs,
-       checkpoints, resumable), evaluating on ``val`` every epoch; the epoch with
-       the lowest validation loss is chosen (:func:`choose_epochs`).
+       checkpoints, resumable), evaluating on ``val`` every epoch; :func:`choose_epochs` picks the count.
     2. **Final**: the same recipe with ``final=True`` and that many epochs trains
        in ``out`` on all images but an official test split (all 5,000 of
        ``mnist-5k``: nothing is held out), with the same logs and checkpoints.
@@ -461,32 +531,19 @@ def train_final_classifier(
     early (interrupted).
     """
     out = Path(out)
-    sel_tc = train_config.replace(final=False)
-    if sel_tc.val_fraction <= 0:
+    if train_config.val_fraction <= 0:
         raise fail("val_fraction", "> 0 with --final (the epoch count is chosen on the val split)",
-                   sel_tc.val_fraction)
+                   train_config.val_fraction)
     if not dry_run:  # refuse (or move aside) a run already in out before the first pass trains
         with RunFolder(out, CHECKPOINT_KIND, resume=resume, overwrite=overwrite, say=log or (lambda m: None),
                        keep=() if overwrite else (SELECTION_DIR,), main=D.is_main_process()):
             pass
-    sel = train_classifier(model_config, sel_tc, out / SELECTION_DIR, resume=resume, quiet=quiet, dry_run=dry_run,
-                           log=log, progress=progress)
-    if sel.stopped not in ("done", "dry_run"):
+    sel, selection = select_epochs(model_config, train_config, out / SELECTION_DIR, resume=resume, quiet=quiet,
+                                   dry_run=dry_run, log=log, progress=progress)
+    if selection is None:
         return sel
-    if dry_run:
-        chosen = {"epochs": sel_tc.epochs, "val_loss": None, "val_acc": None}
-    else:
-        chosen = choose_epochs(sel.history)
-    selection = {**chosen, "of_epochs": sel_tc.epochs, "run": SELECTION_DIR}
-    fin_tc = sel_tc.replace(final=True, epochs=chosen["epochs"])
-    if not quiet and log is None and D.is_main_process():
-        import sys
-
-        print(f"--final: {chosen['epochs']} of {sel_tc.epochs} epochs chosen on the val split; training on every "
-              "non-test image", file=sys.stderr, flush=True)
-    return run_training(CHECKPOINT_KIND, lambda ck, ctx: ClassifierPlugin(model_config, fin_tc, ck, ctx, selection),
-                        out, device=fin_tc.device, resume=resume, dry_run=dry_run, quiet=quiet, log=log,
-                        progress=progress, keep=(SELECTION_DIR,))
+    return _train_chosen(model_config, train_config, out, selection, resume=resume, quiet=quiet, dry_run=dry_run,
+                         log=log, progress=progress, keep=(SELECTION_DIR,))
 
 
 MEMBERS_DIR = "members"  # train_ensemble's run folders, inside the ensemble's folder
@@ -508,9 +565,10 @@ def train_ensemble(
 ) -> TrainRun:
     """``classify train --ensemble N``: ``n`` classifiers of the same recipe from seeds ``seed .. seed + n - 1``.
 
-    Member ``k`` is a complete run folder, ``out/members/k`` (trained by
-    :func:`train_classifier`, or :func:`train_final_classifier` with ``final``);
-    ``out/ensemble.json`` lists them, and :func:`convscope.models.cnn.load_classifier`
+    Member ``k`` is a complete run folder, ``out/members/k``, trained by
+    :func:`train_classifier`; with ``final``, one selection pass (seed ``seed``, in
+    ``out/selection``, :func:`select_epochs`) chooses the epoch count once and every member
+    then trains on every non-test image for that many epochs. ``out/ensemble.json`` lists them, and :func:`convscope.models.cnn.load_classifier`
     on ``out`` gives their :class:`~convscope.models.cnn.Ensemble` (mean of the
     softmax), which ``classify eval``/``predict`` and the GAN evaluation use as
     they use one network. ``resume`` continues the member that was interrupted
@@ -524,13 +582,25 @@ def train_ensemble(
 
     n = check_int("ensemble", n, min_value=1)
     out = Path(out)
+    if final and train_config.val_fraction <= 0:
+        raise fail("val_fraction", "> 0 with --final (the epoch count is chosen on the val split)",
+                   train_config.val_fraction)
     if not dry_run and not resume:  # the engine's folder rules: refuse a run already there, or move it aside
         with RunFolder(out, CHECKPOINT_KIND, overwrite=overwrite, say=log or (lambda m: None),
                        main=D.is_main_process()):
             pass
-    elif resume and out.is_dir() and any(out.iterdir()) and not (out / MEMBERS_DIR).is_dir():
+    elif resume and out.is_dir() and any(out.iterdir()) and not (out / MEMBERS_DIR).is_dir() \
+            and not (final and (out / SELECTION_DIR).is_dir()):
         raise ArgumentError(f"{out} holds no ensemble to resume (no {MEMBERS_DIR}/ folder)")
-    trainer = train_final_classifier if final else train_classifier
+    selection = None
+    if final:  # one selection pass (seed ``seed``) chooses the epoch count for every member
+        sel_dir = out / SELECTION_DIR
+        sel, selection = select_epochs(model_config, train_config, sel_dir,
+                                       resume=resume and sel_dir.is_dir() and any(sel_dir.iterdir()),
+                                       quiet=quiet, dry_run=dry_run, log=log, progress=progress)
+        if selection is None:
+            return dataclasses.replace(sel, run_dir=out)
+        selection = {**selection, "run": f"../../{SELECTION_DIR}"}  # as seen from out/members/k
     names, run = [], None
     for k in range(n):
         member = out / MEMBERS_DIR / str(k)
@@ -540,13 +610,19 @@ def train_ensemble(
         tc = train_config.replace(seed=train_config.seed + k)
         if not quiet and log is None and D.is_main_process():
             print(f"ensemble member {k + 1}/{n} (seed {tc.seed})", file=sys.stderr, flush=True)
-        run = trainer(model_config, tc, member, resume=resume and member.exists() and any(member.iterdir()),
-                      quiet=quiet, dry_run=dry_run, log=log, progress=progress)
+        again = resume and member.exists() and any(member.iterdir())
+        if final:
+            run = _train_chosen(model_config, tc, member, selection, resume=again, quiet=quiet, dry_run=dry_run,
+                                log=log, progress=progress)
+        else:
+            run = train_classifier(model_config, tc, member, resume=again, quiet=quiet, dry_run=dry_run, log=log,
+                                   progress=progress)
         if run.stopped not in ("done", "dry_run"):
             return dataclasses.replace(run, run_dir=out)
     if not dry_run and D.is_main_process():
         spec = {"kind": "classifier-ensemble", "members": names, "seeds": [train_config.seed + k for k in range(n)],
-                "final": bool(final), "combine": "mean of the members' softmax"}
+                "final": bool(final), "combine": "mean of the members' softmax",
+                **({"selection": {**selection, "run": SELECTION_DIR}} if selection else {})}
         atomic_write_text(out / ENSEMBLE_FILE, json.dumps(spec, indent=1) + "\n")
     if run is None:  # every member was already finished
         from ..models.cnn import load_classifier
