@@ -111,3 +111,30 @@ def test_final_ensemble_holds_nothing_out(tmp_path):
     assert main(["classify", "train", "--final", "--epochs", "2", "--ensemble", "2", "--resume", "--out", str(out),
                  *FAST]) == 0
     assert ck.stat().st_mtime_ns == before
+
+
+def test_final_defaults_to_an_ensemble_and_resume_keeps_its_size(tmp_path, capsys):
+    from convscope.cli import build_parser
+    from convscope.train.classify import FINAL_ENSEMBLE
+
+    out = tmp_path / "d"
+    assert main(["classify", "train", "--final", "--epochs", "1", "--out", str(out), *FAST]) == 0
+    spec = json.loads((out / "ensemble.json").read_text())
+    assert len(spec["members"]) == FINAL_ENSEMBLE and spec["final"] is True and spec["complete"] is True
+    model, meta = load_classifier(out)
+    assert isinstance(model, Ensemble) and meta["ensemble"] == FINAL_ENSEMBLE
+    # the help states the same default
+    train_help = build_parser()._subparsers._group_actions[0].choices["classify"]._subparsers._group_actions[0]
+    text = train_help.choices["train"].format_help()
+    assert f"default {FINAL_ENSEMBLE} with --final" in " ".join(text.split())
+    # an ensemble whose training stopped early is refused by name, and --resume (no --ensemble) finishes it
+    small = tmp_path / "s"
+    assert main(["classify", "train", "--epochs", "1", "--ensemble", "2", "--out", str(small), *FAST]) == 0
+    spec = json.loads((small / "ensemble.json").read_text())
+    (small / "ensemble.json").write_text(json.dumps({**spec, "complete": False}))
+    with pytest.raises(DataError, match="is not finished"):
+        load_classifier(small)
+    assert main(["classify", "train", "--resume", "--out", str(small), *FAST]) == 0
+    spec = json.loads((small / "ensemble.json").read_text())
+    assert spec["complete"] is True and len(spec["members"]) == 2 and not (small / "members" / "2").exists()
+    assert isinstance(load_classifier(small)[0], Ensemble)

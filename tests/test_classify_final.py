@@ -20,7 +20,7 @@ FAST = ["--data", "digits", "--width", "0.5", "--batch-size", "128", "--quiet"]
 @pytest.fixture(scope="module")
 def final_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("final") / "run"
-    assert main(["classify", "train", "--final", "--epochs", "3", "--out", str(out), *FAST]) == 0
+    assert main(["classify", "train", "--final", "--ensemble", "1", "--epochs", "3", "--out", str(out), *FAST]) == 0
     return out
 
 
@@ -57,13 +57,16 @@ def test_eval_of_a_final_model_warns(final_run, tmp_path, capsys):
 
 
 def test_final_refuses_a_full_folder_and_resumes(final_run, tmp_path):
-    assert main(["classify", "train", "--final", "--epochs", "3", "--out", str(final_run), *FAST]) == 2
+    assert main(["classify", "train", "--final", "--ensemble", "1", "--epochs", "3", "--out", str(final_run),
+                 *FAST]) == 2
     import shutil
 
     r = tmp_path / "r"
     shutil.copytree(final_run, r)
     before = load_checkpoint(sorted((r / "checkpoints").glob("ckpt-*.pt"))[-1])
+    # --resume without --ensemble continues the single network it finds (not the --final default ensemble)
     assert main(["classify", "train", "--final", "--resume", "--out", str(r), "--quiet"]) == 0  # nothing left to do
+    assert not (r / "members").exists() and not (r / "ensemble.json").exists()
     after = load_checkpoint(sorted((r / "checkpoints").glob("ckpt-*.pt"))[-1])
     assert after["step"] == before["step"]
 

@@ -36,9 +36,10 @@ def register(sub, common) -> None:
     p.add_argument("--final", action="store_true",
                    help="choose the epoch count on the val split (a first pass in OUT/selection), then train the "
                         "shipped model on every non-test image (all 5,000 of mnist-5k: nothing held out)")
-    p.add_argument("--ensemble", type=int_type(1, 100), default=1, metavar="N",
+    p.add_argument("--ensemble", type=int_type(1, 100), default=None, metavar="N",
                    help="train N members of the recipe from seeds SEED..SEED+N-1 (each a run folder in "
-                        "OUT/members/); eval, predict and the GAN evaluation average their softmax (default 1)")
+                        "OUT/members/); eval, predict and the GAN evaluation average their softmax "
+                        "(default 3 with --final, else 1; on --resume, what the run was started with)")
     p.add_argument("--epochs", type=positive_int, default=None, help="total epochs (default 30)")
     p.add_argument("--batch-size", type=positive_int, default=None, help="default 64")
     p.add_argument("--lr", type=float_type(0.0, strict_lo=True), default=None,
@@ -141,6 +142,26 @@ def _configs(args, saved: dict | None):
     return model, (TrainConfig.from_saved(t) if saved else TrainConfig.from_dict(t))
 
 
+def _ensemble_size(args, out: Path) -> int:
+    """``--ensemble``, or its default: the size a resumed run was started with, else
+    :data:`~convscope.train.classify.FINAL_ENSEMBLE` with ``--final`` and 1 without."""
+    import json
+
+    from ..models.cnn import ENSEMBLE_FILE
+    from ..train.classify import FINAL_ENSEMBLE, MEMBERS_DIR
+
+    if args.ensemble is not None:
+        return args.ensemble
+    if args.resume and out.is_dir():
+        try:
+            return max(1, len(json.loads((out / ENSEMBLE_FILE).read_text())["members"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # no (readable) plan: the folder's layout says which kind of run it is
+        if any(out.iterdir()) and not (out / MEMBERS_DIR).is_dir():
+            return 1  # a single network's run (an ensemble writes its plan before anything else)
+    return FINAL_ENSEMBLE if args.final else 1
+
+
 def cmd_train(args) -> int:
     import torch
 
@@ -163,11 +184,12 @@ def cmd_train(args) -> int:
     saved = None
     if args.resume:
         # an ensemble's recipe: its selection pass's (--final), else its first member's
-        base = out / MEMBERS_DIR / "0" if args.ensemble > 1 else out
+        base = out / MEMBERS_DIR / "0" if (out / MEMBERS_DIR).is_dir() else out
         saved = saved_settings(out / SELECTION_DIR, CHECKPOINT_KIND) if args.final else None
         saved = saved or (saved_settings(base / SELECTION_DIR, CHECKPOINT_KIND) if args.final else None)
         saved = saved or saved_settings(base, CHECKPOINT_KIND)
     mcfg, tcfg = _configs(args, saved)
+    args.ensemble = _ensemble_size(args, out)
     if args.ensemble > 1:
         res = train_ensemble(mcfg, tcfg, out, args.ensemble, final=args.final, resume=args.resume,
                              overwrite=args.overwrite, quiet=args.quiet, dry_run=args.dry_run)

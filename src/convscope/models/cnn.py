@@ -297,6 +297,9 @@ def _load_ensemble(folder: Path, map_location: Any, conv_method: str | None) -> 
             raise ValueError("not a classifier ensemble")
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise DataError(f"{file} is damaged ({e})") from None
+    if spec.get("complete") is False:
+        raise DataError(f"the ensemble in {folder} is not finished: its training stopped before all "
+                        f"{len(names)} members were trained (resume the training to finish it)")
     models, metas = [], []
     for name in names:
         member = (folder / str(name)).resolve()

@@ -61,6 +61,7 @@ __all__ = [
     "TrainConfig",
     "RESUMABLE_CHANGES",
     "SELECTION_DIR",
+    "FINAL_ENSEMBLE",
     "choose_epochs",
     "recipe_model",
     "select_epochs",
@@ -99,6 +100,8 @@ SCHEDULERS = ("none", "step", "cosine", "onecycle")
 # the defaults before issue 12's recipe: what a saved config that lacks these keys was trained with
 LEGACY_DEFAULTS = {"epochs": 10, "optimizer": "adam", "lr": 2e-3, "weight_decay": 0.0, "scheduler": "step",
                    "label_smoothing": 0.0}
+# the members ``classify train --final`` ships when --ensemble is not given (benchmarks/RESULTS.md, classify-cv)
+FINAL_ENSEMBLE = 3
 SELECTION_DIR = "selection"  # train_final_classifier's first pass, inside the final run's folder
 # TrainConfig fields that may differ when resuming
 RESUMABLE_CHANGES = ("epochs", "keep_last", "device")
@@ -590,8 +593,21 @@ def train_ensemble(
                        main=D.is_main_process()):
             pass
     elif resume and out.is_dir() and any(out.iterdir()) and not (out / MEMBERS_DIR).is_dir() \
-            and not (final and (out / SELECTION_DIR).is_dir()):
-        raise ArgumentError(f"{out} holds no ensemble to resume (no {MEMBERS_DIR}/ folder)")
+            and not (out / ENSEMBLE_FILE).is_file():
+        raise ArgumentError(f"{out} holds no ensemble to resume (no {ENSEMBLE_FILE} or {MEMBERS_DIR}/ folder)")
+    names = [f"{MEMBERS_DIR}/{k}" for k in range(n)]
+
+    def write_spec(complete: bool, selection: dict | None = None) -> None:
+        # written before the first member trains (so a resume knows the plan) and again when all have finished
+        if dry_run or not D.is_main_process():
+            return
+        spec = {"kind": "classifier-ensemble", "members": names, "seeds": [train_config.seed + k for k in range(n)],
+                "final": bool(final), "combine": "mean of the members' softmax", "complete": complete,
+                **({"selection": {**selection, "run": SELECTION_DIR}} if selection else {})}
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / ENSEMBLE_FILE, json.dumps(spec, indent=1) + "\n")
+
+    write_spec(False)
     selection = None
     if final:  # one selection pass (seed ``seed``) chooses the epoch count for every member
         sel_dir = out / SELECTION_DIR
@@ -601,10 +617,9 @@ def train_ensemble(
         if selection is None:
             return dataclasses.replace(sel, run_dir=out)
         selection = {**selection, "run": f"../../{SELECTION_DIR}"}  # as seen from out/members/k
-    names, run = [], None
+    run = None
     for k in range(n):
         member = out / MEMBERS_DIR / str(k)
-        names.append(f"{MEMBERS_DIR}/{k}")
         if resume and _finished(member):
             continue
         tc = train_config.replace(seed=train_config.seed + k)
@@ -619,11 +634,7 @@ def train_ensemble(
                                    progress=progress)
         if run.stopped not in ("done", "dry_run"):
             return dataclasses.replace(run, run_dir=out)
-    if not dry_run and D.is_main_process():
-        spec = {"kind": "classifier-ensemble", "members": names, "seeds": [train_config.seed + k for k in range(n)],
-                "final": bool(final), "combine": "mean of the members' softmax",
-                **({"selection": {**selection, "run": SELECTION_DIR}} if selection else {})}
-        atomic_write_text(out / ENSEMBLE_FILE, json.dumps(spec, indent=1) + "\n")
+    write_spec(True, selection)
     if run is None:  # every member was already finished
         from ..models.cnn import load_classifier
 
