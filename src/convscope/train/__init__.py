@@ -4,7 +4,8 @@
   ``--resume``/``--overwrite``/``--dry-run``), the resume check, the
   interrupt flag (SIGINT and SIGTERM, agreed across DDP ranks), the health
   checks and :class:`TrainRun`, what every trainer returns.
-* :mod:`.classify` (:func:`train_classifier`) and :mod:`.gan` (:func:`train_gan`): the two trainers.
+* :mod:`.classify` (:func:`train_classifier`; ``--final``'s :func:`train_final_classifier`,
+  :func:`train_ensemble`, the recipe's network :func:`recipe_model`) and :mod:`.gan` (:func:`train_gan`): the two trainers.
 * :mod:`.checkpoint`: the checkpoints of a run (last N + best); the file format
   itself is :mod:`convscope._checkpoint`, re-exported here.
 * :mod:`.logging`: metrics to JSONL + CSV (+ TensorBoard when installed).
@@ -22,12 +23,21 @@ from .checkpoint import (
     set_rng_state,
     to_plain,
 )
-from .classify import RESUMABLE_CHANGES, TrainConfig, train_classifier, train_final_classifier
+from .classify import (
+    FINAL_ENSEMBLE,
+    RESUMABLE_CHANGES,
+    TrainConfig,
+    recipe_model,
+    train_classifier,
+    train_ensemble,
+    train_final_classifier,
+)
 from .engine import RunFolder, TrainingError, TrainRun, check_resume, run_training, saved_settings
 from .gan import PRESETS, RESUME_MAY_CHANGE, GANTrainConfig, train_gan
 from .logging import MetricLogger, read_jsonl
 
 __all__ = [
+    "FINAL_ENSEMBLE",
     "PRESETS",
     "RESUMABLE_CHANGES",
     "RESUME_MAY_CHANGE",
@@ -43,6 +53,7 @@ __all__ = [
     "load_checkpoint",
     "read_checkpoint",
     "read_jsonl",
+    "recipe_model",
     "resolve_checkpoint",
     "rng_state",
     "run_training",
@@ -51,6 +62,7 @@ __all__ = [
     "set_rng_state",
     "to_plain",
     "train_classifier",
+    "train_ensemble",
     "train_final_classifier",
     "train_gan",
 ]

@@ -459,6 +459,11 @@ def choose_epochs(history: list[dict]) -> dict:
     return {"epochs": int(best["epoch"]), "val_loss": float(best["val_loss"]), "val_acc": float(best["val_acc"])}
 
 
+def _check_selectable(tc: TrainConfig) -> None:
+    if tc.val_fraction <= 0:
+        raise fail("val_fraction", "> 0 with --final (the epoch count is chosen on the val split)", tc.val_fraction)
+
+
 def select_epochs(
     model_config: CNNConfig,
     train_config: TrainConfig,
@@ -477,9 +482,7 @@ def select_epochs(
     stopped early; ``run`` is ``sel_dir``'s name, the folder beside the final model(s)).
     """
     sel_tc = train_config.replace(final=False)
-    if sel_tc.val_fraction <= 0:
-        raise fail("val_fraction", "> 0 with --final (the epoch count is chosen on the val split)",
-                   sel_tc.val_fraction)
+    _check_selectable(sel_tc)
     sel = train_classifier(model_config, sel_tc, sel_dir, resume=resume, quiet=quiet, dry_run=dry_run,
                            log=log, progress=progress)
     if sel.stopped not in ("done", "dry_run"):
@@ -534,9 +537,7 @@ def train_final_classifier(
     early (interrupted).
     """
     out = Path(out)
-    if train_config.val_fraction <= 0:
-        raise fail("val_fraction", "> 0 with --final (the epoch count is chosen on the val split)",
-                   train_config.val_fraction)
+    _check_selectable(train_config)  # before the folder is touched
     if not dry_run:  # refuse (or move aside) a run already in out before the first pass trains
         with RunFolder(out, CHECKPOINT_KIND, resume=resume, overwrite=overwrite, say=log or (lambda m: None),
                        keep=() if overwrite else (SELECTION_DIR,), main=D.is_main_process()):
@@ -585,9 +586,8 @@ def train_ensemble(
 
     n = check_int("ensemble", n, min_value=1)
     out = Path(out)
-    if final and train_config.val_fraction <= 0:
-        raise fail("val_fraction", "> 0 with --final (the epoch count is chosen on the val split)",
-                   train_config.val_fraction)
+    if final:
+        _check_selectable(train_config)  # before the folder is touched
     if not dry_run and not resume:  # the engine's folder rules: refuse a run already there, or move it aside
         with RunFolder(out, CHECKPOINT_KIND, overwrite=overwrite, say=log or (lambda m: None),
                        main=D.is_main_process()):
