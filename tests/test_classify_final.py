@@ -8,6 +8,7 @@ import json
 import pytest
 import torch
 
+from convscope._checks import ArgumentError
 from convscope.cli import main
 from convscope.metrics.classification import TTA_SHIFTS, evaluate_classifier, shift_images
 from convscope.models.cnn import CNN, CNNConfig, load_classifier
@@ -42,6 +43,35 @@ def test_final_chooses_on_val_then_holds_nothing_out(final_run):
     final_log = [json.loads(line) for line in (final_run / "metrics.jsonl").read_text().splitlines()]
     assert len(final_log) == chosen["epochs"]
     assert all("val_loss" not in r and "train_loss" in r for r in final_log)  # no val split left
+
+
+def _hist(accs, losses, n=500):
+    return [{"epoch": i + 1, "val_acc": a, "val_loss": lo, "val_n": n} for i, (a, lo) in enumerate(zip(accs, losses))]
+
+
+def test_choose_epochs_keeps_the_schedule_unless_accuracy_clearly_falls():
+    # the loss bottoms out at epoch 2 but the accuracy holds: the whole schedule is kept
+    h = _hist([0.97, 0.985, 0.99, 0.988], [0.20, 0.15, 0.16, 0.17])
+    assert choose_epochs(h) == {"epochs": 4, "val_loss": 0.17, "val_acc": 0.988, "rule": "schedule"}
+    # a fall of 4 points on 500 images is far outside 2 standard errors (~0.9 point): lowest loss
+    h = _hist([0.97, 0.985, 0.99, 0.95], [0.20, 0.15, 0.16, 0.30])
+    assert choose_epochs(h) == {"epochs": 2, "val_loss": 0.15, "val_acc": 0.985, "rule": "val-loss"}
+    # the tolerance is z binomial standard errors of the best accuracy on val_n images, at least one image
+    best, n = 0.99, 500
+    se = (best * (1 - best) / n) ** 0.5
+    inside, outside = best - 1.9 * se, best - 2.1 * se
+    assert choose_epochs(_hist([best, inside], [0.1, 0.2], n))["rule"] == "schedule"
+    assert choose_epochs(_hist([best, outside], [0.1, 0.2], n))["rule"] == "val-loss"
+    assert choose_epochs(_hist([best, outside], [0.1, 0.2], n), z=3.0)["rule"] == "schedule"
+    assert choose_epochs(_hist([1.0, 1 - 1 / 20], [0.1, 0.2], 20))["rule"] == "schedule"  # one image of 20
+    assert choose_epochs(_hist([1.0, 1 - 2 / 20], [0.1, 0.2], 20), z=0.0)["rule"] == "val-loss"
+    # records without val_n (older runs): any fall counts; order of the records does not matter
+    old = [{"epoch": 2, "val_acc": 0.98, "val_loss": 0.2}, {"epoch": 1, "val_acc": 0.99, "val_loss": 0.1}]
+    assert choose_epochs(old)["epochs"] == 1
+    with pytest.raises(ArgumentError, match="validation split"):
+        choose_epochs([{"epoch": 1, "train_loss": 0.1}])
+    with pytest.raises(ArgumentError, match="z"):
+        choose_epochs(h, z=-1)
 
 
 def test_eval_of_a_final_model_warns(final_run, tmp_path, capsys):

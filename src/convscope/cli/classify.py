@@ -34,7 +34,8 @@ def register(sub, common) -> None:
     p.add_argument("--data", default=None, help=f"{DATA_HELP} (default mnist-5k)")
     p.add_argument("--model", default=None, help="lenet | alexnet (default lenet)")
     p.add_argument("--final", action="store_true",
-                   help="choose the epoch count on the val split (a first pass in OUT/selection), then train the "
+                   help="choose the epoch count on the val split (a first pass in OUT/selection keeps the whole "
+                        "schedule unless val accuracy clearly falls), then train the "
                         "shipped model on every non-test image (all 5,000 of mnist-5k: nothing held out)")
     p.add_argument("--ensemble", type=int_type(1, 100), default=None, metavar="N",
                    help="train N members of the recipe from seeds SEED..SEED+N-1 (each a run folder in "
