@@ -115,8 +115,12 @@ class TestParseKernel:
 
     def test_bad_text_files(self, tmp_path):
         (tmp_path / "ragged.txt").write_text("1 2\n3\n")
-        with pytest.raises(ValueError, match="must hold rows of numbers of equal length"):
+        with pytest.raises(ValueError, match="line 2 must hold 2 numbers, as the first row does, got 1"):
             parse_kernel(tmp_path / "ragged.txt")
+        (tmp_path / "words.txt").write_text("# a comment\n1 2\n\nhunter2:x:0:0 SECRETWORD\n")
+        with pytest.raises(ValueError, match="line 4 must hold numbers separated by spaces or commas") as e:
+            parse_kernel(tmp_path / "words.txt")
+        assert "hunter2" not in str(e.value) and "SECRETWORD" not in str(e.value)
         (tmp_path / "inf.txt").write_text("1 inf\n")
         with pytest.raises(ValueError, match="kernel must be finite"):
             parse_kernel(tmp_path / "inf.txt")
@@ -139,3 +143,42 @@ class TestKernelFromSpec:
             kernel_from_spec("gaussian:big")
         with pytest.raises(ValueError, match="name must be one of"):
             kernel_from_spec("blurry")
+
+
+class TestNoFileFromUntrustedText:
+    """Text from someone who must not read this machine's files (the explorer's browser)."""
+
+    def test_names_and_literals_still_parse(self):
+        assert torch.equal(kernel_from_spec("laplacian8", files=False), get_kernel("laplacian8"))
+        assert kernel_from_spec("gaussian:7:2", files=False).shape == (7, 7)
+        assert kernel_from_spec("[[1, -1]]", files=False).shape == (1, 2)
+
+    def test_a_path_is_refused_alike_whether_or_not_it_exists(self, tmp_path):
+        real = tmp_path / "k.txt"
+        real.write_text("1 2\n3 4\n")
+        np.save(tmp_path / "k.npy", np.ones((2, 2)))
+        messages = set()
+        for spec in (str(real), str(tmp_path / "k.npy"), str(tmp_path / "missing.txt"), "k.txt", "/etc/passwd"):
+            with pytest.raises(ValueError) as e:
+                kernel_from_spec(spec, files=False)
+            messages.add(str(e.value).replace(spec, "<spec>"))
+        assert messages == {"kernel must be a kernel name, NAME:SIZE[:SIGMA] or an inline [[...]] literal "
+                            "(files are not read here), got '<spec>'"}
+
+    def test_the_file_system_is_never_touched(self, monkeypatch):
+        import os
+        import pathlib
+
+        def forbidden(*a, **k):
+            raise AssertionError("the file system was touched")
+
+        for name in ("is_file", "exists", "open", "read_text", "read_bytes", "stat"):
+            monkeypatch.setattr(pathlib.Path, name, forbidden)
+        monkeypatch.setattr(os, "stat", forbidden)
+        for spec in ("/etc/passwd", "./k.npy", "x.csv", "gaussian", "nosuchname"):
+            with pytest.raises(ValueError):
+                kernel_from_spec(spec if spec != "gaussian" else "gaussian:x", files=False)
+
+    def test_a_huge_literal_is_one_error(self):
+        with pytest.raises(ValueError, match="kernel must be a valid nested list"):
+            kernel_from_spec("[" * 100_000, files=False)

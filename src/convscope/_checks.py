@@ -34,6 +34,7 @@ __all__ = [
     "memory_limit",
     "parse_bytes",
     "fail",
+    "unreadable",
 ]
 
 
@@ -75,6 +76,19 @@ def fail(arg: str, constraint: str, got: Any, exc: type[Exception] = ArgumentErr
     """
     exc = {TypeError: ArgumentTypeError, ValueError: ArgumentError}.get(exc, exc)
     return exc(f"{arg} must be {constraint}, got {_fmt(got)}")
+
+
+def unreadable(what: str, path: Any, expected: str, e: BaseException) -> DataError:
+    """The error for a file that does not parse: the file, what was expected and the kind of failure.
+
+    Never the parser's own message: numpy's header check, gzip's magic test,
+    ``float()`` and PIL quote the bytes they met, and a message must not show
+    what a file holds (a server file named by a visitor, say).
+
+    >>> str(unreadable("kernel file", "k.npy", "is not a readable .npy array", ValueError("b'root:x'")))
+    'kernel file k.npy is not a readable .npy array (ValueError)'
+    """
+    return DataError(f"{what} {path} {expected} ({type(e).__name__})")
 
 
 def check_option(arg: str, value: Any, allowed: Iterable[str]) -> str:

@@ -22,7 +22,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._checks import ArgumentError, check_alloc, check_float, check_int, check_option, fail
+from ._checks import (
+    DataError,
+    check_alloc,
+    check_float,
+    check_int,
+    check_option,
+    fail,
+    unreadable,
+)
 
 __all__ = ["get_kernel", "list_kernels", "parse_kernel", "kernel_from_spec", "KERNELS", "MAX_KERNEL_SIZE", "MAX_SIGMA"]
 
@@ -214,7 +222,7 @@ def parse_kernel(text_or_path: str | os.PathLike) -> torch.Tensor:
     if st.startswith("["):
         try:
             val = ast.literal_eval(st)
-        except (ValueError, SyntaxError) as e:
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as e:
             raise fail("kernel", "a valid nested list like [[1,0],[0,1]]", s) from e
         try:
             return _from_array(np.array(val, dtype=np.float64), repr(s))
@@ -229,35 +237,68 @@ def parse_kernel(text_or_path: str | os.PathLike) -> torch.Tensor:
         try:
             arr = np.load(p, allow_pickle=False)
         except (ValueError, OSError, EOFError) as e:
-            raise ArgumentError(f"kernel file {p} is not a readable .npy array: {e}") from e
+            raise unreadable("kernel file", p, "is not a readable .npy array", e) from None
         return _from_array(arr, str(p))
+    return _from_array(_read_rows(p), str(p))
+
+
+def _read_rows(p: Path) -> np.ndarray:
+    """A text kernel file's rows of numbers; an error names the line and what it expected, never its text."""
     try:
         text = p.read_text()
-        rows = [r.replace(",", " ").split() for r in text.splitlines() if r.strip() and not r.lstrip().startswith("#")]
-        arr = np.array([[float(v) for v in r] for r in rows], dtype=np.float64)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ArgumentError(f"kernel file {p} must hold rows of numbers of equal length: {e}") from e
-    return _from_array(arr, str(p))
+    except (OSError, UnicodeDecodeError) as e:
+        raise unreadable("kernel file", p, "is not a readable text file", e) from None
+    rows: list[list[float]] = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            row = [float(v) for v in line.replace(",", " ").split()]
+        except ValueError:
+            raise DataError(f"kernel file {p} line {n} must hold numbers separated by spaces or commas") from None
+        if rows and len(row) != len(rows[0]):
+            raise DataError(f"kernel file {p} line {n} must hold {len(rows[0])} numbers, as the first row does, "
+                            f"got {len(row)}")
+        rows.append(row)
+    return np.array(rows, dtype=np.float64)
 
 
-def kernel_from_spec(spec: str, *, dtype=None) -> torch.Tensor:
-    """CLI-style spec: ``name``, ``name:size``, ``name:size:sigma``, a literal or a file.
+def kernel_from_spec(spec: str, *, dtype=None, files: bool = True) -> torch.Tensor:
+    """A kernel from a spec: ``name``, ``name:size``, ``name:size:sigma``, an inline literal or a file.
+
+    Args:
+        spec: the spec. A name is one of :func:`list_kernels`; a literal is a nested list such
+            as ``"[[0,1,0],[1,-4,1],[0,1,0]]"``; a file is a ``.npy`` array or a text file of rows.
+        dtype: the dtype of the result (float64 by default).
+        files: whether ``spec`` may name a file. ``False`` for text from someone who must not
+            read this machine's files (the explorer's browser): then only names and literals are
+            parsed, the file system is never touched, and a path is refused with the same message
+            whether or not it exists.
 
     >>> kernel_from_spec("gaussian:5").shape
     torch.Size([5, 5])
+    >>> kernel_from_spec("/etc/passwd", files=False)
+    Traceback (most recent call last):
+    ...
+    convscope._checks.ArgumentError: kernel must be a kernel name, NAME:SIZE[:SIGMA] or an inline [[...]] literal (files are not read here), got '/etc/passwd'
     """
-    s = spec.strip()
-    if s.startswith("[") or os.path.sep in s or Path(s).suffix.lower() in (".npy", ".txt", ".csv"):
+    s = str(spec).strip()
+    if s.startswith("["):
+        k = parse_kernel(s)
+    elif files and (os.path.sep in s or Path(s).suffix.lower() in (".npy", ".txt", ".csv")):
         k = parse_kernel(s)
     else:
         parts = s.split(":")
         name = parts[0]
+        if not files and name.lower() not in KERNELS:
+            raise fail("kernel", "a kernel name, NAME:SIZE[:SIGMA] or an inline [[...]] literal "
+                       "(files are not read here)", spec)
         try:
             size = int(parts[1]) if len(parts) > 1 and parts[1] else None
             sigma = float(parts[2]) if len(parts) > 2 and parts[2] else None
         except ValueError as e:
             raise fail("kernel", "NAME[:SIZE[:SIGMA]] with numeric SIZE/SIGMA", spec) from e
-        if name.lower() not in KERNELS and Path(s).is_file():
+        if files and name.lower() not in KERNELS and Path(s).is_file():
             k = parse_kernel(s)
         else:
             k = get_kernel(name, size, sigma)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import ArgumentError, DataError
+from .._checks import ArgumentError, unreadable
 
 __all__ = ["SCALE_HINT", "require_scale", "open_chunked", "save_zarr"]
 
@@ -45,7 +45,7 @@ def open_chunked(path: str | os.PathLike, chunks: int):
         try:
             arr = np.load(path, mmap_mode="r", allow_pickle=False)
         except ValueError as e:  # a pickled object array, or a damaged header
-            raise DataError(f"image {str(path)!r} is not a plain .npy array: {e}") from None
+            raise unreadable("image", repr(str(path)), "is not a plain .npy array", e) from None
     elif path.suffix.lower() == ".zarr":
         import zarr
 

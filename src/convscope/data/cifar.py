@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import DataError
+from .._checks import DataError, unreadable
 
 __all__ = ["CifarUnpickler", "safe_unpickle", "load_cifar10_dir", "find_cifar_dir", "CIFAR10_CLASSES"]
 
@@ -115,9 +115,9 @@ def safe_unpickle(data: bytes, *, name: str = "<bytes>"):
     except pickle.UnpicklingError as e:
         if str(e).startswith("CIFAR batch"):
             raise DataError(str(e)) from None
-        raise DataError(f"CIFAR batch {name} is corrupt or truncated: {e}") from None
+        raise unreadable("CIFAR batch", name, "is corrupt or truncated", e) from None
     except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, OverflowError) as e:
-        raise DataError(f"CIFAR batch {name} is corrupt or truncated: {type(e).__name__}: {e}") from None
+        raise unreadable("CIFAR batch", name, "is corrupt or truncated", e) from None
 
 
 def _get(d: dict, key: str):

@@ -39,7 +39,15 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .._checks import DataError, ResourceError, check_float, check_int, check_option, fail
+from .._checks import (
+    DataError,
+    ResourceError,
+    check_float,
+    check_int,
+    check_option,
+    fail,
+    unreadable,
+)
 from . import transforms as T
 
 __all__ = ["SPLITS", "NAMED_SOURCES", "ImageDataset", "load_dataset", "describe_sources", "split_indices"]
@@ -154,9 +162,9 @@ def _npz(path: Path) -> _Raw:
     except ResourceError:
         raise
     except ValueError as e:
-        raise DataError(f"npz file {path} could not be read without pickle: {e}") from e
+        raise unreadable("npz file", path, "could not be read without pickle", e) from e
     except (OSError, EOFError, zipfile.BadZipFile) as e:
-        raise DataError(f"npz file {path} is corrupt or truncated: {e}") from e
+        raise unreadable("npz file", path, "is corrupt or truncated", e) from e
     for k in ("x", "y"):
         if k not in arrays:
             raise DataError(f"npz file {path} must contain arrays 'x' and 'y', found {sorted(arrays)}")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import DataError
+from .._checks import DataError, unreadable
 from .images import _GREY_MODES, load_image
 
 __all__ = ["IMAGE_SUFFIXES", "scan_image_folder", "load_image_folder"]
@@ -68,7 +68,7 @@ def load_image_folder(
                         gray = False
                         break
             except (OSError, SyntaxError, ValueError) as e:
-                raise DataError(f"image {f} could not be read: {e}") from e
+                raise unreadable("image", f, "could not be read", e) from e
     imgs = []
     for f, _ in items:
         a = load_image(f, gray=gray)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .._checks import DataError, check_alloc, check_int, check_option, fail
+from .._checks import DataError, check_alloc, check_int, check_option, fail, unreadable
 from .._io import atomic_write_bytes
 
 __all__ = [
@@ -190,7 +190,7 @@ def load_image(
     except (OSError, SyntaxError, ValueError) as e:
         if isinstance(e, DataError):
             raise
-        raise DataError(f"image {p} could not be read: {e}") from e
+        raise unreadable("image", p, "could not be read", e) from e
     if gray and arr.ndim == 3:
         arr = _to_grey(arr)
     if size is not None:

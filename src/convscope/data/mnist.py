@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import DataError
+from .._checks import DataError, unreadable
 
 __all__ = [
     "IDX_IMAGES_MAGIC",
@@ -101,7 +101,7 @@ def read_idx(path: str | os.PathLike, expect_magic: int | None = None) -> np.nda
     except EOFError as e:
         raise DataError(f"idx file {path} is truncated (gzip stream ends early)") from e
     except gzip.BadGzipFile as e:
-        raise DataError(f"idx file {path} is not a valid gzip file: {e}") from e
+        raise unreadable("idx file", path, "is not a valid gzip file", e) from e
     if len(body) < need:
         raise DataError(f"idx file {path} is truncated: header says {shape} = {need} bytes, found {len(body)}")
     if len(body) > need:

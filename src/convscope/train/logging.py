@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .._checks import DataError
+from .._checks import DataError, unreadable
 from .._io import atomic_write_text
 
 __all__ = ["MetricLogger", "read_jsonl", "validate_logs"]
@@ -57,7 +57,7 @@ def read_jsonl(path: str | os.PathLike, *, strict: bool = False) -> list[dict]:
             rec = json.loads(line)
         except json.JSONDecodeError:
             if strict and i < len(lines):
-                raise DataError(f"{p} line {i} must be a JSON object, got unparsable text {line[:40]!r}") from None
+                raise DataError(f"{p} line {i} must be a JSON object, got text that does not parse") from None
             continue
         if not isinstance(rec, dict) or not _is_step(rec.get("step")):
             if strict:
@@ -74,19 +74,19 @@ def _read_csv(path: Path) -> tuple[list[str], list[dict]]:
         with path.open(newline="") as f:
             rows = list(csv.reader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise DataError(f"{path} cannot be read as CSV: {type(e).__name__}: {e}") from None
+        raise unreadable("metrics file", path, "cannot be read as CSV", e) from None
     if not rows:
         return [], []
     header = rows[0]
     if not header or header[0] != "step" or len(set(header)) != len(header):
-        raise DataError(f"{path} must start with a header 'step,...' of distinct names, got {','.join(header)[:60]!r}")
+        raise DataError(f"{path} must start with a header 'step,...' of distinct names")
     out = []
     for i, r in enumerate(rows[1:], 2):
         if not r:
             continue
         if len(r) > len(header) or not r[0].isdigit():
             raise DataError(f"{path} row {i} must have an integer step and at most {len(header)} columns, "
-                            f"got {','.join(r)[:60]!r}")
+                            f"got {len(r)} columns")
         out.append(dict(zip(header, r + [""] * (len(header) - len(r)))))
     return header, out
 
