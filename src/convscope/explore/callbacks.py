@@ -19,6 +19,8 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,7 @@ __all__ = [
     "predict",
     "first_layer_filters",
     "GanSession",
+    "GanSessions",
     "gan_walk",
     "gan_spectrum",
 ]
@@ -242,7 +245,8 @@ def theorem(image: str | None, upload: str | None, kernel: str = "gaussian:9", p
     from ..kernels import kernel_from_spec
 
     img = load_work_image(image, upload, gray=True)
-    k = kernel_from_spec(str(kernel)).numpy()
+    # text from the browser: a name or a literal, never a path on this machine
+    k = kernel_from_spec(str(kernel), files=False).numpy()
     if max(k.shape) > 63:
         raise fail("kernel", "at most 63×63 in the explorer", f"shape {k.shape}")
     r = ex.theorem(img, k, repeat=1)
@@ -653,6 +657,49 @@ class GanSession:
             for v in self.history.values():
                 v.clear()
         self.ensure()
+
+
+class GanSessions:
+    """One live DCGAN per browser session, so that one visitor's steps or reset never touch another's run.
+
+    Sessions are keyed by Gradio's session hash. At most ``max_sessions`` are
+    kept (the least recently used is dropped first) and one idle for
+    ``idle_s`` seconds is dropped, which bounds the memory a crowd of visitors
+    can take. A generator loaded with ``run`` is read-only, so every visitor
+    shares one :class:`GanSession` of it.
+    """
+
+    def __init__(self, *, run: str | None = None, max_sessions: int = 8, idle_s: float = 3600.0, **session_kw):
+        self.run = run
+        self.max_sessions = check_int("max_sessions", max_sessions, min_value=1)
+        self.idle_s = check_float("idle_s", idle_s, min_value=0.0, strict_min=True)
+        self._kw = session_kw
+        self._shared = GanSession(run=run, **session_kw) if run else None
+        self._live: OrderedDict[str, tuple[GanSession, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str | None) -> GanSession:
+        """The session of browser session ``key`` (a new, untrained one on first use)."""
+        if self._shared is not None:
+            return self._shared
+        key = str(key or "")
+        now = time.monotonic()
+        with self._lock:
+            for k in [k for k, (_, t) in self._live.items() if now - t > self.idle_s]:
+                del self._live[k]
+            s = self._live.pop(key, (None, 0.0))[0] or GanSession(**self._kw)
+            self._live[key] = (s, now)
+            while len(self._live) > self.max_sessions:
+                self._live.popitem(last=False)
+        return s
+
+    def drop(self, key: str | None) -> None:
+        """Forget browser session ``key`` (its page was closed)."""
+        with self._lock:
+            self._live.pop(str(key or ""), None)
+
+    def __len__(self) -> int:
+        return len(self._live)
 
 
 def gan_walk(session: GanSession, seed_a: int = 1, seed_b: int = 2, frames: int = 8, mode: str = "slerp") -> np.ndarray:
