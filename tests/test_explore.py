@@ -246,3 +246,43 @@ def test_cli_bad_run_folder_is_one_line_exit_2(flag, tmp_path, capsys, monkeypat
     assert not (tmp_path / "cache").exists()  # refused before the server (or its cache folder) was made
     assert main(["explore", "--port", "0"]) == 2
     assert "--port" in capsys.readouterr().err
+
+
+def test_theorem_never_reads_a_server_file(tmp_path):
+    """The kernel box is browser text: a path is refused alike whether it exists or not, and nothing is read."""
+    secret = tmp_path / "k.txt"
+    secret.write_text("1 2 3\n4 5 6\n7 8 9\n")
+    messages = []
+    for spec in (str(secret), str(tmp_path / "missing.txt"), "/etc/passwd"):
+        with pytest.raises(ArgumentError) as e:
+            cb.theorem("camera", None, spec, True)
+        messages.append(str(e.value).replace(spec, "<path>"))
+    assert len(set(messages)) == 1 and "files are not read here" in messages[0]
+    assert "root:" not in messages[0]
+    *_, text = cb.theorem("camera", None, "[[0, 1, 0], [1, 2, 1], [0, 1, 0]]", True)  # a literal still works
+    assert "max |spatial − FFT|" in text
+
+
+def test_each_browser_session_has_its_own_gan():
+    gans = cb.GanSessions(max_sessions=2, seed=3)
+    a, b = gans.get("visitor-a"), gans.get("visitor-b")
+    assert a is not b and gans.get("visitor-a") is a and len(gans) == 2
+    a.train(2)
+    assert a.step == 2 and b.step == 0
+    b.reset()  # one visitor's reset leaves the other's run alone
+    assert a.step == 2 and a.history["step"] == [1, 2]
+    gans.get("visitor-c")  # over the bound: the least recently used (b) is dropped, a stays
+    assert gans.get("visitor-a") is a and len(gans) == 2
+    assert gans.get("visitor-b") is not b
+    gans.drop("visitor-a")
+    assert gans.get("visitor-a") is not a
+
+
+def test_idle_gan_sessions_are_dropped(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(cb.time, "monotonic", lambda: now[0])
+    gans = cb.GanSessions(idle_s=60)
+    a = gans.get("a")
+    now[0] += 61
+    gans.get("b")
+    assert len(gans) == 1 and gans.get("a") is not a

@@ -162,6 +162,71 @@ def test_every_api_name_through_gradio_client(server):
     assert "**3**" in c.predict(2, 2, 1, 3, api_name="/fractional")[1]
 
 
+def _raw(url: str, path: str, *, method: str = "GET", headers: dict | None = None, body: bytes | None = None):
+    """One request as a hostile page would make it (``Host`` and ``Origin`` as given)."""
+    import http.client
+
+    u = urlparse(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=20)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def _files(folder: Path) -> int:
+    return sum(1 for p in folder.rglob("*") if p.is_file())
+
+
+def test_dns_rebinding_and_cross_site_writes_are_refused(server):
+    url, port = server["url"], urlparse(server["url"]).port
+    assert _raw(url, "/config", headers={"Host": f"127.0.0.1:{port}"})[0] == 200
+    status, text = _raw(url, "/config", headers={"Host": f"evil.example:{port}"})
+    assert status == 403 and b"host not allowed" in text
+    assert _raw(url, "/gradio_api/info", headers={"Host": "evil.example"})[0] == 403
+    uploads = server["cache"] / "gradio"
+    before = _files(uploads)
+    boundary = "cs-boundary"
+    part = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"x.png\"\r\n"
+            "Content-Type: image/png\r\n\r\n").encode() + b"\x89PNG" * 256 + b"\r\n"
+    ctype = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    body = part + f"--{boundary}--\r\n".encode()
+    # a cross-site form post: CORS would hide the answer, but the file would be stored
+    status, _ = _raw(url, "/gradio_api/upload", method="POST", body=body,
+                     headers={**ctype, "Host": f"127.0.0.1:{port}", "Origin": "https://evil.example"})
+    assert status == 403
+    status, _ = _raw(url, "/gradio_api/upload", method="POST", body=part * 9 + f"--{boundary}--\r\n".encode(),
+                     headers={**ctype, "Host": f"127.0.0.1:{port}", "Origin": f"http://127.0.0.1:{port}"})
+    assert status == 413
+    assert _files(uploads) == before  # neither refused upload left a file behind
+    status, _ = _raw(url, "/gradio_api/upload", method="POST", body=body,
+                     headers={**ctype, "Host": f"127.0.0.1:{port}", "Origin": f"http://127.0.0.1:{port}"})
+    assert status == 200  # the page's own upload still works
+
+
+def test_the_kernel_box_reads_no_server_file(server):
+    from gradio_client import Client
+
+    c = Client(server["url"], verbose=False, download_files=False)
+    with pytest.raises(Exception, match="files are not read here") as e:
+        c.predict("camera", None, "/etc/passwd", True, api_name="/theorem")
+    assert "root:" not in str(e.value)
+
+
+def test_one_visitor_cannot_reset_anothers_gan(server):
+    from gradio_client import Client
+
+    a = Client(server["url"], verbose=False, download_files=False)
+    b = Client(server["url"], verbose=False, download_files=False)
+    assert "step 0" in b.predict(api_name="/gan_reset")[2]
+    assert "step 3" in a.predict(3, 2e-4, 2e-4, "bce", api_name="/gan_step")[2]
+    assert "step 0" in b.predict(api_name="/gan_samples")[2]
+    b.predict(api_name="/gan_reset")
+    assert "step 3" in a.predict(api_name="/gan_samples")[2]
+
+
 # ------------------------------------------------------------------ the browser
 
 

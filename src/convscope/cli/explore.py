@@ -22,6 +22,10 @@ def register(sub, common) -> None:
                    "LeNet is trained on the bundled digits in the background once and cached")
     p.add_argument("--gan", metavar="RUN", default=None,
                    help="a GAN run folder (gan train --out) whose generator the DCGAN tab shows instead of live training")
+    p.add_argument("--allow-host", metavar="NAME", action="append", default=[],
+                   help="also answer requests addressed to NAME (repeatable); by default only 127.0.0.1, "
+                   "localhost, ::1 and --host are answered, so a page on another site cannot reach the "
+                   "explorer by rebinding its DNS name to this machine")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
     p.add_argument("--share", action="store_true",
                    help="also create a public gradio.live link (needs the network; off by default)")
@@ -34,5 +38,5 @@ def cmd_explore(args) -> int:
     demo = build_app(classifier=args.classifier, gan=args.gan)
     print(f"convscope explore: files go to {demo.convscope['cache']}; press Ctrl-C to stop", flush=True)
     launch(demo, host=args.host, port=args.port, share=args.share, browser=not args.no_browser,
-           block=True, quiet=args.quiet)
+           block=True, quiet=args.quiet, allow_hosts=tuple(args.allow_host))
     return 0

@@ -96,9 +96,9 @@ def build_app(*, classifier: str | None = None, gan: str | None = None, cache: P
     clf = cb.Classifier(cache_dir=cache, run=classifier, start_after=page_up)
     if train_classifier or classifier:
         clf.start(background=True)  # a given run loads here and now; training goes to a thread
-    session = cb.GanSession(run=gan)
+    gans = cb.GanSessions(run=gan)  # one live DCGAN per browser session; a loaded --gan run is shared
     if gan:
-        session.ensure()
+        gans.get(None).ensure()
     prepare_environment(cache)
     import gradio as gr
 
@@ -305,28 +305,36 @@ def build_app(*, classifier: str | None = None, gan: str | None = None, cache: P
                                       label="radial power spectra")
                 g_smd = gr.Markdown()
 
-                def show():
+                def show(session):
                     rows = session.curves()
                     # an empty frame would fix the plot's colour scale as continuous before any data arrive
                     return session.samples(), (_frame(rows) if rows["step"] else None), session.report()
 
-                def gan_step(n, lr_g, lr_d, loss):
+                def gan_step(n, lr_g, lr_d, loss, request):
+                    session = gans.get(request.session_hash)
                     session.train(n, lr_g=lr_g, lr_d=lr_d, loss=loss)
-                    return show()
+                    return show(session)
 
-                def gan_reset():
+                def gan_reset(request):
+                    session = gans.get(request.session_hash)
                     session.reset()
-                    return show()
+                    return show(session)
 
-                def gan_samples():
-                    return show()
+                def gan_samples(request):
+                    return show(gans.get(request.session_hash))
 
-                def walk(seed_a, seed_b, frames, mode):
-                    return cb.gan_walk(session, seed_a, seed_b, frames, mode)
+                def walk(seed_a, seed_b, frames, mode, request):
+                    return cb.gan_walk(gans.get(request.session_hash), seed_a, seed_b, frames, mode)
 
-                def spec():
-                    rows, text = cb.gan_spectrum(session)
+                def spec(request):
+                    rows, text = cb.gan_spectrum(gans.get(request.session_hash))
                     return _frame(rows), text
+
+                def gan_unload(request):
+                    gans.drop(request.session_hash)
+
+                for f in (gan_step, gan_reset, gan_samples, walk, spec, gan_unload):
+                    f.__annotations__ = {"request": gr.Request}  # Gradio injects the visitor's session
 
                 g_out = [g_grid, g_plot, g_md]
                 g_in = [g_n, g_lrg, g_lrd, g_loss]
@@ -340,6 +348,7 @@ def build_app(*, classifier: str | None = None, gan: str | None = None, cache: P
                 tab7.select(G(gan_samples), None, g_out, api_name="gan_samples")  # built when first shown
                 g_walk_btn.click(G(walk), [g_a, g_b, g_frames, g_mode], g_walk, api_name="gan_walk")
                 g_spec_btn.click(G(spec), None, [g_splot, g_smd], api_name="gan_spectrum")
+                demo.unload(gan_unload)
         # the first tab fills on load; every other tab when it is shown, so the page is ready sooner
         def first_fill(*args):
             try:
@@ -353,7 +362,7 @@ def build_app(*, classifier: str | None = None, gan: str | None = None, cache: P
         tab3.select(G(filt), fl_in, [f_mask, f_out, f_rem, f_plot, f_md], api_visibility="private")
         tab4.select(G(diff), d_in, [d_frame, d_prop, d_plot, d_md], api_visibility="private")
         tab5.select(G(cb.fractional), fs_in, [fs_html, fs_md], api_visibility="private")
-    demo.convscope = {"classifier": clf, "gan": session, "cache": cache}
+    demo.convscope = {"classifier": clf, "gan": gans, "cache": cache}
     return demo
 
 
@@ -371,15 +380,27 @@ def theme():
 
 
 def launch(demo, *, host: str = "127.0.0.1", port: int = 7860, share: bool = False, browser: bool = True,
-           block: bool = True, quiet: bool = False) -> str:
-    """Serve ``demo``; returns the local URL (``block=False`` returns at once, for tests)."""
+           block: bool = True, quiet: bool = False, allow_hosts: tuple[str, ...] = ()) -> str:
+    """Serve ``demo``; returns the local URL (``block=False`` returns at once, for tests).
+
+    Every request passes :class:`~convscope.explore.guard.RequestGuard` first: its ``Host`` must be
+    a loopback name, ``host`` or one of ``allow_hosts``, and a browser request must come from this
+    server's own pages.
+    """
+    from starlette.middleware import Middleware
+
+    from .guard import RequestGuard, allowed_names
+
+    names = allowed_names(host, allow_hosts)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"convscope explore: warning: listening on {host}: anyone who can reach this machine can use the "
-              "explorer", file=sys.stderr)
+              f"explorer; it answers requests addressed to {', '.join(sorted(names))}", file=sys.stderr)
+    # a share link is served through a gradio.live tunnel, under a name known only once it is up
+    guard = Middleware(RequestGuard, names=names, port=port, suffixes=(".gradio.live",) if share else ())
     _, url, _ = demo.queue(default_concurrency_limit=1).launch(
         server_name=host, server_port=port, share=share, inbrowser=browser, prevent_thread_lock=not block,
         quiet=quiet, show_error=True, ssr_mode=False, theme=theme(), css=CSS, max_file_size="20mb",
         footer_links=["api"], mcp_server=False, pwa=False, enable_monitoring=False,
+        app_kwargs={"middleware": [guard]},
     )
     return url
-
