@@ -210,7 +210,7 @@ def test_cli_explore_help_and_host_warning(capsys, monkeypatch):
 
     assert main(["explore", "--help"]) == 0
     out = capsys.readouterr().out
-    for flag in ("--host", "--port", "--classifier", "--gan", "--no-browser", "--share"):
+    for flag in ("--host", "--port", "--classifier", "--gan", "--no-browser", "--share", "--allow-host"):
         assert flag in out
 
     seen = {}
@@ -230,6 +230,14 @@ def test_cli_explore_help_and_host_warning(capsys, monkeypatch):
     assert seen["share"] is False and seen["server_name"] == "0.0.0.0"
     app.launch(Fake(), browser=False, block=False)
     assert capsys.readouterr().err == "" and seen["server_name"] == "127.0.0.1"
+    # every launch puts the request guard in front of Gradio's routes, with the names it may answer to
+    (guard,) = seen["app_kwargs"]["middleware"]
+    assert guard.cls.__name__ == "RequestGuard" and guard.kwargs["names"] == {"127.0.0.1", "localhost", "::1"}
+    app.launch(Fake(), host="0.0.0.0", port=8001, browser=False, block=False, allow_hosts=("box.lan",))
+    assert "box.lan" in capsys.readouterr().err
+    (guard,) = seen["app_kwargs"]["middleware"]
+    assert guard.kwargs["names"] == {"127.0.0.1", "localhost", "::1", "box.lan"} and guard.kwargs["port"] == 8001
+    assert guard.kwargs["suffixes"] == ()
 
 
 @pytest.mark.parametrize("flag", ["--classifier", "--gan"])
