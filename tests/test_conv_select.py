@@ -61,7 +61,7 @@ class TestMeasured:
     @pytest.fixture(autouse=True)
     def _isolated(self, monkeypatch, tmp_path):
         monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path))
-        monkeypatch.setattr(sel, "_MEMORY", {})
+        monkeypatch.setattr(sel.PLANNER, "measured", {})
         return tmp_path
 
     def test_measures_and_caches_in_memory(self, monkeypatch):
@@ -82,8 +82,7 @@ class TestMeasured:
         data = json.loads(path.read_text())
         assert list(data["choices"].values()) == [c.method]
         assert not list(_isolated.glob(".*.tmp"))  # no temporary file left behind
-        sel._MEMORY.clear()  # a new process: the decision comes back from disk without timing
-        sel._MEMORY.clear()
+        sel.PLANNER.measured.clear()  # a new process: the decision comes back from disk without timing
         again = choose_method(1, 1, 1, 1, 40, 40, 9, 9, pads=(4,) * 4, opencv=True, measure=True, persist=True)
         assert again.method == c.method
 
@@ -163,7 +162,7 @@ class TestMeasureWhenUnsure:
         self._fake_costs(monkeypatch, {"direct": 1.0e-4, "fft": 1.2e-4, "overlap_add": 9e-4})
         x, k = np.random.default_rng(0).random((24, 24)), np.random.default_rng(1).random((5, 5))
         out = convolve2d(x, k)
-        assert any(c.measured for c in sel._DECIDED.values())
+        assert any(c.measured for c in sel.PLANNER.decided.values())
         np.testing.assert_allclose(out, ss.convolve2d(x, k, mode="same"), rtol=1e-10, atol=1e-12)
 
     def test_choose_method_takes_the_thread_count(self):
@@ -182,7 +181,7 @@ def test_unwritable_cache_dir_warns_once_and_keeps_the_choice(monkeypatch, tmp_p
     blocked = tmp_path / "file-not-dir"
     blocked.write_text("x")  # a directory path under a regular file: never writable, even as root
     monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(blocked / "cache"))
-    monkeypatch.setattr(sel, "_MEMORY", {})
+    monkeypatch.setattr(sel.PLANNER, "measured", {})
     monkeypatch.setattr(wisdom, "_warned_unwritable", False)
     with pytest.warns(RuntimeWarning, match="cannot write the method cache") as rec:
         c = choose_method(1, 2, 2, 1, 16, 16, 3, 3, measure=True, persist=True)
@@ -190,3 +189,18 @@ def test_unwritable_cache_dir_warns_once_and_keeps_the_choice(monkeypatch, tmp_p
     assert len([w for w in rec if "cannot write" in str(w.message)]) == 1  # once
     assert c.measured and d.measured
     assert choose_method(1, 2, 2, 1, 16, 16, 3, 3, measure=True, persist=True).method == c.method  # from memory
+
+
+def test_planner_reset_clears_every_cache(monkeypatch, tmp_path):
+    import numpy as np
+
+    from convscope.conv import convolve2d
+
+    monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path))
+    planner = sel.PLANNER
+    caches = (planner.constants, planner.measured, planner.decided, planner.opencv_plans)
+    convolve2d(np.ones((32, 32), np.float32), np.ones((3, 3), np.float32))  # numpy fast path: plans, decisions
+    choose_method(1, 2, 2, 1, 16, 16, 3, 3, measure=True)  # a measured choice
+    assert all(caches), [len(c) for c in caches]
+    sel.reset()  # the module-level reset is the planner's
+    assert not any(caches), [len(c) for c in caches]

@@ -39,8 +39,7 @@ from .core import (
     spectrum_cache_for,
 )
 from .padding import BOUNDARIES, MODES, mode_pads, pad2d
-from .select import OPENCV_FAST as _FAST
-from .select import decide
+from .select import PLANNER, decide
 from .spatial import cv2 as _cv2
 from .spatial import opencv_border, opencv_correlate, opencv_uses_dft
 
@@ -97,11 +96,12 @@ def _numpy_fast_path(image, kernel, mode, boundary, flip):
             return None
         kernel = kernel.numpy()
     key = (image.shape, image.dtype, kernel.shape, kernel.dtype, mode, boundary, flip, torch.get_num_threads())
-    plan = _FAST.get(key)
+    plans = PLANNER.opencv_plans
+    plan = plans.get(key)
     if plan is None:
-        plan = _FAST[key] = _fast_plan(image, kernel, mode, boundary, flip, key[-1])
-        if len(_FAST) > 4096:
-            _FAST.clear()
+        plan = plans[key] = _fast_plan(image, kernel, mode, boundary, flip, key[-1])
+        if len(plans) > 4096:
+            plans.clear()
     if plan is False:
         return None
     N, pads, one_call, anchor, border, convert, dft = plan

@@ -59,7 +59,9 @@ from .spectral import fast_len, oa_block
 
 __all__ = [
     "CONSTANTS",
+    "PLANNER",
     "MethodChoice",
+    "Planner",
     "calibrate",
     "cache_path",
     "choose",
@@ -117,35 +119,58 @@ class MethodChoice:
 
 
 # --------------------------------------------------------------------------------------
-# constants in force
-
-_ACTIVE: dict[tuple[int, str], tuple[dict[str, float], str]] = {}
+# the planner: every cache of method='auto', in one object
 
 
-def constants_for(threads: int, device: str = "cpu") -> tuple[dict[str, float], str]:
-    """The constants ``auto`` uses for this thread count and device, and where they came from.
+class Planner:
+    """What ``method='auto'`` keeps for the process: one object, one :meth:`reset`.
 
-    Stored (calibrated) constants when their fingerprint matches this process,
-    else the built-in :data:`CONSTANTS`. Read from disk once per process.
+    Attributes:
+        constants: ``(threads, device) -> (constants, origin)``, read from disk once.
+        measured: problem signature -> measured method (this process, and from disk).
+        decided: :class:`ConvProblem` -> :class:`MethodChoice`, the hot path of ``auto``.
+        opencv_plans: the numpy image-filtering fast path of :mod:`convscope.conv.api`,
+            ``(shapes, dtypes, mode, boundary, flip, threads) -> plan`` (filled there).
+
+    No lock, as before this object existed: each cache is a dict read and written
+    under the GIL, and a race between two threads at worst computes one entry twice.
+    :meth:`reset` clears the dicts in place.
     """
-    key = (threads, device)
-    hit = _ACTIVE.get(key)
-    if hit is None:
-        stored = wisdom.load_constants(threads, device)
-        if stored is None:
-            hit = (CONSTANTS, "built-in (no calibration stored for this machine's fingerprint)")
-        else:
-            hit = ({**CONSTANTS, **{k: v for k, v in stored[0].items() if k in CONSTANTS}}, stored[1])
-        _ACTIVE[key] = hit
-    return hit
+
+    def __init__(self) -> None:
+        self.constants: dict[tuple[int, str], tuple[dict[str, float], str]] = {}
+        self.measured: dict[str, str] = {}
+        self.decided: dict[ConvProblem, MethodChoice] = {}
+        self.opencv_plans: dict[tuple, object] = {}
+
+    def reset(self) -> None:
+        """Forget constants read from disk and every decision (after a calibration)."""
+        self.constants.clear()
+        self.measured.clear()
+        self.decided.clear()
+        self.opencv_plans.clear()
+
+    def constants_for(self, threads: int, device: str = "cpu") -> tuple[dict[str, float], str]:
+        """The constants ``auto`` uses for this thread count and device, and where they came from.
+
+        Stored (calibrated) constants when their fingerprint matches this process,
+        else the built-in :data:`CONSTANTS`. Read from disk once per process.
+        """
+        key = (threads, device)
+        hit = self.constants.get(key)
+        if hit is None:
+            stored = wisdom.load_constants(threads, device)
+            if stored is None:
+                hit = (CONSTANTS, "built-in (no calibration stored for this machine's fingerprint)")
+            else:
+                hit = ({**CONSTANTS, **{k: v for k, v in stored[0].items() if k in CONSTANTS}}, stored[1])
+            self.constants[key] = hit
+        return hit
 
 
-def reset() -> None:
-    """Forget constants read from disk and every decision (after a calibration)."""
-    _ACTIVE.clear()
-    _DECIDED.clear()
-    OPENCV_FAST.clear()
-    _MEMORY.clear()
+PLANNER = Planner()  # the process's planner; ``auto`` and the functions below use it
+constants_for = PLANNER.constants_for
+reset = PLANNER.reset
 
 
 # --------------------------------------------------------------------------------------
@@ -289,12 +314,6 @@ def predict_costs(p: ConvProblem, constants: dict[str, float] | None = None) -> 
 # --------------------------------------------------------------------------------------
 # measurement
 
-_MEMORY: dict[str, str] = {}  # signature -> measured method (this process, and from disk)
-_DECIDED: dict[ConvProblem, MethodChoice] = {}  # the hot path of method='auto'
-# numpy image-filtering fast path: (N, H, W, kH, kW, pads, dtype char, threads) -> auto picks OpenCV
-OPENCV_FAST: dict[tuple, bool] = {}
-
-
 def measuring_enabled() -> bool:
     """False when ``CONVSCOPE_MEASURE=0`` (the model alone decides)."""
     return os.environ.get("CONVSCOPE_MEASURE", "1").strip().lower() not in ("0", "false", "no", "off")
@@ -390,11 +409,12 @@ def choose(p: ConvProblem, *, measure: bool | str = "unsure", persist: bool = Fa
     model = MethodChoice(min(costs, key=costs.get), costs)
     if not measure:
         return model
+    memory = PLANNER.measured
     sig = p.signature()
-    if sig not in _MEMORY and persist:
-        _MEMORY.update(wisdom.load_choices(CANDIDATES))
-    if sig in _MEMORY:
-        return MethodChoice(_MEMORY[sig], costs, measured=True)
+    if sig not in memory and persist:
+        memory.update(wisdom.load_choices(CANDIDATES))
+    if sig in memory:
+        return MethodChoice(memory[sig], costs, measured=True)
     names = None
     if measure == "unsure":
         pair = _unsure(costs) if p.plain and not p.training else None
@@ -403,7 +423,7 @@ def choose(p: ConvProblem, *, measure: bool | str = "unsure", persist: bool = Fa
         names = pair
     timed = _measure(p, costs, names)
     method = min(timed, key=timed.get)
-    _MEMORY[sig] = method
+    memory[sig] = method
     if persist:
         wisdom.save_choice(sig, method, CANDIDATES)
     return MethodChoice(method, timed, measured=True)
@@ -412,12 +432,13 @@ def choose(p: ConvProblem, *, measure: bool | str = "unsure", persist: bool = Fa
 def decide(p: ConvProblem) -> MethodChoice:
     """``method='auto'``: :func:`choose` with measuring when unsure (unless
     ``CONVSCOPE_MEASURE=0``), remembered per problem for the process."""
-    hit = _DECIDED.get(p)
+    decided = PLANNER.decided
+    hit = decided.get(p)
     if hit is None:
         hit = choose(p, measure="unsure" if measuring_enabled() else False)
-        if len(_DECIDED) > 4096:
-            _DECIDED.clear()
-        _DECIDED[p] = hit
+        if len(decided) > 4096:
+            decided.clear()
+        decided[p] = hit
     return hit
 
 
