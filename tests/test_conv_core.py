@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import convscope.conv as cc
-from convscope.conv import core, select
+from convscope.conv import core, planner
 from convscope.conv.problem import ConvProblem
 
 CONV = Path(cc.__file__).parent
@@ -68,7 +68,7 @@ class TestConvProblem:
 
     def test_auto_describes_the_call_with_the_current_thread_count(self, monkeypatch):
         seen = []
-        real = select.decide
+        real = planner.decide
         monkeypatch.setattr(core, "decide", lambda p: seen.append(p) or real(p))
         n = torch.get_num_threads()
         try:
@@ -81,7 +81,7 @@ class TestConvProblem:
 
     def test_layers_describe_stride_dilation_and_transposition(self, monkeypatch):
         seen = []
-        real = select.decide
+        real = planner.decide
         monkeypatch.setattr(core, "decide", lambda p: seen.append(p) or real(p))
         cc.conv2d(torch.randn(1, 2, 16, 16), torch.randn(4, 2, 3, 3), stride=2, dilation=2)
         cc.conv_transpose2d(torch.randn(1, 4, 8, 8), torch.randn(4, 3, 4, 4), stride=2, padding=1)
@@ -96,7 +96,7 @@ class TestMethodRules:
         x[0, 0, 32, 32] = float("nan")
         w = torch.ones(1, 1, 31, 31)
         p = core.problem(x, w, 1, (15, 15, 15, 15))
-        assert select.decide(p).method in ("fft", "overlap_add")  # the model's pick...
+        assert planner.decide(p).method in ("fft", "overlap_add")  # the model's pick...
         assert core.pick_method("auto", p, x, w) == "direct"  # ...made safe for NaN
         out = core.correlate_padded(x, w, 1, (15, 15, 15, 15))
         assert torch.isnan(out).sum() == 31 * 31  # NaN stays local

@@ -9,9 +9,10 @@ Two families share one engine:
   in :mod:`convscope.conv.transposed`.
 
 Every ``method`` (``direct``, ``fft``, ``overlap_add``) gives the same answer
-within floating-point tolerance; ``auto`` picks the fastest with the cost model of
-:mod:`convscope.conv.select` (which may also pick OpenCV's filter2D for image
-filtering, and measures when the model is unsure). The method rules and the one
+within floating-point tolerance; ``auto`` picks the fastest with the planner of
+:mod:`convscope.conv.planner` and the cost model of :mod:`convscope.conv.select`
+(which may also pick OpenCV's filter2D for image filtering, and measures when the
+model is unsure). The method rules and the one
 primitive, :func:`~convscope.conv.core.correlate_padded`, live in
 :mod:`convscope.conv.core`.
 """
@@ -39,7 +40,7 @@ from .core import (
     spectrum_cache_for,
 )
 from .padding import BOUNDARIES, MODES, mode_pads, pad2d
-from .select import PLANNER, decide
+from .planner import PLANNER, decide
 from .spatial import cv2 as _cv2
 from .spatial import opencv_border, opencv_correlate, opencv_uses_dft
 
