@@ -123,6 +123,22 @@ class TestMethodRules:
 
 
 class TestNumpyFastPath:
+    def test_the_plan_is_a_named_tuple(self, monkeypatch):
+        monkeypatch.setenv("CONVSCOPE_MEASURE", "0")  # the model alone: a deterministic choice
+        plan = cc.api._fast_plan(np.ones((64, 64), np.float32), np.ones((3, 3)), "same", "zeros", True, 1)
+        assert isinstance(plan, cc.api.FastPlan)
+        assert plan._fields == ("N", "pads", "one_call", "anchor", "border", "convert", "dft")
+        assert (plan.N, plan.pads, plan.one_call, plan.anchor) == (1, (1, 1, 1, 1), True, (1, 1))
+        assert plan.border == cc.api._cv2.BORDER_CONSTANT and plan.convert and not plan.dft
+        wrap = cc.api._fast_plan(np.ones((3, 64, 64)), np.ones((9, 9)), "full", "circular", True, 1)
+        assert (wrap.N, wrap.pads, wrap.one_call, wrap.convert, wrap.dft) == (3, (8,) * 4, False, False, True)
+        assert wrap.border == cc.api._cv2.BORDER_WRAP
+        # not OpenCV's: None, and convolve2d caches that answer too
+        assert cc.api._fast_plan(np.ones((64, 64), np.float32), np.ones((3, 3), np.float32), "valid", "zeros", True, 1) is None
+        planner.reset()
+        cc.convolve2d(np.ones((8, 8), np.float32), np.ones((3, 3), np.float32), mode="valid")
+        assert list(planner.PLANNER.opencv_plans.values()) == [None]
+
     def test_one_plane_needs_no_copy_of_the_image(self, monkeypatch):
         # the fast path hands the caller's array to filter2D itself: no ascontiguousarray/astype pass
         x = np.random.default_rng(0).random((64, 64)).astype(np.float32)

@@ -69,7 +69,7 @@ class Planner:
         measured: problem signature -> measured method (this process, and from disk).
         decided: :class:`ConvProblem` -> :class:`MethodChoice`, the hot path of ``auto``.
         opencv_plans: the numpy image-filtering fast path of :mod:`convscope.conv.api`,
-            ``(shapes, dtypes, mode, boundary, flip, threads) -> plan`` (filled there).
+            ``(shapes, dtypes, mode, boundary, flip, threads) -> FastPlan | None`` (filled there).
 
     No lock: each cache is a dict read and written under the GIL, and a race
     between two threads at worst computes one entry twice. :meth:`reset` clears
