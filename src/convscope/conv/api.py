@@ -39,15 +39,12 @@ from .core import (
     problem,
     spectrum_cache_for,
 )
-from .padding import BOUNDARIES, MODES, mode_pads, pad2d
+from .padding import BOUNDARIES, MODES, PADDING_MODES, mode_pads, pad2d
 from .planner import PLANNER, decide
 from .spatial import cv2 as _cv2
 from .spatial import opencv_border, opencv_correlate, opencv_uses_dft
 
 __all__ = ["convolve2d", "correlate2d", "conv2d", "MODES", "BOUNDARIES", "METHODS"]
-
-PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-
 
 
 # --------------------------------------------------------------------------------------
