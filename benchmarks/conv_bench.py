@@ -182,8 +182,7 @@ def bench_images(ks, dtypes, rounds, skip_slow, threads):
         ours = t.pop("ours")
         fastest = min(t, key=t.get)
         tight_peer = min(v for n, v in tight.items() if n != "ours")
-        torch_dt = torch.float32 if dt == np.float32 else torch.float64
-        choice = cc.choose_method(1, 1, 1, 1, S, S, k, k, pads=(k // 2,) * 4, dtype=torch_dt, opencv=True, threads=threads).method
+        choice = cc.choose_method(x, kern, threads=threads).method  # convolve2d(x, kern): same, zero boundary
         floor = bench({"floor": floor_fn(x, kern)}, rounds=rounds)["floor"] if choice == "fft" else math.nan
         rows.append(
             [threads, np.dtype(dt).name, f"{S}²", k, choice, fmt_ms(ours), f"{fastest} {fmt_ms(t[fastest])}",
@@ -245,7 +244,7 @@ def bench_layers(rounds, quick, threads):
                 t = bench(layer_fns(x, w, k, groups, backward), rounds=rounds, max_call=2.0)
                 ours = t.pop("ours")
                 better = min(t.values())
-                choice = cc.choose_method(B, Cin, Cout, groups, S, S, k, k, pads=(k // 2,) * 4, training=backward, threads=threads).method
+                choice = cc.choose_method(x, w, groups=groups, training=backward, threads=threads).method  # padding k // 2
                 rows.append(
                     [threads, label, k, "fwd+bwd" if backward else "fwd", choice, fmt_ms(ours), fmt_ms(t["torch"]),
                      fmt_ms(t.get("fft_conv", math.nan)), f"**{ours / better:.2f}**", f"{t['torch'] / ours:.1f}x"]

@@ -3,31 +3,32 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import torch
 
 from convscope import cli
-from convscope.conv import select as sel
-from convscope.conv import wisdom
+from convscope.conv import calibration, choose_method, planner, select, wisdom
+from convscope.conv.problem import ConvProblem
 
 
 @pytest.fixture(autouse=True)
 def _cache(monkeypatch, tmp_path):
     monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path))
-    sel.reset()
+    planner.reset()
     yield tmp_path
-    sel.reset()
+    planner.reset()
 
 
 def _cheap_fft():
-    return {**sel.CONSTANTS, "fft_call": 1e-9, "fft_plane": 1e-12, "fft_point": 1e-15}
+    return {**select.CONSTANTS, "fft_call": 1e-9, "fft_plane": 1e-12, "fft_point": 1e-15}
 
 
 def test_store_and_load_under_the_fingerprint(_cache):
     path = wisdom.store_constants(_cheap_fft(), threads=1, seconds=1.23)
     assert path.parent == _cache and path.exists() and not list(_cache.glob(".*.tmp"))
-    consts, origin = sel.constants_for(1)
+    consts, origin = planner.constants_for(1)
     assert consts["fft_call"] == 1e-9 and origin.startswith("calibrated") and str(path) in origin
     entry = next(iter(json.loads(path.read_text())["entries"].values()))
     assert entry["fingerprint"] == wisdom.fingerprint(1)
@@ -35,17 +36,17 @@ def test_store_and_load_under_the_fingerprint(_cache):
 
 
 def test_auto_uses_stored_constants_when_the_fingerprint_matches():
-    before = sel.choose_method(1, 1, 1, 1, 128, 128, 3, 3, pads=(1,) * 4, threads=1).method
+    before = choose_method((1, 1, 128, 128), (1, 1, 3, 3), threads=1).method
     wisdom.store_constants(_cheap_fft(), threads=1)
-    sel.reset()
+    planner.reset()
     assert before != "fft"
-    assert sel.choose_method(1, 1, 1, 1, 128, 128, 3, 3, pads=(1,) * 4, threads=1).method == "fft"
+    assert choose_method((1, 1, 128, 128), (1, 1, 3, 3), threads=1).method == "fft"
 
 
 def test_other_thread_count_gets_the_builtin_constants():
     wisdom.store_constants(_cheap_fft(), threads=1)
-    consts, origin = sel.constants_for(2)
-    assert consts is sel.CONSTANTS and origin.startswith("built-in")
+    consts, origin = planner.constants_for(2)
+    assert consts is select.CONSTANTS and origin.startswith("built-in")
 
 
 def test_fingerprint_mismatch_is_ignored(_cache):
@@ -55,27 +56,25 @@ def test_fingerprint_mismatch_is_ignored(_cache):
         entry["fingerprint"]["torch"] = "0.0.1"  # written by another torch
     path.write_text(json.dumps(data))
     assert wisdom.load_constants(1) is None
-    assert sel.constants_for(1)[0] is sel.CONSTANTS
+    assert planner.constants_for(1)[0] is select.CONSTANTS
 
 
 @pytest.mark.parametrize("text", ["{not json", "[]", '{"entries": {"x": 5}}'])
 def test_corrupt_constants_file_falls_back_to_builtin(_cache, text):
     (_cache / "conv_constants.json").write_text(text)
-    assert sel.constants_for(1)[0] is sel.CONSTANTS
+    assert planner.constants_for(1)[0] is select.CONSTANTS
 
 
 def test_calibrate_fits_a_tiny_grid_within_its_budget():
-    import time
-
-    grid = [sel.ConvProblem(1, 1, 1, 1, 32, 32, k, k, pads=(k // 2,) * 4, threads=1, opencv=True) for k in (3, 7)]
+    grid = [ConvProblem(1, 1, 1, 1, 32, 32, k, k, pads=(k // 2,) * 4, threads=1, opencv=True) for k in (3, 7)]
     t0 = time.perf_counter()
-    c = sel.calibrate(grid, quick=True, budget=2.0)
+    c = calibration.calibrate(grid, quick=True, budget=2.0)
     assert time.perf_counter() - t0 < 15
-    assert set(c) == set(sel.CONSTANTS) and all(v > 0 for v in c.values())
+    assert set(c) == set(select.CONSTANTS) and all(v > 0 for v in c.values())
 
 
 def test_calibration_grid_quick_is_smaller():
-    quick, full = sel.calibration_grid(True), sel.calibration_grid(False)
+    quick, full = calibration.calibration_grid(True), calibration.calibration_grid(False)
     assert 0 < len(quick) < len(full)
     assert all(p.threads == torch.get_num_threads() for p in quick)
 
@@ -86,13 +85,13 @@ class TestCommand:
 
         def fake(quick=False, progress=None, **kw):
             seen["quick"], seen["threads"] = quick, torch.get_num_threads()
-            return {k: 2 * v for k, v in sel.CONSTANTS.items()}
+            return {k: 2 * v for k, v in select.CONSTANTS.items()}
 
-        monkeypatch.setattr(sel, "calibrate", fake)
+        monkeypatch.setattr(calibration, "calibrate", fake)
         n = torch.get_num_threads()
         assert cli.main(["calibrate", "--quick", "--threads", "2", "--quiet"]) == 0
         assert seen == {"quick": True, "threads": 2} and torch.get_num_threads() == n  # restored
-        assert f"calibrated {len(sel.CONSTANTS)} constants for 2 thread(s)" in capsys.readouterr().out
+        assert f"calibrated {len(select.CONSTANTS)} constants for 2 thread(s)" in capsys.readouterr().out
         assert (_cache / "conv_constants.json").exists()
         assert cli.main(["calibrate", "--show", "--threads", "2"]) == 0
         out = capsys.readouterr().out

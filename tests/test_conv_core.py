@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import convscope.conv as cc
-from convscope.conv import core, select
+from convscope.conv import core, planner
 from convscope.conv.problem import ConvProblem
 
 CONV = Path(cc.__file__).parent
@@ -68,7 +68,7 @@ class TestConvProblem:
 
     def test_auto_describes_the_call_with_the_current_thread_count(self, monkeypatch):
         seen = []
-        real = select.decide
+        real = planner.decide
         monkeypatch.setattr(core, "decide", lambda p: seen.append(p) or real(p))
         n = torch.get_num_threads()
         try:
@@ -81,7 +81,7 @@ class TestConvProblem:
 
     def test_layers_describe_stride_dilation_and_transposition(self, monkeypatch):
         seen = []
-        real = select.decide
+        real = planner.decide
         monkeypatch.setattr(core, "decide", lambda p: seen.append(p) or real(p))
         cc.conv2d(torch.randn(1, 2, 16, 16), torch.randn(4, 2, 3, 3), stride=2, dilation=2)
         cc.conv_transpose2d(torch.randn(1, 4, 8, 8), torch.randn(4, 3, 4, 4), stride=2, padding=1)
@@ -96,7 +96,7 @@ class TestMethodRules:
         x[0, 0, 32, 32] = float("nan")
         w = torch.ones(1, 1, 31, 31)
         p = core.problem(x, w, 1, (15, 15, 15, 15))
-        assert select.decide(p).method in ("fft", "overlap_add")  # the model's pick...
+        assert planner.decide(p).method in ("fft", "overlap_add")  # the model's pick...
         assert core.pick_method("auto", p, x, w) == "direct"  # ...made safe for NaN
         out = core.correlate_padded(x, w, 1, (15, 15, 15, 15))
         assert torch.isnan(out).sum() == 31 * 31  # NaN stays local
@@ -123,6 +123,22 @@ class TestMethodRules:
 
 
 class TestNumpyFastPath:
+    def test_the_plan_is_a_named_tuple(self, monkeypatch):
+        monkeypatch.setenv("CONVSCOPE_MEASURE", "0")  # the model alone: a deterministic choice
+        plan = cc.api._fast_plan(np.ones((64, 64), np.float32), np.ones((3, 3)), "same", "zeros", True, 1)
+        assert isinstance(plan, cc.api.FastPlan)
+        assert plan._fields == ("N", "pads", "one_call", "anchor", "border", "convert", "dft")
+        assert (plan.N, plan.pads, plan.one_call, plan.anchor) == (1, (1, 1, 1, 1), True, (1, 1))
+        assert plan.border == cc.api._cv2.BORDER_CONSTANT and plan.convert and not plan.dft
+        wrap = cc.api._fast_plan(np.ones((3, 64, 64)), np.ones((9, 9)), "full", "circular", True, 1)
+        assert (wrap.N, wrap.pads, wrap.one_call, wrap.convert, wrap.dft) == (3, (8,) * 4, False, False, True)
+        assert wrap.border == cc.api._cv2.BORDER_WRAP
+        # not OpenCV's: None, and convolve2d caches that answer too
+        assert cc.api._fast_plan(np.ones((64, 64), np.float32), np.ones((3, 3), np.float32), "valid", "zeros", True, 1) is None
+        planner.reset()
+        cc.convolve2d(np.ones((8, 8), np.float32), np.ones((3, 3), np.float32), mode="valid")
+        assert list(planner.PLANNER.opencv_plans.values()) == [None]
+
     def test_one_plane_needs_no_copy_of_the_image(self, monkeypatch):
         # the fast path hands the caller's array to filter2D itself: no ascontiguousarray/astype pass
         x = np.random.default_rng(0).random((64, 64)).astype(np.float32)

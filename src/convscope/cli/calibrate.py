@@ -26,9 +26,9 @@ def register(sub, common) -> None:
 
 
 def _show(threads: int) -> None:
-    from ..conv import select, wisdom
+    from ..conv import planner, select, wisdom
 
-    consts, origin = select.constants_for(threads)
+    consts, origin = planner.constants_for(threads)
     fp = wisdom.fingerprint(threads)
     print(f"fingerprint: {', '.join(f'{k}={v}' for k, v in fp.items())}")
     print(f"constants: {origin}")
@@ -42,7 +42,7 @@ def _show(threads: int) -> None:
 def cmd_calibrate(args) -> int:
     import torch
 
-    from ..conv import select, spatial, wisdom
+    from ..conv import calibration, planner, spatial, wisdom
 
     threads = args.threads or torch.get_num_threads()
     if args.show:
@@ -54,10 +54,10 @@ def cmd_calibrate(args) -> int:
     torch.set_num_threads(threads)
     if cv2 is not None:
         cv2.setNumThreads(threads)
-    bar = progress(total=len(select.calibration_grid(args.quick)), args=args, desc="calibrating", unit="problem")
+    bar = progress(total=len(calibration.calibration_grid(args.quick)), args=args, desc="calibrating", unit="problem")
     t0 = time.perf_counter()
     try:
-        consts = select.calibrate(quick=args.quick, progress=lambda i, n: bar.update(i - bar.n))
+        consts = calibration.calibrate(quick=args.quick, progress=lambda i, n: bar.update(i - bar.n))
     finally:
         bar.close()
         torch.set_num_threads(old_torch)
@@ -65,7 +65,7 @@ def cmd_calibrate(args) -> int:
             cv2.setNumThreads(old_cv)
     seconds = time.perf_counter() - t0
     path = wisdom.store_constants(consts, threads, seconds=seconds)
-    select.reset()
+    planner.reset()
     print(f"calibrated {len(consts)} constants for {threads} thread(s) in {seconds:.1f} s")
     report([path], path.parent, args)
     return 0

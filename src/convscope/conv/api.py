@@ -9,9 +9,10 @@ Two families share one engine:
   in :mod:`convscope.conv.transposed`.
 
 Every ``method`` (``direct``, ``fft``, ``overlap_add``) gives the same answer
-within floating-point tolerance; ``auto`` picks the fastest with the cost model of
-:mod:`convscope.conv.select` (which may also pick OpenCV's filter2D for image
-filtering, and measures when the model is unsure). The method rules and the one
+within floating-point tolerance; ``auto`` picks the fastest with the planner of
+:mod:`convscope.conv.planner` and the cost model of :mod:`convscope.conv.select`
+(which may also pick OpenCV's filter2D for image filtering, and measures when the
+model is unsure). The method rules and the one
 primitive, :func:`~convscope.conv.core.correlate_padded`, live in
 :mod:`convscope.conv.core`.
 """
@@ -19,7 +20,7 @@ primitive, :func:`~convscope.conv.core.correlate_padded`, live in
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -38,16 +39,12 @@ from .core import (
     problem,
     spectrum_cache_for,
 )
-from .padding import BOUNDARIES, MODES, mode_pads, pad2d
-from .select import OPENCV_FAST as _FAST
-from .select import decide
+from .padding import BOUNDARIES, MODES, PADDING_MODES, mode_pads, pad2d
+from .planner import PLANNER, decide
 from .spatial import cv2 as _cv2
 from .spatial import opencv_border, opencv_correlate, opencv_uses_dft
 
 __all__ = ["convolve2d", "correlate2d", "conv2d", "MODES", "BOUNDARIES", "METHODS"]
-
-PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-
 
 
 # --------------------------------------------------------------------------------------
@@ -55,32 +52,50 @@ PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 _NP_FLOAT = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+_UNPLANNED = object()  # a key not planned yet (None is a plan: "not OpenCV")
 
 
-def _fast_plan(image, kernel, mode, boundary, flip, threads):
+class FastPlan(NamedTuple):
+    """How OpenCV takes a numpy image-filtering call, decided once per key (see :func:`_fast_plan`)."""
+
+    N: int  # planes: the product of the image's leading dimensions
+    pads: tuple[int, int, int, int]  # (top, bottom, left, right) extension that mode asks for
+    one_call: bool  # a single filter2D on the image itself gives the answer (one plane, same size, no wrap)
+    anchor: tuple[int, int]  # filter2D's (x, y) anchor: the left and top pads
+    border: int  # OpenCV's border flag for the boundary
+    convert: bool  # the kernel's dtype differs from the image's: cast the (tiny) kernel
+    dft: bool  # filter2D switches to its internal DFT, which spreads NaN/Inf
+
+
+def _fast_plan(image, kernel, mode, boundary, flip, threads) -> FastPlan | None:
     """Decide once per (shapes, dtypes, mode, boundary, threads) whether OpenCV takes the call.
 
-    Returns False, or ``(N, pads, one_call, anchor, border, convert, dft)``: ``one_call``
-    when a single filter2D on the image itself gives the answer (one plane, same size,
-    no wrap); ``convert`` when the kernel's dtype differs from the image's.
+    Returns the :class:`FastPlan`, or None when the general path must run (the
+    choice is not OpenCV, or shapes and dtypes OpenCV cannot map).
     """
     tdt = _NP_FLOAT.get(image.dtype)
     if tdt is None or image.ndim not in (2, 3, 4) or mode == "valid" or 0 in image.shape:
-        return False
+        return None
     if kernel.ndim != 2 or 0 in kernel.shape or kernel.dtype.kind != "f":
-        return False
+        return None
     H, W = image.shape[-2:]
     kH, kW = kernel.shape
     pads = mode_pads(mode, kH, kW, flip)
     if boundary != "zeros" and (max(pads[0], pads[1]) >= H or max(pads[2], pads[3]) >= W or min(H, W) < 2):
-        return False
+        return None
     N = image.size // (H * W)
     p = ConvProblem(N, 1, 1, 1, H, W, kH, kW, pads=pads, dtype=tdt, threads=threads, opencv=True)
     if decide(p).method != "opencv":
-        return False
-    one_call = N == 1 and mode == "same" and boundary != "circular"
-    border = opencv_border(boundary)
-    return N, pads, one_call, (pads[2], pads[0]), border, kernel.dtype != image.dtype, opencv_uses_dft(kH, kW, tdt)
+        return None
+    return FastPlan(
+        N=N,
+        pads=pads,
+        one_call=N == 1 and mode == "same" and boundary != "circular",
+        anchor=(pads[2], pads[0]),
+        border=opencv_border(boundary),
+        convert=kernel.dtype != image.dtype,
+        dft=opencv_uses_dft(kH, kW, tdt),
+    )
 
 
 def _numpy_fast_path(image, kernel, mode, boundary, flip):
@@ -97,25 +112,26 @@ def _numpy_fast_path(image, kernel, mode, boundary, flip):
             return None
         kernel = kernel.numpy()
     key = (image.shape, image.dtype, kernel.shape, kernel.dtype, mode, boundary, flip, torch.get_num_threads())
-    plan = _FAST.get(key)
+    plans = PLANNER.opencv_plans
+    plan = plans.get(key, _UNPLANNED)
+    if plan is _UNPLANNED:
+        plan = plans[key] = _fast_plan(image, kernel, mode, boundary, flip, key[-1])
+        if len(plans) > 4096:
+            plans.clear()
     if plan is None:
-        plan = _FAST[key] = _fast_plan(image, kernel, mode, boundary, flip, key[-1])
-        if len(_FAST) > 4096:
-            _FAST.clear()
-    if plan is False:
         return None
-    N, pads, one_call, anchor, border, convert, dft = plan
     k = kernel[::-1, ::-1] if flip else kernel
-    if convert:
+    if plan.convert:
         k = k.astype(image.dtype)  # the kernel only: tiny
-    if dft and not (math.isfinite(float(image.sum())) and math.isfinite(float(k.sum()))):
+    if plan.dft and not (math.isfinite(float(image.sum())) and math.isfinite(float(k.sum()))):
         return None  # NaN/Inf: the general path falls back to a spatial method
-    if one_call and image.flags.c_contiguous:  # filter2D on the plane as is
+    if plan.one_call and image.flags.c_contiguous:  # filter2D on the plane as is
+        anchor, border = plan.anchor, plan.border
         if image.ndim == 2:
             return _cv2.filter2D(image, -1, k, anchor=anchor, borderType=border)
         return _cv2.filter2D(image.reshape(image.shape[-2:]), -1, k, anchor=anchor, borderType=border).reshape(image.shape)
     H, W = image.shape[-2:]
-    out = opencv_correlate(np.ascontiguousarray(image).reshape(N, H, W), np.ascontiguousarray(k), pads, boundary)
+    out = opencv_correlate(np.ascontiguousarray(image).reshape(plan.N, H, W), np.ascontiguousarray(k), plan.pads, boundary)
     return out.reshape(*image.shape[:-2], *out.shape[-2:])
 
 

@@ -8,7 +8,7 @@ module; it imports neither of them.
 
 The method rules, in one place (:func:`pick_method`):
 
-* ``auto`` asks :func:`convscope.conv.select.decide` for the
+* ``auto`` asks :func:`convscope.conv.planner.decide` for the
   :class:`~convscope.conv.problem.ConvProblem` (the model, measured when unsure);
 * while a gradient flows (``training``), the problem says so and the model adds
   the backward pass; OpenCV is never eligible then (it has no autograd);
@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from .._arrays import Origin, as_tensor
 from .._checks import fail
 from .padding import pad2d
+from .planner import decide
 from .problem import ConvProblem
-from .select import decide
 from .spatial import direct_correlate, opencv_correlate, opencv_ok, opencv_uses_dft
 from .spectral import fft_correlate, fft_lengths, kernel_spectrum, oa_correlate_valid
 

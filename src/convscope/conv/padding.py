@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from .._checks import ArgumentError, check_option
 
 BOUNDARIES = ("zeros", "reflect", "symmetric", "replicate", "circular")
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")  # conv2d's padding_mode, as torch.nn.Conv2d
 
 # numpy.pad mode for each boundary (used by tests and docs).
 NUMPY_PAD_MODE = {

@@ -1,4 +1,4 @@
-"""Choosing the method: predict with a cost model, measure only when the prediction is unsure.
+"""The cost model: predicted seconds of each method for one problem, from operation counts and constants.
 
 Candidates for a stride-1 valid correlation of an implicitly padded input:
 
@@ -9,11 +9,13 @@ Candidates for a stride-1 valid correlation of an implicitly padded input:
 * ``overlap_add``: :func:`convscope.conv.spectral.oa_correlate_valid`.
 
 The shape follows SciPy's ``choose_conv_method`` -> ``_fftconv_faster`` ->
-``_conv_ops``: :func:`choose` (the choice) asks :func:`predict_costs` (the
-model: seconds from constants) which reads :func:`conv_ops` (operation counts),
-each passing one :class:`~convscope.conv.problem.ConvProblem`.
+``_conv_ops``: the planner's choice (:mod:`convscope.conv.planner`) asks
+:func:`predict_costs` (the model: seconds from constants) which reads
+:func:`conv_ops` (operation counts), each passing one
+:class:`~convscope.conv.problem.ConvProblem`. This module keeps no state.
 
-The model encodes the traps of issue 2 instead of guessing:
+The model encodes three traps of the method choice instead of guessing (the
+figures: benchmarks/RESULTS.md, "Convolution engine (benchmarks/conv_bench.py)"):
 
 * scipy's ``choose_conv_method`` picks FFT even for 3x3 kernels on 512² images,
   where OpenCV is ~50x faster: here the OpenCV and direct costs scale with
@@ -26,54 +28,36 @@ The model encodes the traps of issue 2 instead of guessing:
   them); its cost carries the block overhead, so it is chosen only there.
 
 **Constants.** The built-in :data:`CONSTANTS` were fitted on one 2-core VM.
-``convscope calibrate`` (:func:`calibrate`) fits them on this machine and stores
-them under a fingerprint (CPU model, threads, library versions, device; see
-:mod:`convscope.conv.wisdom`); ``auto`` uses stored constants when the
-fingerprint matches the running process, the built-in ones otherwise.
-
-**Measuring when unsure.** When the two cheapest candidates are predicted within
-2x of each other, ``auto`` times both once on random data of the call's shapes
-and keeps the winner for the process (like FFTW's planner or
-``cudnn.benchmark``, but only where the model cannot tell). The first call of
-such a shape is therefore slower. ``CONVSCOPE_MEASURE=0`` turns it off (the
-model decides alone); ``choose_method(..., measure=...)`` controls it per call,
-and ``persist=True`` keeps measured decisions in a JSON file in the user's
-cache directory (written atomically; an unwritable directory is warned about
-once and the choice kept in memory).
+``convscope calibrate`` (:func:`convscope.conv.calibration.calibrate`) fits them
+on this machine and stores them under a fingerprint (CPU model, threads, library
+versions, device; see :mod:`convscope.conv.wisdom`); :func:`stored_constants`
+reads them back, and ``auto`` uses them when the fingerprint matches the running
+process, the built-in ones otherwise.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import time
 from dataclasses import dataclass, field
 
 import torch
 
-from .._checks import check_int, check_option
 from . import wisdom
 from .problem import ConvProblem
 from .spatial import opencv_uses_dft
 from .spectral import fast_len, oa_block
 
 __all__ = [
+    "CANDIDATES",
     "CONSTANTS",
     "MethodChoice",
-    "calibrate",
-    "cache_path",
-    "choose",
-    "choose_method",
-    "constants_for",
     "conv_ops",
-    "measuring_enabled",
+    "inner_problem",
     "predict_costs",
-    "reset",
+    "stored_constants",
 ]
 
 CANDIDATES = ("direct", "opencv", "fft", "overlap_add")
-UNSURE_RATIO = 2.0  # measure when the runner-up is predicted within this factor of the best
-cache_path = wisdom.cache_path
 
 # Seconds, or seconds per unit of work, for one thread (torch.set_num_threads(1),
 # cv2.setNumThreads(1)) on this project's benchmark machine: a 2-core x86 VM shared with
@@ -116,36 +100,18 @@ class MethodChoice:
     measured: bool = False
 
 
-# --------------------------------------------------------------------------------------
-# constants in force
+def stored_constants(threads: int, device: str = "cpu") -> tuple[dict[str, float], str]:
+    """The constants for this thread count and device, and where they came from.
 
-_ACTIVE: dict[tuple[int, str], tuple[dict[str, float], str]] = {}
-
-
-def constants_for(threads: int, device: str = "cpu") -> tuple[dict[str, float], str]:
-    """The constants ``auto`` uses for this thread count and device, and where they came from.
-
-    Stored (calibrated) constants when their fingerprint matches this process,
-    else the built-in :data:`CONSTANTS`. Read from disk once per process.
+    Stored (calibrated) constants, over the built-in ones, when their fingerprint
+    matches this process, else the built-in :data:`CONSTANTS` themselves. Reads
+    the disk on every call; the planner keeps the answer for the process
+    (:meth:`convscope.conv.planner.Planner.constants_for`).
     """
-    key = (threads, device)
-    hit = _ACTIVE.get(key)
-    if hit is None:
-        stored = wisdom.load_constants(threads, device)
-        if stored is None:
-            hit = (CONSTANTS, "built-in (no calibration stored for this machine's fingerprint)")
-        else:
-            hit = ({**CONSTANTS, **{k: v for k, v in stored[0].items() if k in CONSTANTS}}, stored[1])
-        _ACTIVE[key] = hit
-    return hit
-
-
-def reset() -> None:
-    """Forget constants read from disk and every decision (after a calibration)."""
-    _ACTIVE.clear()
-    _DECIDED.clear()
-    OPENCV_FAST.clear()
-    _MEMORY.clear()
+    stored = wisdom.load_constants(threads, device)
+    if stored is None:
+        return CONSTANTS, "built-in (no calibration stored for this machine's fingerprint)"
+    return {**CONSTANTS, **{k: v for k, v in stored[0].items() if k in CONSTANTS}}, stored[1]
 
 
 # --------------------------------------------------------------------------------------
@@ -264,14 +230,15 @@ def _plain_costs(p: ConvProblem, c: dict[str, float]) -> dict[str, float]:
     return costs
 
 
-def predict_costs(p: ConvProblem, constants: dict[str, float] | None = None) -> dict[str, float]:
-    """Predicted seconds of each candidate for ``p`` (the model).
+def predict_costs(p: ConvProblem, constants: dict[str, float]) -> dict[str, float]:
+    """Predicted seconds of each candidate for ``p`` (the model) with these ``constants``.
 
     Strided, dilated and transposed problems are costed as what runs: the spectral
     paths on :func:`inner_problem`, torch's own kernel as a direct correlation with
     the true taps (torch skips the dilation holes and, transposed, the inserted zeros).
+    :func:`convscope.conv.predict_costs` is this with the constants in force.
     """
-    c = constants_for(p.threads, p.device)[0] if constants is None else constants
+    c = constants
     if p.plain:
         return _plain_costs(p, c)
     costs = _plain_costs(inner_problem(p), c)
@@ -284,271 +251,3 @@ def predict_costs(p: ConvProblem, constants: dict[str, float] | None = None) -> 
     else:
         costs["direct"] *= (p.kH * p.kW) / (kdH * kdW)
     return costs
-
-
-# --------------------------------------------------------------------------------------
-# measurement
-
-_MEMORY: dict[str, str] = {}  # signature -> measured method (this process, and from disk)
-_DECIDED: dict[ConvProblem, MethodChoice] = {}  # the hot path of method='auto'
-# numpy image-filtering fast path: (N, H, W, kH, kW, pads, dtype char, threads) -> auto picks OpenCV
-OPENCV_FAST: dict[tuple, bool] = {}
-
-
-def measuring_enabled() -> bool:
-    """False when ``CONVSCOPE_MEASURE=0`` (the model alone decides)."""
-    return os.environ.get("CONVSCOPE_MEASURE", "1").strip().lower() not in ("0", "false", "no", "off")
-
-
-def _run_candidate(name: str, x: torch.Tensor, w: torch.Tensor, p: ConvProblem):
-    from .spatial import direct_correlate, opencv_correlate
-    from .spectral import fft_correlate, oa_correlate_valid
-
-    if name == "opencv":  # x, w: numpy planes (N, H, W) and kernel (kH, kW)
-        return opencv_correlate(x, w, p.pads)
-    if name == "direct":
-        return direct_correlate(x, w, p.groups, p.pads)
-    if name == "fft":
-        return fft_correlate(x, w, p.groups, p.pads)
-    if name == "overlap_add":
-        import torch.nn.functional as F
-
-        pt, pb, pl, pr = p.pads
-        return oa_correlate_valid(F.pad(x, (pl, pr, pt, pb)), w, p.groups)
-    raise AssertionError(name)
-
-
-def _time(fn, budget: float = 0.05, repeat: int = 3, min_total: float = 2e-3, max_repeat: int = 50) -> float:
-    """Best seconds of ``fn`` after a warm-up: at least ``repeat`` runs and ``min_total``
-    seconds in all (so microsecond calls are timed many times), fewer for calls over ``budget``."""
-    fn()  # warm up: allocations, FFT plans, oneDNN primitives
-    best, total, n = math.inf, 0.0, 0
-    while True:
-        t0 = time.perf_counter()
-        fn()
-        dt = time.perf_counter() - t0
-        best, total, n = min(best, dt), total + dt, n + 1
-        if dt > budget or n >= max_repeat or (n >= repeat and total >= min_total):
-            return best
-
-
-def _measure(p: ConvProblem, predicted: dict[str, float], names=None, *, repeat: int = 3) -> dict[str, float]:
-    """Seconds of each candidate in ``names`` (default: all not hopeless by the model) on random data.
-
-    Image filtering (``p.opencv``) runs OpenCV on the numpy planes and the others
-    through torch, so those carry the model's ``filter_path`` round trip as well.
-    """
-    g = torch.Generator(device="cpu").manual_seed(0)
-    x = torch.rand(p.B, p.Cin, p.H, p.W, generator=g, dtype=p.dtype).to(p.device)
-    w = torch.rand(p.Cout, p.Cin // p.groups, p.kH, p.kW, generator=g, dtype=p.dtype).to(p.device)
-    sync = torch.cuda.synchronize if p.device == "cuda" else (lambda: None)
-    best = min(predicted.values())
-    if p.opencv and p.device == "cpu":
-        planes, kernel = x.reshape(p.B * p.Cin, p.H, p.W).numpy(), w[0, 0].contiguous().numpy()
-        path = constants_for(p.threads, p.device)[0]["filter_path"]
-    out = {}
-    with torch.no_grad():
-        for name in sorted(predicted, key=predicted.get):
-            if names is not None and name not in names:
-                continue
-            if name == "opencv" and (not p.opencv or p.device != "cpu"):
-                continue
-            if names is None and predicted[name] > 50 * best and predicted[name] > 0.05:
-                out[name] = math.inf  # hopeless by the model: don't spend seconds proving it
-                continue
-
-            a, b = (planes, kernel) if name == "opencv" else (x, w)
-
-            def run(name=name, a=a, b=b):
-                _run_candidate(name, a, b, p)
-                sync()
-
-            out[name] = _time(run, repeat=repeat)
-            if p.opencv and name != "opencv":
-                out[name] += path
-    return out
-
-
-def _unsure(costs: dict[str, float]) -> tuple[str, str] | None:
-    """The two cheapest candidates when predicted within :data:`UNSURE_RATIO`, else None."""
-    if len(costs) < 2:
-        return None
-    a, b = sorted(costs, key=costs.get)[:2]
-    return (a, b) if costs[b] <= UNSURE_RATIO * costs[a] else None
-
-
-def choose(p: ConvProblem, *, measure: bool | str = "unsure", persist: bool = False) -> MethodChoice:
-    """The choice for ``p``: the model's, or measured.
-
-    ``measure``: ``False`` trusts the model; ``True`` times every candidate that
-    the model does not call hopeless; ``"unsure"`` times the two cheapest only when
-    they are predicted within 2x (plain inference problems; a backward pass or a
-    strided/transposed layer is left to the model). Measured decisions are kept for
-    the process, and with ``persist`` in :func:`cache_path`.
-    """
-    costs = predict_costs(p)
-    model = MethodChoice(min(costs, key=costs.get), costs)
-    if not measure:
-        return model
-    sig = p.signature()
-    if sig not in _MEMORY and persist:
-        _MEMORY.update(wisdom.load_choices(CANDIDATES))
-    if sig in _MEMORY:
-        return MethodChoice(_MEMORY[sig], costs, measured=True)
-    names = None
-    if measure == "unsure":
-        pair = _unsure(costs) if p.plain and not p.training else None
-        if pair is None:
-            return model
-        names = pair
-    timed = _measure(p, costs, names)
-    method = min(timed, key=timed.get)
-    _MEMORY[sig] = method
-    if persist:
-        wisdom.save_choice(sig, method, CANDIDATES)
-    return MethodChoice(method, timed, measured=True)
-
-
-def decide(p: ConvProblem) -> MethodChoice:
-    """``method='auto'``: :func:`choose` with measuring when unsure (unless
-    ``CONVSCOPE_MEASURE=0``), remembered per problem for the process."""
-    hit = _DECIDED.get(p)
-    if hit is None:
-        hit = choose(p, measure="unsure" if measuring_enabled() else False)
-        if len(_DECIDED) > 4096:
-            _DECIDED.clear()
-        _DECIDED[p] = hit
-    return hit
-
-
-def choose_method(
-    B: int,
-    Cin: int,
-    Cout: int,
-    groups: int,
-    H: int,
-    W: int,
-    kH: int,
-    kW: int,
-    *,
-    pads: tuple[int, int, int, int] = (0, 0, 0, 0),
-    dtype: torch.dtype = torch.float32,
-    device: str | torch.device = "cpu",
-    opencv: bool = False,
-    training: bool = False,
-    threads: int | None = None,
-    measure: bool | str = False,
-    persist: bool = False,
-) -> MethodChoice:
-    """Pick the fastest method for a valid correlation of this signature.
-
-    Args:
-        B, Cin, Cout, groups, H, W, kH, kW: the problem: input (B, Cin, H, W),
-            weight (Cout, Cin/groups, kH, kW).
-        pads: implicit padding (top, bottom, left, right) of the input.
-        dtype, device: of the data.
-        opencv: OpenCV's filter2D is eligible (single-kernel image filtering on CPU).
-        training: a backward pass will follow (the model adds it; measurement times forward only).
-        threads: torch's thread count the call will run with (default: the current one);
-            part of the signature, since the timings depend on it.
-        measure: ``False`` (default) trusts the cost model; ``True`` times the
-            candidates on random data (once per signature, cached in memory);
-            ``"unsure"`` times the two cheapest only when they are predicted within
-            2x, which is what ``method='auto'`` does.
-        persist: with ``measure``, also keep the decision in a JSON file in the user's
-            cache dir (:func:`cache_path`), read back by later processes. An
-            unwritable cache directory gives one warning; the choice is kept in memory.
-
-    Returns:
-        :class:`MethodChoice` with ``method`` and ``costs`` (seconds per candidate,
-        predicted or, when measured, timed).
-
-    See Also:
-        convolve2d: image filtering with ``method='auto'``, which asks this choice.
-        conv2d: the CNN layer, same choice (strides as polyphase channels).
-        filter_image: :func:`convscope.fourier.filter_image`, filtering by a mask in frequency.
-        convolution_theorem: :func:`convscope.fourier.convolution_theorem`, why the FFT path is exact.
-
-    Example:
-        >>> choose_method(1, 1, 1, 1, 512, 512, 3, 3, pads=(1, 1, 1, 1), opencv=True).method
-        'opencv'
-        >>> choose_method(1, 1, 1, 1, 512, 512, 31, 31, pads=(15, 15, 15, 15)).method
-        'fft'
-    """
-    for name, v in (("B", B), ("Cin", Cin), ("Cout", Cout), ("groups", groups), ("H", H), ("W", W), ("kH", kH), ("kW", kW)):
-        check_int(name, v, min_value=1)
-    if threads is None:
-        threads = torch.get_num_threads()
-    check_int("threads", threads, min_value=1)
-    if not isinstance(measure, bool):
-        measure = check_option("measure", measure, ("unsure",))
-    p = ConvProblem(
-        B, Cin, Cout, groups, H, W, kH, kW, pads=tuple(int(v) for v in pads), dtype=dtype,
-        device=torch.device(device).type, threads=int(threads), opencv=bool(opencv), training=bool(training),
-    )  # fmt: skip
-    return choose(p, measure=measure, persist=persist)
-
-
-# --------------------------------------------------------------------------------------
-# calibration
-
-
-def calibration_grid(quick: bool = False) -> list[ConvProblem]:
-    """Problems timed by :func:`calibrate`: image filtering (both dtypes) and CNN layers."""
-    threads = torch.get_num_threads()
-    grid = []
-    sizes, ks = ((128, 256), (3, 7, 15, 31)) if quick else ((128, 512), (3, 5, 7, 11, 15, 21, 31))
-    for dt in (torch.float32, torch.float64):
-        for S in sizes:
-            for k in ks:
-                grid.append(ConvProblem(1, 1, 1, 1, S, S, k, k, pads=(k // 2,) * 4, dtype=dt, threads=threads, opencv=True))
-    layers = [(8, 16, 16, 1, 64, (3, 7, 15) if quick else (3, 7, 15, 31))]
-    if not quick:
-        layers += [(32, 64, 64, 1, 32, (3, 5)), (8, 64, 64, 64, 64, (7, 31))]
-    for B, Cin, Cout, g, S, kk in layers:
-        for k in kk:
-            grid.append(ConvProblem(B, Cin, Cout, g, S, S, k, k, pads=(k // 2,) * 4, threads=threads))
-    return grid
-
-
-def _as_problem(cfg) -> ConvProblem:
-    if isinstance(cfg, ConvProblem):
-        return cfg
-    *shape, pads, dt, ocv = cfg  # the old tuple form (B, Cin, Cout, groups, H, W, kH, kW, pads, dtype, opencv)
-    return ConvProblem(*shape, pads=tuple(pads), dtype=dt, threads=torch.get_num_threads(), opencv=bool(ocv))
-
-
-def calibrate(configs=None, *, quick: bool = False, budget: float | None = None, progress=None) -> dict[str, float]:
-    """Fit the cost constants to timings on this machine, at torch's current thread count.
-
-    Times every candidate over :func:`calibration_grid` (or ``configs``: a list of
-    :class:`ConvProblem`) until ``budget`` seconds are spent (default 45, quick 10),
-    then fits the constants by least squares on log-time, pulled mildly toward the
-    built-in ones (constants the grid does not exercise stay near them). Returns
-    the fitted constants; :mod:`convscope.conv.wisdom` stores them.
-    """
-    import numpy as np
-    from scipy.optimize import least_squares
-
-    problems = [_as_problem(c) for c in (calibration_grid(quick) if configs is None else configs)]
-    budget = (10.0 if quick else 45.0) if budget is None else budget
-    t_start = time.perf_counter()
-    samples = []
-    for i, p in enumerate(problems):
-        if samples and time.perf_counter() - t_start > 0.85 * budget:
-            break
-        pred = predict_costs(p, CONSTANTS)
-        timed = _measure(p, pred, repeat=2 if quick else 3)
-        samples += [(p, name, t) for name, t in timed.items() if math.isfinite(t)]
-        if progress is not None:
-            progress(i + 1, len(problems))
-    keys = list(CONSTANTS)
-    x0 = np.log([CONSTANTS[k] for k in keys])
-
-    def resid(logc):
-        c = dict(zip(keys, np.exp(logc), strict=True))
-        r = [math.log(predict_costs(p, c)[name]) - math.log(t) for p, name, t in samples]
-        return np.array(r + list(0.05 * (logc - x0)))
-
-    fit = least_squares(resid, x0, max_nfev=40 if quick else 100)
-    return {k: float(v) for k, v in zip(keys, np.exp(fit.x), strict=True)}

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["direct_correlate", "opencv_border", "opencv_correlate", "opencv_ok", "opencv_uses_dft"]
+__all__ = ["direct_correlate", "opencv_border", "opencv_correlate", "opencv_eligible", "opencv_ok", "opencv_uses_dft"]
 
 try:  # OpenCV is a dependency, but keep the engine importable without it
     import cv2
@@ -56,16 +56,25 @@ def opencv_uses_dft(kH: int, kW: int, dtype) -> bool:
     return kH * kW >= (130 if dtype in (torch.float32, np.float32) else 50)
 
 
-def opencv_ok(x: torch.Tensor, H: int, W: int, pads, boundary: str) -> bool:
-    """Can cv2.filter2D compute this exactly? CPU, float32/64, no autograd, pads < image."""
-    if cv2 is None or x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
-        return False
-    if x.requires_grad and torch.is_grad_enabled():
+def opencv_eligible(device: str, dtype, H: int, W: int, pads, boundary: str) -> bool:
+    """Can cv2.filter2D compute this exactly? CPU, float32/64, pads < image (unless zeros).
+
+    Described by shapes, so the method choice can ask before any data exist;
+    autograd is the caller's check (OpenCV has none).
+    """
+    if cv2 is None or device != "cpu" or dtype not in (torch.float32, torch.float64):
         return False
     if boundary != "zeros":
         if max(pads[0], pads[1]) >= H or max(pads[2], pads[3]) >= W or min(H, W) < 2:
             return False
     return min(pads) >= 0
+
+
+def opencv_ok(x: torch.Tensor, H: int, W: int, pads, boundary: str) -> bool:
+    """:func:`opencv_eligible` for the tensor ``x``, and no gradient flows to it."""
+    if x.requires_grad and torch.is_grad_enabled():
+        return False
+    return opencv_eligible(x.device.type, x.dtype, H, W, pads, boundary)
 
 
 def opencv_border(boundary: str) -> int:
