@@ -83,7 +83,7 @@ def page_ready_s(drv, cache_home: Path) -> float:
 
 
 def startup(n: int) -> dict:
-    from convscope.explore import callbacks
+    from convscope.explore import session as callbacks
 
     cached_home = Path(tempfile.mkdtemp(prefix="explore-start-"))
     callbacks.Classifier(cache_dir=cached_home / "convscope" / "explore", epochs=1).start(background=False)
@@ -121,7 +121,8 @@ def main(argv=None) -> int:
     demo = None
     tmp = Path(tempfile.mkdtemp(prefix="explore-bench-"))
     if args.url is None:
-        from convscope.explore import build_app, callbacks, launch
+        from convscope.explore import build_app, launch
+        from convscope.explore import session as callbacks
 
         callbacks.Classifier(cache_dir=tmp, epochs=1).start(background=False)  # predict needs a model
         t0 = time.perf_counter()

@@ -10,129 +10,135 @@ import torch
 from PIL import Image
 
 from convscope._checks import ArgumentError, ConvscopeError, DataError
-from convscope.explore import API_NAMES, render
-from convscope.explore import callbacks as cb
+from convscope.explore import API_NAMES, common, render, session
+from convscope.explore.tabs import diffusion as t_diffusion
+from convscope.explore.tabs import fourier as t_fourier
+from convscope.explore.tabs import fractional as t_fractional
+from convscope.explore.tabs import gan as t_gan
+from convscope.explore.tabs import kernels as t_kernels
+from convscope.explore.tabs import recognition as t_recognition
+from convscope.explore.tabs import theorem as t_theorem
 from convscope.kernels import get_kernel
 
 
 def test_kernel_grid_is_the_named_kernel():
-    assert np.array_equal(cb.kernel_grid("laplacian8", 3), get_kernel("laplacian8").numpy())
-    g5 = np.array(cb.kernel_grid("sobel_x", 5))
+    assert np.array_equal(t_kernels.kernel_grid("laplacian8", 3), get_kernel("laplacian8").numpy())
+    g5 = np.array(t_kernels.kernel_grid("sobel_x", 5))
     assert g5.shape == (5, 5) and np.array_equal(g5[1:4, 1:4], get_kernel("sobel_x").numpy()) and g5[0].sum() == 0
-    assert np.allclose(cb.kernel_grid("gaussian", 5, 1.5), get_kernel("gaussian", 5, 1.5).numpy(), atol=1e-6)
+    assert np.allclose(t_kernels.kernel_grid("gaussian", 5, 1.5), get_kernel("gaussian", 5, 1.5).numpy(), atol=1e-6)
     with pytest.raises(ArgumentError, match="size must be 3 or 5"):
-        cb.kernel_grid("box", 7)
+        t_kernels.kernel_grid("box", 7)
 
 
 def test_grid_kernel_reads_edited_cells_and_refuses_text():
-    assert np.array_equal(cb.grid_kernel([["1", " 2", ""], [0, 1, 0], [0, 0, 0]])[0], [1, 2, 0])
+    assert np.array_equal(t_kernels.grid_kernel([["1", " 2", ""], [0, 1, 0], [0, 0, 0]])[0], [1, 2, 0])
     with pytest.raises(ArgumentError, match="kernel must be a grid of numbers"):
-        cb.grid_kernel([["a", 0, 0], [0, 1, 0], [0, 0, 0]])
+        t_kernels.grid_kernel([["a", 0, 0], [0, 1, 0], [0, 0, 0]])
     with pytest.raises(ArgumentError, match="3×3 or 5×5"):
-        cb.grid_kernel([[1, 2], [3, 4]])
+        t_kernels.grid_kernel([[1, 2], [3, 4]])
 
 
 def test_feature_maps_and_the_meaning_of_the_sum():
-    maps, pooled, text = cb.feature_maps("astronaut", None, cb.kernel_grid("laplacian8", 3), "max", 2)
+    maps, pooled, text = t_kernels.feature_maps("astronaut", None, t_kernels.kernel_grid("laplacian8", 3), "max", 2)
     assert maps.dtype == np.uint8 and maps.shape == (256, 3 * 256 + 2 * 4, 3)
     assert pooled.shape == maps.shape  # pooled maps are shown enlarged back to the same size
     assert "zero-sum" in text and "128×128" in text
-    _, _, text = cb.feature_maps("astronaut", None, cb.kernel_grid("box", 3), "average", 4)
+    _, _, text = t_kernels.feature_maps("astronaut", None, t_kernels.kernel_grid("box", 3), "average", 4)
     assert "unit-sum" in text and "64×64" in text
     with pytest.raises(ArgumentError, match="pool_size must be 2 or 4"):
-        cb.feature_maps("astronaut", None, cb.kernel_grid("box", 3), "max", 3)
+        t_kernels.feature_maps("astronaut", None, t_kernels.kernel_grid("box", 3), "max", 3)
 
 
 def test_pixel_computation_sums_to_the_feature_map():
     from scipy.ndimage import convolve
 
     grid = [[1, 2, 0], [0, -1, 0], [3, 0, -2]]
-    html = cb.pixel_computation("camera", None, grid, 1, 40, 77)
-    img = cb.load_work_image("camera", None)
+    html = t_kernels.pixel_computation("camera", None, grid, 1, 40, 77)
+    img = common.load_work_image("camera", None)
     ref = convolve(img[1], np.array(grid, float), mode="mirror")[40, 77]  # true convolution, reflect border
     total = float(re.search(r"sum of the products = <b>([-0-9.e+]+)</b>", html).group(1))
     assert total == pytest.approx(ref, rel=1e-5, abs=1e-6)
     assert "difference 0.0e+00" in html
-    assert cb.tile_position(256 + 4 + 10, 20) == (1, 20, 10)
+    assert t_kernels.tile_position(256 + 4 + 10, 20) == (1, 20, 10)
 
 
 def test_theorem_shows_wrap_around_only_without_padding():
-    *imgs, text = cb.theorem("camera", None, "gaussian:9", True)
+    *imgs, text = t_theorem.theorem("camera", None, "gaussian:9", True)
     assert all(i.shape == (264, 264, 3) for i in imgs[:2]) and "nothing wraps" in text
     m = re.search(r"max \|spatial − FFT\| = \*\*([0-9.e+-]+)\*\*", text)
     assert float(m.group(1)) < 1e-10
-    *imgs, text = cb.theorem("camera", None, "gaussian:9", False)
+    *imgs, text = t_theorem.theorem("camera", None, "gaussian:9", False)
     assert imgs[0].shape == (256, 256, 3) and "circular" in text
     assert imgs[3][128, 128].tolist() == [247, 247, 247] and imgs[3][0, 0].tolist() != [247, 247, 247]
 
 
 def test_spectrum_slope_and_filter_energy():
-    _img, rows, text = cb.spectrum("camera", None)
+    _img, rows, text = t_fourier.spectrum("camera", None)
     slope = float(re.search(r"f\^(-?[0-9.]+)", text).group(1))
     assert -4 < slope < -1.5 and set(rows["series"]) >= {"power"}
-    mask, _out, _removed, rows, text = cb.filter_view("camera", None, "lowpass", 0.08, "ideal", 0.05, 2.0)
+    mask, _out, _removed, rows, text = t_fourier.filter_view("camera", None, "lowpass", 0.08, "ideal", 0.05, 2.0)
     assert mask[128, 128].tolist() == [255, 255, 255] and mask[0, 0].tolist() == [0, 0, 0]
     kept_low = float(re.search(r"Energy kept: ([0-9.]+)%", text).group(1))
-    _, _, _, _, text = cb.filter_view("camera", None, "highpass", 0.08, "ideal", 0.05, 2.0)
+    _, _, _, _, text = t_fourier.filter_view("camera", None, "highpass", 0.08, "ideal", 0.05, 2.0)
     kept_high = float(re.search(r"Energy kept: ([0-9.]+)%", text).group(1))
     assert kept_low > 90 > kept_high  # a photograph's energy is at low frequencies
-    cb.filter_view("camera", None, "bandstop", 0.2, "butterworth", 0.1, 3.0)
+    t_fourier.filter_view("camera", None, "bandstop", 0.2, "butterworth", 0.1, 3.0)
     with pytest.raises(ArgumentError, match="cutoff must be"):
-        cb.filter_view("camera", None, "lowpass", 0.7, "ideal", 0.05, 2.0)
+        t_fourier.filter_view("camera", None, "lowpass", 0.7, "ideal", 0.05, 2.0)
 
 
 def test_diffusion_slider_steps_mass_and_speed():
     import time
 
-    assert cb.steps_from_slider(0) == 0 and cb.steps_from_slider(6) == 1_000_000 and cb.steps_from_slider(2) == 100
+    assert t_diffusion.steps_from_slider(0) == 0 and t_diffusion.steps_from_slider(6) == 1_000_000 and t_diffusion.steps_from_slider(2) == 100
     t = time.perf_counter()
-    _frame, _prop, _rows, text = cb.diffusion(4.0, 6.0, "symmetric", "disc")
+    _frame, _prop, _rows, text = t_diffusion.diffusion(4.0, 6.0, "symmetric", "disc")
     assert time.perf_counter() - t < 5  # exact spectral method: no million iterations
     assert "1,000,000 steps" in text and "mass now | 509 |" in text
-    _frame, _prop, rows, text = cb.diffusion(4.0, 3.0, "zeros", "drop")
+    _frame, _prop, rows, text = t_diffusion.diffusion(4.0, 3.0, "zeros", "drop")
     now = float(re.search(r"mass now \| ([0-9.e+-]+) \|", text).group(1))
     assert now < 1.0  # absorbing walls
     assert any("heat equation" in s for s in rows["series"])
     with pytest.raises(ArgumentError, match="boundary must be"):
-        cb.diffusion(4.0, 2.0, "reflect", "drop")
+        t_diffusion.diffusion(4.0, 2.0, "reflect", "drop")
 
 
 @pytest.mark.parametrize("n,s,p,k", [(3, 2, 1, 3), (4, 2, 1, 4), (2, 3, 0, 5), (5, 1, 2, 3)])
 def test_fractional_output_size_and_torch_check(n, s, p, k):
-    html, text = cb.fractional(n, s, p, k)
+    html, text = t_fractional.fractional(n, s, p, k)
     out = torch.nn.functional.conv_transpose2d(torch.ones(1, 1, n, n), torch.ones(1, 1, k, k), stride=s, padding=p)
     assert f"**{out.shape[-1]}**" in text and "(equal)" in text
     assert f"5. output {out.shape[-1]}×{out.shape[-1]}" in html
     with pytest.raises(ArgumentError, match="padding must be at most"):
-        cb.fractional(3, 2, 3, 3)
+        t_fractional.fractional(3, 2, 3, 3)
 
 
 def test_uploads_go_through_the_image_guards(tmp_path, monkeypatch):
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
     with pytest.raises(DataError, match="could not be read"):
-        cb.feature_maps(None, str(bad), cb.kernel_grid("box", 3), "max", 2)
+        t_kernels.feature_maps(None, str(bad), t_kernels.kernel_grid("box", 3), "max", 2)
     big = tmp_path / "big.png"
     Image.fromarray(np.zeros((300, 300), np.uint8)).save(big)
     monkeypatch.setattr("convscope.data.images.MAX_IMAGE_PIXELS", 10_000)
     with pytest.raises(DataError, match="too large"):
-        cb.spectrum(None, str(big))
+        t_fourier.spectrum(None, str(big))
 
 
 def test_prepare_digit_inverts_crops_and_refuses_an_empty_page():
     page = np.full((100, 100, 4), 255, np.uint8)
     page[..., 3] = 0
     with pytest.raises(ArgumentError, match="some ink"):
-        cb.prepare_digit({"composite": page})
+        t_recognition.prepare_digit({"composite": page})
     page[20:80, 45:55] = [0, 0, 0, 255]  # black ink, opaque
-    d = cb.prepare_digit({"composite": page, "background": None, "layers": []})
+    d = t_recognition.prepare_digit({"composite": page, "background": None, "layers": []})
     assert d.max() == 1.0 and d[d.shape[0] // 2, d.shape[1] // 2] == 1.0 and d[0, 0] == 0.0
     assert d.shape[0] == d.shape[1]
 
 
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory):
-    c = cb.Classifier(cache_dir=tmp_path_factory.mktemp("cache"), epochs=1)
+    c = session.Classifier(cache_dir=tmp_path_factory.mktemp("cache"), epochs=1)
     assert "not started" in c.status()
     c.start(background=False)
     return c
@@ -141,7 +147,7 @@ def classifier(tmp_path_factory):
 def test_classifier_is_trained_cached_and_reloaded(classifier):
     assert classifier.ready and "✔" in classifier.status()
     assert (classifier.run_dir / "DONE").is_file() and classifier.run_dir.parent == classifier.cache_dir
-    again = cb.Classifier(cache_dir=classifier.cache_dir)
+    again = session.Classifier(cache_dir=classifier.cache_dir)
     again.start()
     assert again.ready and "loaded" in again.status()  # from the cache, no second training
     w0 = classifier.model.first_conv.weight
@@ -151,19 +157,19 @@ def test_classifier_is_trained_cached_and_reloaded(classifier):
 def test_predict_and_filters(classifier):
     img = np.zeros((8, 8), np.uint8)
     img[1:7, 3:5] = 255
-    top, maps, _seen = cb.predict(classifier, {"composite": np.dstack([255 - img] * 3 + [np.full((8, 8), 255, np.uint8)])})
+    top, maps, _seen = t_recognition.predict(classifier, {"composite": np.dstack([255 - img] * 3 + [np.full((8, 8), 255, np.uint8)])})
     assert len(top) == 3 and all(k in [str(i) for i in range(10)] for k in top)
     assert 0 < sum(top.values()) <= 1.0 + 1e-6 and maps.ndim == 3
-    filt, spec = cb.first_layer_filters(classifier)
+    filt, spec = t_recognition.first_layer_filters(classifier)
     n = classifier.model.first_conv.weight.shape[0]
     assert filt.ndim == 3 and spec.ndim == 3 and n >= 2
-    not_ready = cb.Classifier(cache_dir=classifier.cache_dir / "nothing")
+    not_ready = session.Classifier(cache_dir=classifier.cache_dir / "nothing")
     with pytest.raises(ArgumentError, match="classifier must be ready"):
-        cb.predict(not_ready, {"composite": img})
+        t_recognition.predict(not_ready, {"composite": img})
 
 
 def test_gan_session_steps_changes_and_walks():
-    g = cb.GanSession(seed=3)
+    g = session.GanSession(seed=3)
     before = g.samples()
     g.train(2, lr_g=1e-3, lr_d=1e-4, loss="hinge")
     assert g.step == 2 and len(g.history["loss_d"]) == 2 and "step 2" in g.report()
@@ -171,10 +177,10 @@ def test_gan_session_steps_changes_and_walks():
     assert plugin.optG.param_groups[0]["lr"] == 1e-3 and plugin.optD.param_groups[0]["lr"] == 1e-4
     assert plugin.config.loss == "hinge" and g.stepper.step == 2
     assert not np.array_equal(before, g.samples())
-    lin = cb.gan_walk(g, 1, 2, 4, "linear")
-    sl = cb.gan_walk(g, 1, 2, 4, "slerp")
+    lin = t_gan.gan_walk(g, 1, 2, 4, "linear")
+    sl = t_gan.gan_walk(g, 1, 2, 4, "slerp")
     assert lin.shape == sl.shape and not np.array_equal(lin, sl)
-    rows, text = cb.gan_spectrum(g, 64)
+    rows, text = t_gan.gan_spectrum(g, 64)
     assert set(rows["series"]) == {"real", "generated"} and "Slopes" in text
     with pytest.raises(ArgumentError, match="loss must be"):
         g.train(1, loss="wasserstein")
@@ -190,8 +196,8 @@ def test_render_helpers():
 
 
 def test_message_one_line():
-    assert cb.message(ArgumentError("x must be 1, got 2\nmore")) == "x must be 1, got 2"
-    assert cb.message(KeyError("k")).startswith("internal error: KeyError")
+    assert common.message(ArgumentError("x must be 1, got 2\nmore")) == "x must be 1, got 2"
+    assert common.message(KeyError("k")).startswith("internal error: KeyError")
     assert issubclass(DataError, ConvscopeError)
 
 
@@ -263,16 +269,16 @@ def test_theorem_never_reads_a_server_file(tmp_path):
     messages = []
     for spec in (str(secret), str(tmp_path / "missing.txt"), "/etc/passwd"):
         with pytest.raises(ArgumentError) as e:
-            cb.theorem("camera", None, spec, True)
+            t_theorem.theorem("camera", None, spec, True)
         messages.append(str(e.value).replace(spec, "<path>"))
     assert len(set(messages)) == 1 and "files are not read here" in messages[0]
     assert "root:" not in messages[0]
-    *_, text = cb.theorem("camera", None, "[[0, 1, 0], [1, 2, 1], [0, 1, 0]]", True)  # a literal still works
+    *_, text = t_theorem.theorem("camera", None, "[[0, 1, 0], [1, 2, 1], [0, 1, 0]]", True)  # a literal still works
     assert "max |spatial − FFT|" in text
 
 
 def test_each_browser_session_has_its_own_gan():
-    gans = cb.GanSessions(max_sessions=2, seed=3)
+    gans = session.GanSessions(max_sessions=2, seed=3)
     a, b = gans.get("visitor-a"), gans.get("visitor-b")
     assert a is not b and gans.get("visitor-a") is a and len(gans) == 2
     a.train(2)
@@ -288,9 +294,25 @@ def test_each_browser_session_has_its_own_gan():
 
 def test_idle_gan_sessions_are_dropped(monkeypatch):
     now = [1000.0]
-    monkeypatch.setattr(cb.time, "monotonic", lambda: now[0])
-    gans = cb.GanSessions(idle_s=60)
+    monkeypatch.setattr(session.time, "monotonic", lambda: now[0])
+    gans = session.GanSessions(idle_s=60)
     a = gans.get("a")
     now[0] += 61
     gans.get("b")
     assert len(gans) == 1 and gans.get("a") is not a
+
+
+def test_every_tab_module_is_listed_and_complete():
+    import pkgutil
+
+    from convscope.explore import app, tabs
+
+    modules = {m.name for m in pkgutil.iter_modules(tabs.__path__)}
+    assert modules == {t.__name__.rsplit(".", 1)[1] for t in tabs.TABS}
+    for t in tabs.TABS:
+        assert t.TITLE and t.ID and t.API_NAMES and callable(t.build), t.__name__
+    assert len({t.ID for t in tabs.TABS}) == len(tabs.TABS)
+    assert app.API_NAMES == API_NAMES == tuple(n for t in tabs.TABS for n in t.API_NAMES)
+    assert API_NAMES == ("kernel_grid", "feature_maps", "pixel", "theorem", "spectrum", "filter", "diffuse",
+                         "fractional", "classifier_status", "predict", "filters", "gan_step", "gan_reset",
+                         "gan_samples", "gan_walk", "gan_spectrum")

@@ -53,7 +53,7 @@ def server(tmp_path_factory):
     import subprocess
     import sys
 
-    from convscope.explore import callbacks
+    from convscope.explore import session as callbacks  # the cached classifier the app finds
 
     xdg = tmp_path_factory.mktemp("xdg-cache")
     cache = xdg / "convscope" / "explore"  # where platformdirs puts the user cache under XDG_CACHE_HOME

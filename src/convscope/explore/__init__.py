@@ -1,9 +1,13 @@
 """The live explorer (``convscope explore``): the whole story in the browser, with Gradio.
 
-* :mod:`.callbacks`: one plain function per endpoint (no Gradio), each a thin
-  call into :mod:`convscope.experiments`, plus the session state;
+* :mod:`.tabs`: one module per tab, each with its callbacks (plain functions of
+  plain values, no Gradio, each a thin call into :mod:`convscope.experiments`)
+  and a ``build`` that lays the tab out and wires it;
+* :mod:`.session`: the state (the shared classifier, one live DCGAN per visitor);
+* :mod:`.common`: the work image, the error guard and the wiring helpers;
 * :mod:`.render`: arrays to pictures and HTML without matplotlib;
-* :mod:`.app`: the seven tabs, the error guard and the offline launch.
+* :mod:`.guard`: only this machine's own pages may talk to the server;
+* :mod:`.app`: the assembly and the offline launch.
 
 Gradio is imported only by :func:`build_app`, after the environment is made
 offline, so importing this package stays cheap.
@@ -13,7 +17,7 @@ from __future__ import annotations
 
 __all__ = ["API_NAMES", "build_app", "launch"]
 
-from .callbacks import API_NAMES
+from .tabs import API_NAMES
 
 
 def build_app(**kw):

@@ -1,0 +1,97 @@
+"""Tab 4, diffusion: softmax(laplacian8 / T) as a propagator, any number of steps exactly, beside
+the heat equation; salt concentration spreads and its total is kept."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ... import experiments as ex
+from ..._checks import check_float, check_int, check_option
+from .. import render
+from ..common import IMAGE_BUTTONS, api, guard, load_work_image, plotted
+
+TITLE = "4. Diffusion"
+ID = "diffusion"
+API_NAMES = ("diffuse",)
+DIFFUSION_BOUNDARIES = ("circular", "symmetric", "zeros")
+DIFFUSION_SOURCES = ("drop", "disc", "image")
+MAX_STEPS = 1_000_000
+
+
+def steps_from_slider(position: float) -> int:
+    """The logarithmic slider (0..6) -> steps: 0 at 0, then 10**position, rounded."""
+    position = check_float("steps slider", position, min_value=0.0, max_value=6.0)
+    return 0 if position <= 0 else round(10.0**position)
+
+
+# a literal iteration slower than this is refused with the exact alternative named
+MAX_ITERATE_S = 1.0
+
+
+def diffusion(temperature: float = 4.0, slider: float = 2.0, boundary: str = "symmetric", source: str = "disc",
+              image: str | None = None, upload: str | None = None, size: int = 128):
+    """Diffuse a drop (or the grey image) with softmax(laplacian8 / T), exactly, for any step count
+    (:func:`convscope.experiments.diffusion`).
+
+    Returns ``(frame, propagator heat map, line rows, report)``; the report gives
+    the steps, the propagator's moments, mass and entropy.
+    """
+    temperature = check_float("temperature", temperature, min_value=0.05, max_value=100.0)
+    boundary = check_option("boundary", boundary, DIFFUSION_BOUNDARIES)
+    source = check_option("source", source, DIFFUSION_SOURCES)
+    size = check_int("size", int(size), min_value=8)
+    n = steps_from_slider(slider)
+    u0 = (load_work_image(image, upload, gray=True, size=size) if source == "image"
+          else ex.drop(size, "pixel" if source == "drop" else "disc"))
+    r = ex.diffusion(u0, "laplacian8", temperature=temperature, steps=[n], boundary=boundary, gif_frames=2,
+                     compare_heat=True, max_seconds=MAX_ITERATE_S)
+    u, P, m = r.frames[0], r.propagator, r.moments
+    # fixed series names: the plot's legend and colours stay put while the slider moves
+    rows = render.rows(np.arange(u.shape[1]), {"start": u0[r.row], "n steps of the propagator": r.profiles[0],
+                                               "heat equation at t = n": r.heat[0]},
+                       x_name="column", y_name="concentration")
+    at = r.all_steps.index(n)
+    report = (
+        f"**{n:,} steps** (temperature {temperature:g}, boundary {boundary}, {r.method} method).\n\n"
+        f"| quantity | value |\n|---|---|\n| mass at step 0 | {float(r.mass[0]):.6g} |\n"
+        f"| mass now | {float(r.mass[at]):.6g} |\n"
+        f"| entropy now | {float(r.entropy[at]):.4f} nats |\n| propagator centre | {P[1, 1]:.6f} |\n"
+        f"| D (px²/step) | {m.D:.6g} |\n| variance per step (y, x) | {m.variance[0]:.4g}, {m.variance[1]:.4g} |\n"
+        f"| drift (y, x) | {m.drift[0]:.3g}, {m.drift[1]:.3g} |\n| propagator entropy | {m.entropy:.4f} nats |\n\n"
+        + ("Mass is conserved: the walls reflect or wrap the salt." if boundary != "zeros"
+           else "Zero boundary: salt that reaches the edge is absorbed, so the mass falls.")
+    )
+    frame = render.heat(u) if source != "image" else render.grey(u, 0.0, 1.0)
+    return frame, render.upscale(render.heat(P), 48), rows, report
+
+
+def build(ctx) -> None:
+    """Lay out and wire tab 4; it fills when first shown."""
+    import gradio as gr
+
+    with gr.Tab(TITLE, id=ID) as tab:
+        with gr.Row():
+            with gr.Column(scale=1):
+                dtemp = gr.Slider(0.5, 20, value=4, step=0.5, label="temperature T of softmax(laplacian8 / T)")
+                dsteps = gr.Slider(0, 6, value=2, step=0.05, label="log10 steps (0 = none, 6 = 10⁶)",
+                                   elem_id="steps-slider")
+                dbound = gr.Radio(list(DIFFUSION_BOUNDARIES), value="symmetric", label="boundary")
+                dsrc = gr.Radio(list(DIFFUSION_SOURCES), value="disc", label="start from")
+                img = gr.Dropdown(ctx.images, value="camera", label="image (when starting from an image)")
+                d_prop = gr.Image(label="propagator (heat map)", format="png", interactive=False,
+                                  buttons=IMAGE_BUTTONS)
+            with gr.Column(scale=2):
+                d_frame = gr.Image(label="concentration", format="png", interactive=False, buttons=IMAGE_BUTTONS,
+                                   elem_id="diffusion-frame")
+                d_md = gr.Markdown(elem_id="diffusion-report")
+                d_plot = gr.LinePlot(x="column", y="concentration", color="series",
+                                     label="line profile through the centre, with the heat equation")
+
+    def diff(temperature, log10_steps, boundary, source, image):
+        return plotted(diffusion(temperature, log10_steps, boundary, source, image), 2)
+
+    d_in = [dtemp, dsteps, dbound, dsrc, img]
+    d_out = [d_frame, d_prop, d_plot, d_md]
+    gr.on([c.change for c in (dsteps, dtemp, dbound, dsrc, img)], guard(diff), d_in, d_out, api_name="diffuse",
+          show_progress="hidden", trigger_mode="always_last")
+    tab.select(guard(diff), d_in, d_out, **api(None))

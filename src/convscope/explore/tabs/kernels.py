@@ -1,0 +1,182 @@
+"""Tab 1, kernels and feature maps: the notes' kernel with 8 in the centre, any 3×3 or 5×5 grid,
+one feature map per colour channel, pooling, and the computation behind one output pixel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ... import experiments as ex
+from ..._checks import ArgumentError, check_float, check_int, check_option, fail
+from ...kernels import get_kernel
+from .. import render
+from ..common import IMAGE_BUTTONS, WORK_SIZE, api, guard, load_work_image
+
+TITLE = "1. Kernels and feature maps"
+ID = "kernels"
+API_NAMES = ("kernel_grid", "feature_maps", "pixel")
+POOLS = ("max", "average")
+POOL_SIZES = (2, 4)
+GRID_SIZES = (3, 5)
+# the names offered in the kernel menu; "gaussian" and "log" take sigma, every one takes size
+KERNEL_CHOICES = ("laplacian8", "laplacian4", "sobel_x", "sobel_y", "scharr_x", "prewitt_x", "sharpen",
+                  "emboss", "box", "identity", "gaussian", "log", "gabor")
+
+
+def kernel_grid(name: str, size: int = 3, sigma: float = 1.0) -> list[list[float]]:
+    """A named kernel (``gaussian``/``log``/``gabor`` use ``sigma``) as a ``size`` × ``size`` grid of numbers."""
+    size = check_int("size", int(size) if isinstance(size, float) and float(size).is_integer() else size, min_value=1)
+    if size not in GRID_SIZES:
+        raise fail("size", "3 or 5", size)
+    sigma = check_float("sigma", sigma, min_value=0.0, strict_min=True)
+    key = check_option("kernel", name, KERNEL_CHOICES)
+    if key in ("gaussian", "log", "gabor"):
+        k = get_kernel(key, size, sigma)
+    elif key in ("box", "identity"):
+        k = get_kernel(key, size)
+    else:
+        k = get_kernel(key)
+        if k.shape[0] != size:  # a fixed 3×3 kernel in a 5×5 grid: centred, zeros around
+            pad = (size - k.shape[0]) // 2
+            if pad < 0:
+                raise fail("size", f"{k.shape[0]} for {key}", size)
+            out = np.zeros((size, size))
+            out[pad:pad + k.shape[0], pad:pad + k.shape[1]] = k.numpy()
+            return np.round(out, 6).tolist()
+    return np.round(k.numpy(), 6).tolist()
+
+
+def grid_kernel(grid: Any) -> np.ndarray:
+    """What the editable grid holds (a table of numbers or numeric strings) as a float64 kernel."""
+    if hasattr(grid, "to_numpy"):  # a pandas DataFrame
+        grid = grid.to_numpy()
+    try:
+        a = np.array(grid, dtype=object)
+        if a.ndim != 2 or a.size == 0:
+            raise ValueError
+        k = np.array([[float(str(v).strip() or "0") for v in row] for row in a], dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ArgumentError(f"kernel must be a grid of numbers, got {np.asarray(grid, dtype=object).tolist()!r}") from e
+    if k.shape[0] != k.shape[1] or k.shape[0] not in (3, 5):
+        raise fail("kernel", "a 3×3 or 5×5 grid", f"shape {k.shape}")
+    if not np.all(np.isfinite(k)):
+        raise fail("kernel", "finite numbers", k.tolist())
+    return k
+
+
+def _kernel_meaning(total: float, scale: float) -> str:
+    tol = 1e-5 * max(1.0, scale)  # the grid shows 6 decimals: 9 × 0.111111 is a unit sum
+    if abs(total) < tol:
+        return (f"**sum = {total:.3g}: zero-sum, a change detector.** A flat region gives exactly 0; only edges "
+                "and texture survive (grey = 0, red > 0, blue < 0).")
+    if abs(total - 1) < tol:
+        return (f"**sum = {total:.4g}: unit-sum, an average.** Brightness is kept: a flat region comes out "
+                "unchanged (a blur, or the identity).")
+    return (f"**sum = {total:.4g}:** neither 0 nor 1, so a flat region of brightness b comes out as {total:.3g}·b "
+            "(the output is scaled as well as filtered).")
+
+
+BOUNDARY = "reflect"  # every feature map of the explorer (and its per-pixel breakdown) uses this border
+_POOL_NAMES = {"max": "max", "average": "avg"}  # the radio's words -> experiments.feature_maps'
+
+
+def feature_maps(image: str | None, upload: str | None, grid: Any, pool: str = "max", pool_size: int = 2):
+    """Convolve each colour channel with the grid's kernel (:func:`convscope.experiments.feature_maps`).
+
+    Returns ``(maps, pooled, meaning)``: the per-channel maps side by side
+    (blue < 0 < red), the same after ``pool``-pooling by ``pool_size``, and
+    Markdown on what the kernel's sum means.
+    """
+    pool = check_option("pool", pool, POOLS)
+    pool_size = check_int("pool_size", int(pool_size), min_value=1)
+    if pool_size not in POOL_SIZES:
+        raise fail("pool_size", "2 or 4", pool_size)
+    img = load_work_image(image, upload)
+    k = grid_kernel(grid)
+    r = ex.feature_maps(img, [("grid", k)], boundary=BOUNDARY, pool=(_POOL_NAMES[pool], pool_size))
+    maps, pooled = r.maps[0], r.pooled[0]  # (3, H, W), (3, H/s, W/s)
+    tiles = render.tile([render.diverging(m) for m in maps], cols=3, gap=4)
+    ptiles = render.tile([render.upscale(render.diverging(m), pool_size) for m in pooled], cols=3, gap=4)
+    meaning = _kernel_meaning(r.kernel_sums[0], float(np.abs(k).sum())) + (
+        f"\n\nFeature maps R, G, B of a {img.shape[-2]}×{img.shape[-1]} image; "
+        f"{pool} pooling {pool_size}×{pool_size} gives {pooled.shape[-2]}×{pooled.shape[-1]}. "
+        "Click a pixel of a feature map to see its computation.")
+    return tiles, ptiles, meaning
+
+
+def tile_position(x: int, y: int, size: int = WORK_SIZE, gap: int = 4) -> tuple[int, int, int]:
+    """A click at ``(x, y)`` on the three tiled maps -> ``(channel, row, col)``."""
+    c = min(2, max(0, int(x) // (size + gap)))
+    col = min(size - 1, max(0, int(x) - c * (size + gap)))
+    return c, min(size - 1, max(0, int(y))), col
+
+
+def pixel_computation(image: str | None, upload: str | None, grid: Any, channel: int, row: int, col: int) -> str:
+    """HTML: the input patch, the (flipped) kernel, their elementwise products and the sum for one output pixel
+    (:func:`convscope.experiments.pixel_computation`)."""
+    img = load_work_image(image, upload)
+    k = grid_kernel(grid)
+    p = ex.pixel_computation(img, k, channel=int(channel), row=int(row), col=int(col), boundary=BOUNDARY)
+    n = k.shape[0]
+    return (
+        f"<div class='cs-pixel'><b>Output pixel ({p.row}, {p.col}) of channel {'RGB'[p.channel]}</b>"
+        "<div class='cs-row'>"
+        + render.grid_html(p.patch, title=f"input patch ({n}×{n})")
+        + "<span class='cs-op'>×</span>"
+        + render.grid_html(p.kernel_flipped, title="kernel, flipped (true convolution)")
+        + "<span class='cs-op'>=</span>"
+        + render.grid_html(p.products, title="elementwise products")
+        + "</div>"
+        f"<p>sum of the products = <b>{p.total:.6g}</b>; the feature map holds <b>{p.feature_value:.6g}</b> "
+        f"(difference {abs(p.total - p.feature_value):.1e}).</p></div>"
+    )
+
+
+def build(ctx) -> None:
+    """Lay out and wire tab 1; the page fills it on load."""
+    import gradio as gr
+
+    with gr.Tab(TITLE, id=ID):
+        with gr.Row():
+            with gr.Column(scale=1):
+                img = gr.Dropdown(ctx.images, value="astronaut", label="bundled photograph")
+                up = gr.File(label="…or upload an image", file_types=["image"], type="filepath")
+                kname = gr.Dropdown(list(KERNEL_CHOICES), value="laplacian8", label="named kernel")
+                ksize = gr.Radio(list(GRID_SIZES), value=3, label="grid size")
+                sigma = gr.Slider(0.3, 3.0, value=1.0, step=0.1, label="σ (gaussian, log, gabor)")
+                grid = gr.Dataframe(value=kernel_grid("laplacian8", 3), headers=None, datatype="number",
+                                    label="kernel (edit any number)", interactive=True,
+                                    elem_id="kernel-grid", type="array", column_count=(3, "dynamic"))
+                pool = gr.Radio(list(POOLS), value="max", label="pooling")
+                psize = gr.Radio(list(POOL_SIZES), value=2, label="pool size")
+            with gr.Column(scale=3):
+                meaning = gr.Markdown(elem_id="kernel-meaning")
+                maps = gr.Image(label="feature maps R, G, B (blue < 0 < red); click a pixel",
+                                elem_id="feature-maps", interactive=False, buttons=IMAGE_BUTTONS, format="png")
+                pooled = gr.Image(label="pooled", elem_id="pooled", interactive=False, buttons=IMAGE_BUTTONS,
+                                  format="png")
+                pix = gr.HTML(elem_id="pixel-computation")
+                pc, pr, pcol = (gr.Number(visible=False, value=v) for v in (0, 128, 128))
+    kin = [kname, ksize, sigma]
+    gr.on([c.change for c in kin], guard(kernel_grid), kin, grid, api_name="kernel_grid", show_progress="hidden")
+    fm_in = [img, up, grid, pool, psize]
+    fm_out = [maps, pooled, meaning]
+    gr.on([c.change for c in (grid, img, up, pool, psize)], guard(feature_maps), fm_in, fm_out,
+          api_name="feature_maps", show_progress="hidden")
+
+    def select_pixel(evt):
+        return tile_position(*evt.index[:2])
+
+    select_pixel.__annotations__ = {"evt": gr.SelectData}  # Gradio injects the click
+    maps.select(select_pixel, None, [pc, pr, pcol], **api(None)).then(
+        guard(pixel_computation), [img, up, grid, pc, pr, pcol], pix, api_name="pixel")
+
+    # the first tab fills on load; the other tabs when they are first shown, so the page is ready sooner
+    def first_fill(*args):
+        try:
+            return feature_maps(*args)
+        finally:
+            ctx.page_up.set()
+
+    ctx.demo.load(guard(first_fill), fm_in, fm_out, **api(None))
