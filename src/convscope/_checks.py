@@ -24,6 +24,7 @@ __all__ = [
     "ResourceError",
     "check_option",
     "check_int",
+    "check_whole",
     "check_float",
     "check_pair",
     "check_ndim",
@@ -118,6 +119,32 @@ def check_int(arg: str, value: Any, *, min_value: int | None = None) -> int:
     value = int(value)
     if min_value is not None and value < min_value:
         raise fail(arg, f"an integer >= {min_value}", value)
+    return value
+
+
+def check_whole(arg: str, value: Any, *, min_value: int | None = None, max_value: int | None = None) -> int:
+    """A whole number from a control that may hand over floats: an int, or a float with no fraction.
+
+    NaN, infinities, fractions, bools, strings, lists and ``None`` are refused
+    in one line, before any ``int()`` could raise a bare error.
+
+    >>> check_whole("stride", 2.0), check_whole("seed", np.int64(7), max_value=2**32 - 1)
+    (2, 7)
+    >>> check_whole("stride", float("nan"))
+    Traceback (most recent call last):
+    ...
+    convscope._checks.ArgumentError: stride must be a whole number, got nan
+    """
+    bounds = [f">= {min_value}" if min_value is not None else "", f"<= {max_value}" if max_value is not None else ""]
+    what = "a whole number" + (" " + " and ".join(b for b in bounds if b) if any(bounds) else "")
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise fail(arg, what, value)
+    if isinstance(value, float | np.floating):
+        if not math.isfinite(value) or not float(value).is_integer():
+            raise fail(arg, what, value)
+    value = int(value)
+    if (min_value is not None and value < min_value) or (max_value is not None and value > max_value):
+        raise fail(arg, what, value)
     return value
 
 

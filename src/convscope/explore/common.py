@@ -82,7 +82,8 @@ def guard(fn):
             return fn(*args, **kw)
         except gr.Error:
             raise
-        except ConvscopeError as e:
+        except ConvscopeError as e:  # a refused input: one line in the log, no traceback
+            log.warning("%s refused: %s", fn.__name__, message(e))
             raise gr.Error(message(e), print_exception=False) from None
         except Exception as e:  # a bug: logged with its traceback, one line in the page
             log.exception("callback %s failed", fn.__name__)

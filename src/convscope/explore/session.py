@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import experiments as ex
-from .._checks import ArgumentError, check_float, check_int, check_option, fail
+from .._checks import ArgumentError, check_float, check_int, check_option, check_whole, fail
 from ..models import load_classifier, load_generator
 from ..models.dcgan import LOSSES
 from . import render
@@ -167,9 +167,9 @@ class GanSession:
     def train(self, n: int = 1, *, lr_g: float = 2e-4, lr_d: float = 2e-4, loss: str = "bce") -> None:
         """``n`` alternating D/G updates with the given learning rates and loss
         (:func:`convscope.experiments.train_steps`)."""
-        n = check_int("steps", int(n), min_value=1)
+        n = check_whole("updates", n, min_value=1)
         if n > 200:
-            raise fail("steps", "at most 200 per call", n)
+            raise fail("updates", "at most 200 per call", n)
         lr_g = check_float("lr_g", lr_g, min_value=0.0, max_value=0.1, strict_min=True)
         lr_d = check_float("lr_d", lr_d, min_value=0.0, max_value=0.1, strict_min=True)
         loss = check_option("loss", loss, LOSSES)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from ... import experiments as ex
-from ..._checks import check_float, check_int, check_option
+from ..._checks import check_float, check_option, check_whole
 from .. import render
-from ..common import IMAGE_BUTTONS, api, guard, load_work_image, plotted
+from ..common import IMAGE_BUTTONS, WORK_SIZE, api, guard, load_work_image, plotted
 
 TITLE = "4. Diffusion"
 ID = "diffusion"
@@ -39,7 +39,7 @@ def diffusion(temperature: float = 4.0, slider: float = 2.0, boundary: str = "sy
     temperature = check_float("temperature", temperature, min_value=0.05, max_value=100.0)
     boundary = check_option("boundary", boundary, DIFFUSION_BOUNDARIES)
     source = check_option("source", source, DIFFUSION_SOURCES)
-    size = check_int("size", int(size), min_value=8)
+    size = check_whole("size", size, min_value=8, max_value=WORK_SIZE)
     n = steps_from_slider(slider)
     u0 = (load_work_image(image, upload, gray=True, size=size) if source == "image"
           else ex.drop(size, "pixel" if source == "drop" else "disc"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import experiments as ex
-from ..._checks import check_int, fail
+from ..._checks import check_whole, fail
 from .. import render
 from ..common import api, guard
 
@@ -18,12 +18,11 @@ API_NAMES = ("fractional",)
 def fractional(size: int = 3, stride: int = 2, padding: int = 1, kernel_size: int = 3):
     """Returns ``(steps HTML, report)``: zero insertion, padding, kernel, output, and the check against torch
     (:func:`convscope.experiments.fractional_stride` on :func:`~convscope.experiments.example_inputs`)."""
-    size = check_int("input size", int(size), min_value=1)
-    stride = check_int("stride", int(stride), min_value=1)
-    kernel_size = check_int("kernel size", int(kernel_size), min_value=1)
-    padding = check_int("padding", int(padding), min_value=0)
-    if size > 8 or stride > 4 or kernel_size > 7:
-        raise fail("sizes", "input <= 8, stride <= 4, kernel <= 7 (a figure you can read)", (size, stride, kernel_size))
+    # bounded so that the figure stays readable
+    size = check_whole("input size", size, min_value=1, max_value=8)
+    stride = check_whole("stride", stride, min_value=1, max_value=4)
+    kernel_size = check_whole("kernel size", kernel_size, min_value=1, max_value=7)
+    padding = check_whole("padding", padding, min_value=0)
     if padding > kernel_size - 1:
         raise fail("padding", f"at most kernel size - 1 = {kernel_size - 1}", padding)
     r = ex.fractional_stride(*ex.example_inputs(size, kernel_size), stride=stride, padding=padding)

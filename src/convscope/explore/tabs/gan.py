@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import experiments as ex
-from ..._checks import check_int, check_option, fail
+from ..._checks import check_option, check_whole, fail
 from ...models.dcgan import LOSSES
 from ...models.latent import INTERPOLATIONS
 from .. import render
@@ -17,14 +17,15 @@ TITLE = "7. DCGAN"
 ID = "gan"
 API_NAMES = ("gan_step", "gan_reset", "gan_samples", "gan_walk", "gan_spectrum")
 SPECTRUM_SEED = 7
+MAX_SEED = 2**32 - 1  # seeds are 32-bit, as on the command line
 
 
 def gan_walk(session: GanSession, seed_a: int = 1, seed_b: int = 2, frames: int = 8, mode: str = "slerp") -> np.ndarray:
     """A latent walk from ``z(seed_a)`` to ``z(seed_b)``, linear or spherical, as one strip of images
     (:func:`convscope.experiments.interpolate`)."""
-    seed_a = check_int("seed_a", int(seed_a), min_value=0)
-    seed_b = check_int("seed_b", int(seed_b), min_value=0)
-    frames = check_int("frames", int(frames), min_value=2)
+    seed_a = check_whole("seed_a", seed_a, min_value=0, max_value=MAX_SEED)
+    seed_b = check_whole("seed_b", seed_b, min_value=0, max_value=MAX_SEED)
+    frames = check_whole("frames", frames, min_value=3)  # the two ends and at least one between
     if frames > 16:
         raise fail("frames", "at most 16", frames)
     mode = check_option("mode", mode, INTERPOLATIONS)
@@ -37,7 +38,7 @@ def gan_walk(session: GanSession, seed_a: int = 1, seed_b: int = 2, frames: int 
 def gan_spectrum(session: GanSession, n: int = 256):
     """Returns ``(radial profile rows, report)``: real against generated mean spectra and the checkerboard flag
     (:func:`convscope.experiments.gan_spectrum`)."""
-    n = check_int("n", int(n), min_value=8)
+    n = check_whole("n", n, min_value=8, max_value=4096)
     session.ensure()
     with session.lock:
         # a loaded run is compared with its own training data; the live GAN with the bundled digits
@@ -81,7 +82,7 @@ def build(ctx) -> None:
         with gr.Row():
             g_a = gr.Number(1, label="seed A", precision=0)
             g_b = gr.Number(2, label="seed B", precision=0)
-            g_frames = gr.Slider(2, 16, value=8, step=1, label="frames")
+            g_frames = gr.Slider(3, 16, value=8, step=1, label="frames")
             g_mode = gr.Radio(list(INTERPOLATIONS), value="slerp", label="interpolation")
             g_walk_btn = gr.Button("walk")
         g_walk = gr.Image(label="latent walk", format="png", interactive=False, buttons=IMAGE_BUTTONS)

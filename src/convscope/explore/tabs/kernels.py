@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ... import experiments as ex
-from ..._checks import ArgumentError, check_float, check_int, check_option, fail
+from ..._checks import ArgumentError, check_float, check_option, check_whole, fail
 from ...kernels import get_kernel
 from .. import render
 from ..common import IMAGE_BUTTONS, WORK_SIZE, api, guard, load_work_image
@@ -26,7 +26,7 @@ KERNEL_CHOICES = ("laplacian8", "laplacian4", "sobel_x", "sobel_y", "scharr_x", 
 
 def kernel_grid(name: str, size: int = 3, sigma: float = 1.0) -> list[list[float]]:
     """A named kernel (``gaussian``/``log``/``gabor`` use ``sigma``) as a ``size`` × ``size`` grid of numbers."""
-    size = check_int("size", int(size) if isinstance(size, float) and float(size).is_integer() else size, min_value=1)
+    size = check_whole("size", size, min_value=1)
     if size not in GRID_SIZES:
         raise fail("size", "3 or 5", size)
     sigma = check_float("sigma", sigma, min_value=0.0, strict_min=True)
@@ -89,7 +89,7 @@ def feature_maps(image: str | None, upload: str | None, grid: Any, pool: str = "
     Markdown on what the kernel's sum means.
     """
     pool = check_option("pool", pool, POOLS)
-    pool_size = check_int("pool_size", int(pool_size), min_value=1)
+    pool_size = check_whole("pool_size", pool_size, min_value=1)
     if pool_size not in POOL_SIZES:
         raise fail("pool_size", "2 or 4", pool_size)
     img = load_work_image(image, upload)
@@ -107,9 +107,10 @@ def feature_maps(image: str | None, upload: str | None, grid: Any, pool: str = "
 
 def tile_position(x: int, y: int, size: int = WORK_SIZE, gap: int = 4) -> tuple[int, int, int]:
     """A click at ``(x, y)`` on the three tiled maps -> ``(channel, row, col)``."""
-    c = min(2, max(0, int(x) // (size + gap)))
-    col = min(size - 1, max(0, int(x) - c * (size + gap)))
-    return c, min(size - 1, max(0, int(y))), col
+    x, y = check_whole("x", x), check_whole("y", y)
+    c = min(2, max(0, x // (size + gap)))
+    col = min(size - 1, max(0, x - c * (size + gap)))
+    return c, min(size - 1, max(0, y)), col
 
 
 def pixel_computation(image: str | None, upload: str | None, grid: Any, channel: int, row: int, col: int) -> str:
@@ -117,7 +118,10 @@ def pixel_computation(image: str | None, upload: str | None, grid: Any, channel:
     (:func:`convscope.experiments.pixel_computation`)."""
     img = load_work_image(image, upload)
     k = grid_kernel(grid)
-    p = ex.pixel_computation(img, k, channel=int(channel), row=int(row), col=int(col), boundary=BOUNDARY)
+    channel = check_whole("channel", channel, min_value=0, max_value=img.shape[0] - 1)
+    row = check_whole("row", row, min_value=0, max_value=img.shape[-2] - 1)
+    col = check_whole("col", col, min_value=0, max_value=img.shape[-1] - 1)
+    p = ex.pixel_computation(img, k, channel=channel, row=row, col=col, boundary=BOUNDARY)
     n = k.shape[0]
     return (
         f"<div class='cs-pixel'><b>Output pixel ({p.row}, {p.col}) of channel {'RGB'[p.channel]}</b>"
