@@ -83,6 +83,12 @@ def test_theorem(empty_cwd):
     assert r.spatial.shape == (28, 28) and r.circular.shape == (24, 24)
     assert r.max_abs_diff < 1e-12 and r.max_wrap_error > 1e-3
     assert r.wrap.dtype == bool and not r.wrap[12, 12]
+    lin, circ = E.theorem(IMG, "gaussian:5", repeat=1, pad=True), E.theorem(IMG, "gaussian:5", repeat=1, pad=False)
+    np.testing.assert_array_equal(lin.spatial, r.spatial)  # one route alone is the same route
+    np.testing.assert_array_equal(circ.circular, r.circular)
+    assert lin.circular is None and lin.wrap_error is None and circ.spatial is None and circ.fft_shape is None
+    with pytest.raises(ValueError, match="result must hold both routes"):
+        E.save_theorem(lin, empty_cwd)
 
 
 def test_spectrum(empty_cwd):

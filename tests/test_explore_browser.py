@@ -215,6 +215,17 @@ def test_the_kernel_box_reads_no_server_file(server):
     assert "root:" not in str(e.value)
 
 
+def test_an_oversized_drawing_is_refused_before_it_is_decoded(server):
+    from gradio_client import Client, handle_file
+
+    big = server["cache"] / "big-drawing.png"
+    Image.new("RGBA", (8000, 8000), (0, 0, 0, 0)).save(big)  # small on disk, 64 Mpx decoded
+    c = Client(server["url"], verbose=False, download_files=False)
+    drawing = {"background": handle_file(str(big)), "layers": [], "composite": handle_file(str(big))}
+    with pytest.raises(Exception, match="drawing must be at most"):
+        c.predict(drawing, None, api_name="/predict")
+
+
 def test_one_visitor_cannot_reset_anothers_gan(server):
     from gradio_client import Client
 

@@ -78,3 +78,31 @@ def test_the_guard_logs_a_refused_input_in_one_line(caplog):
     (rec,) = caplog.records
     assert rec.getMessage() == "fractional refused: input size must be a whole number >= 1 and <= 8, got nan"
     assert rec.exc_info is None  # no traceback
+
+
+def test_an_oversized_drawing_is_refused_from_its_header():
+    from convscope.explore.common import MAX_DRAWING_PIXELS, check_drawing_size
+
+    check_drawing_size(280, 280)
+    with pytest.raises(ConvscopeError, match=f"drawing must be at most {MAX_DRAWING_PIXELS:,} pixels, got '8000×8000'"):
+        check_drawing_size(8000, 8000)
+
+
+def test_the_cache_sweep_removes_empty_old_and_oldest_files(tmp_path):
+    import os
+
+    from convscope.explore.common import sweep_cache
+
+    (tmp_path / "a").mkdir()
+    empty = tmp_path / "a" / "empty"
+    empty.write_bytes(b"")
+    files = []
+    for i in range(5):
+        f = tmp_path / "a" / f"f{i}"
+        f.write_bytes(b"x" * 100)
+        os.utime(f, (1000 + i, 1000 + i))  # f0 is the oldest
+        files.append(f)
+    assert sweep_cache(tmp_path, max_bytes=300) == 3  # the empty file and the two oldest
+    assert not empty.exists() and [f.exists() for f in files] == [False, False, True, True, True]
+    assert sweep_cache(tmp_path, max_bytes=10**9, max_age_s=60) == 3  # all older than a minute
+    assert sweep_cache(tmp_path) == 0

@@ -146,6 +146,26 @@ def _resize_planes(a: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     return np.clip(res, 0.0, 1.0).astype(np.float32)  # Lanczos overshoots a little at edges
 
 
+def _reduced(im: Image.Image, size: int | None) -> Image.Image:
+    """``im`` shrunk by the largest whole factor that keeps its short side at least twice ``size``.
+
+    A box reduction of the 8-bit (or 16-bit) pixels costs a fraction of the
+    float conversion and Lanczos resize that follow, and bounds their memory:
+    a 64-Mpx upload resized to 256 px is reduced to about 512 px first. The
+    final Lanczos step still sets the size, so images less than 4x the target
+    are untouched and keep their exact result.
+    """
+    if size is None:
+        return im
+    factor = min(im.size) // (2 * max(1, int(size)))
+    if factor < 2:
+        return im
+    try:
+        return im.reduce(factor)
+    except (ValueError, NotImplementedError):  # a mode Pillow cannot reduce (bilevel, palette): decode as is
+        return im
+
+
 def load_image(
     path_or_name: str | os.PathLike | None = None,
     *,
@@ -181,8 +201,10 @@ def load_image(
             Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
             try:
                 with Image.open(p) as im:
+                    if size is not None:  # JPEG decodes at 1/2, 1/4 or 1/8 scale for free
+                        im.draft(im.mode, (2 * size, 2 * size))
                     im.load()
-                    arr = _decode(im, gray, str(p))
+                    arr = _decode(_reduced(im, size), gray, str(p))
             finally:
                 Image.MAX_IMAGE_PIXELS = old
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:

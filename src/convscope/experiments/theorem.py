@@ -16,7 +16,8 @@ __all__ = ["Theorem", "theorem", "save_theorem"]
 
 @dataclass(frozen=True)
 class Theorem:
-    """Both routes, padded (linear) and unpadded (circular).
+    """Both routes, padded (linear) and unpadded (circular); with ``pad`` given, only one of them
+    (the other's fields are ``None``).
 
     Attributes:
         image, kernel: the inputs (float64).
@@ -35,30 +36,32 @@ class Theorem:
 
     image: np.ndarray
     kernel: np.ndarray
-    spatial: np.ndarray
-    frequency: np.ndarray
-    log_abs_diff: np.ndarray
-    max_abs_diff: float
-    spatial_seconds: float
-    frequency_seconds: float
-    fft_shape: tuple[int, int]
-    circular: np.ndarray
-    circular_spatial: np.ndarray
-    wrap: np.ndarray
-    wrap_error: np.ndarray
-    circular_max_abs_diff: float
-    circular_spatial_seconds: float
-    circular_frequency_seconds: float
-    max_wrap_error: float
+    spatial: np.ndarray | None
+    frequency: np.ndarray | None
+    log_abs_diff: np.ndarray | None
+    max_abs_diff: float | None
+    spatial_seconds: float | None
+    frequency_seconds: float | None
+    fft_shape: tuple[int, int] | None
+    circular: np.ndarray | None
+    circular_spatial: np.ndarray | None
+    wrap: np.ndarray | None
+    wrap_error: np.ndarray | None
+    circular_max_abs_diff: float | None
+    circular_spatial_seconds: float | None
+    circular_frequency_seconds: float | None
+    max_wrap_error: float | None
 
 
-def theorem(image, kernel, *, repeat: int = 5) -> Theorem:
+def theorem(image, kernel, *, repeat: int = 5, pad: bool | None = None) -> Theorem:
     """Convolve ``image`` with ``kernel`` directly and through FFTs, padded and unpadded.
 
     Args:
         image: ``(H, W)`` array (or a bundled name, read as is).
         kernel: ``(kH, kW)`` array or a kernel spec such as ``'gaussian:15'``; no larger than the image.
         repeat: timings are the best of this many runs.
+        pad: ``True`` computes only the padded (linear) routes, ``False`` only the unpadded
+            (circular) ones, ``None`` both. A page that shows one of them computes only that one.
     """
     from ..fourier import convolution_theorem
 
@@ -66,24 +69,30 @@ def theorem(image, kernel, *, repeat: int = 5) -> Theorem:
     k = named_kernel(kernel)[1]
     if k.shape[0] > img.shape[-2] or k.shape[1] > img.shape[-1]:
         raise ArgumentError(f"--kernel must be no larger than the image {img.shape[-2:]}, got {tuple(k.shape)}")
-    lin = convolution_theorem(img, k, pad=True, repeat=repeat)
-    circ = convolution_theorem(img, k, pad=False, repeat=repeat)
-    diff = np.abs(lin.spatial - lin.frequency)
-    return Theorem(
-        image=img, kernel=k, spatial=lin.spatial, frequency=lin.frequency,
-        log_abs_diff=np.log10(np.maximum(diff, 1e-18)), max_abs_diff=float(lin.max_abs_diff),
-        spatial_seconds=lin.spatial_seconds, frequency_seconds=lin.frequency_seconds,
-        fft_shape=tuple(lin.fft_shape), circular=circ.frequency, circular_spatial=circ.spatial, wrap=np.asarray(circ.wrap),
-        wrap_error=circ.wrap_error, circular_max_abs_diff=float(circ.max_abs_diff),
-        circular_spatial_seconds=circ.spatial_seconds, circular_frequency_seconds=circ.frequency_seconds,
-        max_wrap_error=float(np.abs(np.asarray(circ.wrap_error)).max()),
-    )
+    fields: dict = {}
+    if pad is not False:
+        lin = convolution_theorem(img, k, pad=True, repeat=repeat)
+        diff = np.abs(lin.spatial - lin.frequency)
+        fields.update(spatial=lin.spatial, frequency=lin.frequency, log_abs_diff=np.log10(np.maximum(diff, 1e-18)),
+                      max_abs_diff=float(lin.max_abs_diff), spatial_seconds=lin.spatial_seconds,
+                      frequency_seconds=lin.frequency_seconds, fft_shape=tuple(lin.fft_shape))
+    if pad is not True:
+        circ = convolution_theorem(img, k, pad=False, repeat=repeat)
+        fields.update(circular=circ.frequency, circular_spatial=circ.spatial, wrap=np.asarray(circ.wrap),
+                      wrap_error=circ.wrap_error, circular_max_abs_diff=float(circ.max_abs_diff),
+                      circular_spatial_seconds=circ.spatial_seconds,
+                      circular_frequency_seconds=circ.frequency_seconds,
+                      max_wrap_error=float(np.abs(np.asarray(circ.wrap_error)).max()))
+    return Theorem(image=img, kernel=k, **{f: fields.get(f) for f in Theorem.__dataclass_fields__
+                                           if f not in ("image", "kernel")})
 
 
 def save_theorem(result: Theorem, out_dir: str | os.PathLike, *, kernel_label: str = "") -> list[Path]:
     """``spatial/frequency/circular/wrap_error.npy`` and ``theorem_panel.png``."""
     from ..viz.fourier import theorem_panel
 
+    if result.spatial is None or result.circular is None:
+        raise ArgumentError("result must hold both routes, as theorem(..., pad=None) returns, got one of them")
     out = out_folder(out_dir)
     written: list[Path] = []
     save_npy(out / "spatial.npy", result.spatial, written)

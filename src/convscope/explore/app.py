@@ -18,7 +18,7 @@ from pathlib import Path
 
 from platformdirs import user_cache_dir
 
-from .common import Context, image_choices
+from .common import Context, image_choices, sweep_cache
 from .session import Classifier, GanSessions
 from .tabs import API_NAMES, TABS
 
@@ -48,6 +48,7 @@ def prepare_environment(cache: Path) -> None:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ["GRADIO_TEMP_DIR"] = str(cache / "gradio")
     (cache / "gradio").mkdir(parents=True, exist_ok=True)
+    sweep_cache(cache / "gradio")  # what earlier launches left: empty files, and the oldest past the bound
 
 
 def build_app(*, classifier: str | None = None, gan: str | None = None, cache: Path | None = None,
@@ -70,7 +71,8 @@ def build_app(*, classifier: str | None = None, gan: str | None = None, cache: P
     prepare_environment(cache)
     import gradio as gr
 
-    with gr.Blocks(title="convscope explore", analytics_enabled=False) as demo:
+    # Gradio removes this app's temporary files older than an hour, every ten minutes
+    with gr.Blocks(title="convscope explore", analytics_enabled=False, delete_cache=(600, 3600)) as demo:
         gr.Markdown("# convscope explore\nConvolution in space, in frequency and as diffusion, then a CNN and a "
                     "DCGAN, live. Every control updates its outputs.")
         ctx = Context(demo=demo, images=image_choices(), classifier=clf, gans=gans, page_up=page_up)

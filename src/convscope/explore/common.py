@@ -26,6 +26,13 @@ __all__ = ["WORK_SIZE", "Context", "api", "frame", "guard", "image_choices", "lo
            "plotted"]
 
 WORK_SIZE = 256  # the short side every photograph is resized to (the benchmark's 256²)
+# a drawing larger than this is refused before it is decoded (the canvas is 280²; Gradio would
+# otherwise decode whatever a client sends, up to its own 179 Mpx, before any callback runs)
+MAX_DRAWING_PIXELS = 2048 * 2048
+# the image endpoints share one queue of this many workers, so concurrent calls cannot each hold
+# a full-size decode at once (one worker per core of the 2-core machine the limits were set on)
+HEAVY = {"concurrency_id": "heavy", "concurrency_limit": 2}
+CACHE_BYTES = 256 * 1024 * 1024  # the explorer's Gradio cache is swept down to this at start
 IMAGE_BUTTONS = ["download", "fullscreen"]  # what every output image offers
 log = logging.getLogger("convscope.explore")
 
@@ -62,6 +69,53 @@ def load_work_image(name: str | None, upload: str | os.PathLike | None = None, *
     y0, x0 = (H - min(H, W)) // 2, (W - min(H, W)) // 2
     s = min(H, W)
     return np.ascontiguousarray(a[..., y0:y0 + s, x0:x0 + s])
+
+
+def check_drawing_size(width: int, height: int) -> None:
+    """Refuse a drawing of more than :data:`MAX_DRAWING_PIXELS` pixels, from its header alone."""
+    if width * height > MAX_DRAWING_PIXELS:
+        raise fail("drawing", f"at most {MAX_DRAWING_PIXELS:,} pixels", f"{width}×{height}")
+
+
+def sweep_cache(folder: Path, *, max_bytes: int = CACHE_BYTES, max_age_s: float | None = None) -> int:
+    """Remove empty files, files older than ``max_age_s`` and then the oldest files until ``folder``
+    holds at most ``max_bytes``; returns how many files were removed.
+
+    Gradio's upload handling leaves empty temporary files behind and never trims its cache; the
+    explorer sweeps it at start, so the cache stays under a stated bound across launches.
+    """
+    import time
+
+    files = []
+    for p in Path(folder).rglob("*"):
+        try:
+            if p.is_file() and not p.is_symlink():
+                st = p.stat()
+                files.append((st.st_mtime, st.st_size, p))
+        except OSError:
+            continue
+    now, removed = time.time(), 0
+    keep = []
+    for mtime, size, p in files:
+        if size == 0 or (max_age_s is not None and now - mtime > max_age_s):
+            removed += _unlink(p)
+        else:
+            keep.append((mtime, size, p))
+    total = sum(s for _, s, _ in keep)
+    for _mtime, size, p in sorted(keep):
+        if total <= max_bytes:
+            break
+        removed += _unlink(p)
+        total -= size
+    return removed
+
+
+def _unlink(p: Path) -> int:
+    try:
+        p.unlink()
+        return 1
+    except OSError:
+        return 0
 
 
 def message(e: BaseException) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 from ... import experiments as ex
 from ..._checks import check_float, check_option, check_whole
 from .. import render
-from ..common import IMAGE_BUTTONS, WORK_SIZE, api, guard, load_work_image, plotted
+from ..common import HEAVY, IMAGE_BUTTONS, WORK_SIZE, api, guard, load_work_image, plotted
 
 TITLE = "4. Diffusion"
 ID = "diffusion"
@@ -93,5 +93,5 @@ def build(ctx) -> None:
     d_in = [dtemp, dsteps, dbound, dsrc, img]
     d_out = [d_frame, d_prop, d_plot, d_md]
     gr.on([c.change for c in (dsteps, dtemp, dbound, dsrc, img)], guard(diff), d_in, d_out, api_name="diffuse",
-          show_progress="hidden", trigger_mode="always_last")
-    tab.select(guard(diff), d_in, d_out, **api(None))
+          show_progress="hidden", trigger_mode="always_last", **HEAVY)
+    tab.select(guard(diff), d_in, d_out, **api(None), **HEAVY)

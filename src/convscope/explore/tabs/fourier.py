@@ -9,7 +9,7 @@ from ... import experiments as ex
 from ..._checks import check_float, check_option
 from ...fourier import FILTER_KINDS, FILTER_PROFILES
 from .. import render
-from ..common import IMAGE_BUTTONS, api, guard, load_work_image, plotted
+from ..common import HEAVY, IMAGE_BUTTONS, api, guard, load_work_image, plotted
 
 TITLE = "3. Fourier domain"
 ID = "fourier"
@@ -84,10 +84,11 @@ def build(ctx) -> None:
         return plotted(filter_view(image, upload, kind, cutoff, profile, width, order), 3)
 
     s_out = [s_img, s_plot, s_md]
-    gr.on([img.change, up.change], guard(spec_view), [img, up], s_out, api_name="spectrum", show_progress="hidden")
+    gr.on([img.change, up.change], guard(spec_view), [img, up], s_out, api_name="spectrum", show_progress="hidden",
+          **HEAVY)
     fl_in = [img, up, fkind, fcut, fprof, fwid, ford]
     fl_out = [*f_out, f_plot, f_md]
     gr.on([c.change for c in (fcut, img, up, fkind, fprof, fwid, ford)], guard(filt), fl_in, fl_out,
-          api_name="filter", show_progress="hidden")
-    tab.select(guard(spec_view), [img, up], s_out, **api(None))
-    tab.select(guard(filt), fl_in, fl_out, **api(None))
+          api_name="filter", show_progress="hidden", **HEAVY)
+    tab.select(guard(spec_view), [img, up], s_out, **api(None), **HEAVY)
+    tab.select(guard(filt), fl_in, fl_out, **api(None), **HEAVY)

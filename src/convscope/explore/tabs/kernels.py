@@ -11,7 +11,7 @@ from ... import experiments as ex
 from ..._checks import ArgumentError, check_float, check_option, check_whole, fail
 from ...kernels import get_kernel
 from .. import render
-from ..common import IMAGE_BUTTONS, WORK_SIZE, api, guard, load_work_image
+from ..common import HEAVY, IMAGE_BUTTONS, WORK_SIZE, api, guard, load_work_image
 
 TITLE = "1. Kernels and feature maps"
 ID = "kernels"
@@ -167,14 +167,14 @@ def build(ctx) -> None:
     fm_in = [img, up, grid, pool, psize]
     fm_out = [maps, pooled, meaning]
     gr.on([c.change for c in (grid, img, up, pool, psize)], guard(feature_maps), fm_in, fm_out,
-          api_name="feature_maps", show_progress="hidden")
+          api_name="feature_maps", show_progress="hidden", **HEAVY)
 
     def select_pixel(evt):
         return tile_position(*evt.index[:2])
 
     select_pixel.__annotations__ = {"evt": gr.SelectData}  # Gradio injects the click
     maps.select(select_pixel, None, [pc, pr, pcol], **api(None)).then(
-        guard(pixel_computation), [img, up, grid, pc, pr, pcol], pix, api_name="pixel")
+        guard(pixel_computation), [img, up, grid, pc, pr, pcol], pix, api_name="pixel", **HEAVY)
 
     # the first tab fills on load; the other tabs when they are first shown, so the page is ready sooner
     def first_fill(*args):
@@ -183,4 +183,4 @@ def build(ctx) -> None:
         finally:
             ctx.page_up.set()
 
-    ctx.demo.load(guard(first_fill), fm_in, fm_out, **api(None))
+    ctx.demo.load(guard(first_fill), fm_in, fm_out, **api(None), **HEAVY)

@@ -3,14 +3,16 @@ its learned first-layer filters in space and in frequency."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from ... import experiments as ex
 from ..._checks import ArgumentError
 from .. import render
-from ..common import IMAGE_BUTTONS, api, guard, load_work_image
+from ..common import HEAVY, IMAGE_BUTTONS, api, check_drawing_size, guard, load_work_image
 from ..session import Classifier
 
 TITLE = "6. Recognition"
@@ -73,12 +75,29 @@ def build(ctx) -> None:
     import gradio as gr
 
     clf = ctx.classifier
+
+    class Sketchpad(gr.Sketchpad):
+        """The sketchpad, refusing an oversized drawing from its header before Gradio decodes it."""
+
+        def get_block_name(self) -> str:
+            return "imageeditor"  # the same front-end component
+
+        def convert_and_format_image(self, file, flatten_on_white: bool = False):
+            if file is not None:
+                src = io.BytesIO(file) if isinstance(file, bytes | bytearray | memoryview) else file.path
+                with Image.open(src) as im:  # reads the header only
+                    try:
+                        check_drawing_size(*im.size)
+                    except ValueError as e:
+                        raise gr.Error(str(e), print_exception=False) from None
+            return super().convert_and_format_image(file, flatten_on_white)
+
     with gr.Tab(TITLE, id=ID):
         r_status = gr.Markdown(elem_id="classifier-status")
         with gr.Row():
             with gr.Column(scale=1):
                 # black ink about a tenth of the canvas wide, as MNIST's strokes are
-                sketch = gr.Sketchpad(label="draw a digit (pick the brush)", type="numpy",
+                sketch = Sketchpad(label="draw a digit (pick the brush)", type="numpy",
                                       image_mode="RGBA", canvas_size=(280, 280), elem_id="sketchpad",
                                       brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"))
                 up = gr.File(label="…or upload a digit image", file_types=["image"], type="filepath",
@@ -110,6 +129,5 @@ def build(ctx) -> None:
     r_timer.tick(guard(status), None, r_status, show_progress="hidden", **api(None))
     ctx.demo.load(guard(status), None, r_status, api_name="classifier_status")
     r_in, r_out = [sketch, up], [r_top, r_maps, r_seen]
-    r_btn.click(guard(pred), r_in, r_out, api_name="predict")
-    up.upload(guard(pred), r_in, r_out, **api(None))
+    gr.on([r_btn.click, up.upload], guard(pred), r_in, r_out, api_name="predict", **HEAVY)
     f_btn.click(guard(filters), None, [r_filt, r_spec], api_name="filters")

@@ -9,7 +9,7 @@ from ... import experiments as ex
 from ..._checks import fail
 from ...kernels import kernel_from_spec
 from .. import render
-from ..common import IMAGE_BUTTONS, api, guard, load_work_image
+from ..common import HEAVY, IMAGE_BUTTONS, api, guard, load_work_image
 
 TITLE = "2. Convolution theorem"
 ID = "theorem"
@@ -29,7 +29,7 @@ def theorem(image: str | None, upload: str | None, kernel: str = "gaussian:9", p
     k = kernel_from_spec(str(kernel), files=False).numpy()
     if max(k.shape) > MAX_KERNEL:
         raise fail("kernel", f"at most {MAX_KERNEL}×{MAX_KERNEL} in the explorer", f"shape {k.shape}")
-    r = ex.theorem(img, k, repeat=1)
+    r = ex.theorem(img, k, repeat=1, pad=bool(pad))  # only the variant the page shows
     if pad:
         s, f, ts, tf = r.spatial, r.frequency, r.spatial_seconds, r.frequency_seconds
         grid = f"{r.fft_shape[0]}×{r.fft_shape[1]}"
@@ -69,5 +69,5 @@ def build(ctx) -> None:
         md = gr.Markdown(elem_id="theorem-report")
     th_in = [img, up, kspec, padchk]
     gr.on([padchk.change, img.change, up.change, kspec.submit], guard(theorem), th_in, [*out, md],
-          api_name="theorem", show_progress="hidden")
-    tab.select(guard(theorem), th_in, [*out, md], **api(None))
+          api_name="theorem", show_progress="hidden", **HEAVY)
+    tab.select(guard(theorem), th_in, [*out, md], **api(None), **HEAVY)
