@@ -1,6 +1,6 @@
 """Wall time of the shipped classifier command, exactly as a user types it -> RESULTS.md ``classify-final``.
 
-Issue 12 asks for a recipe that trains in at most 5 minutes on 2 CPU cores and
+The recipe must be one that trains in at most 5 minutes on 2 CPU cores and
 for ``convscope classify train --data mnist-5k --final``, every other option at
 its default, to run it. Since ``--final`` ships an ensemble of
 ``FINAL_ENSEMBLE`` members after one selection pass, this script times that

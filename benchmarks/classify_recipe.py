@@ -1,4 +1,4 @@
-"""Classifier recipe study for issue 12: which choices lift a LeNet trained on mnist-5k alone.
+"""Classifier recipe study: which choices lift a LeNet trained on mnist-5k alone.
 
 Every recipe trains on the mnist-5k ``train`` split (3,500 images; split seed 0,
 70/10/20) with its own small loop (independent of convscope.train), and is
@@ -6,13 +6,13 @@ scored on the two splits it never trained on:
 
 - ``val`` (500 images): the split to *choose* a recipe or an epoch count on;
 - ``held-out`` (1,000 images, load_dataset's ``test`` split): reported only.
-  The real MNIST test set is not on this machine; issue 12 measured that the
+  The real MNIST test set is not on this machine; a measurement outside this repository found that the
   held-out split reads 0.3-0.6 points above it, so do not quote it as a test score.
 
 Recipes (``--recipes``; ``all`` runs every one):
 
 ========== =====================================================================
-reference  the recipe issue 12 quotes: LeNet + BN, 32/64 channels, FC 256,
+reference  the reference recipe: LeNet + BN, 32/64 channels, FC 256,
            AdamW + one-cycle, label smoothing 0.05, random affine, 30 epochs
 shipped    today's ``classify train`` defaults: LeNet 6/16, FC 120/84, Adam
            2e-3, step decay, affine, no smoothing, 10 epochs
@@ -214,7 +214,7 @@ def main(argv=None) -> int:
             f"{machine()}; {load_note()}.", "",
             "Trained on mnist-5k's 3,500 `train` images; `val` (500) chooses, `held-out` (1,000, the split "
             "load_dataset calls `test`) reports. The real MNIST test set reads 0.3-0.6 points lower than "
-            "the held-out split (issue 12). Mean ± std over seeds " + ", ".join(map(str, args.seeds)) + ".", "",
+            "the held-out split. Mean ± std over seeds " + ", ".join(map(str, args.seeds)) + ".", "",
             text, ""]))
     return 0
 

@@ -161,7 +161,7 @@ def check_image_peers(x, k):
         out = out.detach().numpy() if isinstance(out, torch.Tensor) else np.asarray(out)
         out = out.reshape(ref.shape)
         err = np.abs(out - ref).max() / np.abs(ref).max()
-        # fft-conv-pytorch computes float64 in float32 (the defect issue 2 names): ~1e-7 error
+        # fft-conv-pytorch computes float64 in float32 (a known defect of that peer): ~1e-7 error
         limit = 1e-4 if x.dtype == np.float32 or name == "fft_conv" else 1e-9
         assert err < limit, f"{name} disagrees: rel err {err:.2g}"
 

@@ -7,7 +7,7 @@ write the result to an uncompressed zarr with ``dask.array.store``. Each case
 runs in its own process, so its peak RSS (``ru_maxrss``) is its own; the time
 covers the filtering and writing, not the imports. The outputs are compared.
 
-Targets (issue 13): ours <= 0.5x dask-image's time at k >= 31; peak memory
+Targets: ours <= 0.5x dask-image's time at k >= 31; peak memory
 within 1.2x of dask-image's.
 
     python benchmarks/dask_bench.py            # 8192² (+ 16384² when RAM and disk allow), k 7/31/63, chunks 2048

@@ -1,12 +1,12 @@
-"""DCGAN ablation for issue 12: baseline, +EMA, +DiffAugment (several strengths), both, and ADA.
+"""DCGAN ablation: baseline, +EMA, +DiffAugment (several strengths), both, and ADA.
 
 Every variant trains with the same preset, budget and seeds through the CLI
 (``convscope gan train ... [--augment SPEC] [--ema DECAY]``), then is judged by
 ``convscope gan evaluate`` in **two feature spaces**, so that a win cannot come
 from one ruler's blind spot:
 
-- ``lenet5``: the issue-5 classifier, LeNet-5 (6/16, FC 120/84) trained with issue 5's
-  recipe (Adam 2e-3, step decay, no label smoothing, 10 epochs): the space of issue 12's targets;
+- ``lenet5``: the first reference classifier, LeNet-5 (6/16, FC 120/84) trained with its
+  recipe (Adam 2e-3, step decay, no label smoothing, 10 epochs): the space the quality targets are stated in;
 - ``lenet``: today's ``convscope classify train`` defaults (LeNet + BN, 32/64, FC 256);
 - ``alexnet``: a wider CNN (``convscope classify train --model alexnet``).
 
@@ -60,7 +60,7 @@ VARIANTS: dict[str, list[str] | None] = {
 # the same run without ``--ema``, and one run gives both rows.
 RAW_OF = {"baseline": "ema", "r1": "ema+r1", "preset-raw": "preset", "diffaug-t": "ema+diffaug-t", "ada": "ema+ada"}
 FEATURE_NETS = {
-    # the issue-5 classifier: LeNet-5 (6/16, FC 120/84) with issue 5's recipe, the feature space of issue 12's targets
+    # the first reference classifier: LeNet-5 (6/16, FC 120/84) with its recipe, the feature space of the quality targets
     "lenet5": ["--conv-channels", "6,16", "--fc-units", "120,84", "--optimizer", "adam", "--lr", "2e-3",
                "--scheduler", "step", "--weight-decay", "0", "--label-smoothing", "0", "--epochs", "10"],
     "lenet": [],  # today's classify train defaults (LeNet + BN, 32/64, FC 256)

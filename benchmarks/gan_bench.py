@@ -9,7 +9,7 @@ repeats, medians), plus our speed options (channels_last, fused Adam, both
 ("all"), torch.compile).
 
 Quality (``--quality``): train the ``mnist`` preset on mnist-5k at 32x32 for
-``--minutes`` of wall time (``--full``: the issue's 15 minutes), then evaluate
+``--minutes`` of wall time (``--full``: the 15-minute budget), then evaluate
 it with a classifier (``--classifier``, from ``convscope classify train --data
 mnist-5k``): classes covered, class-balance KL, precision, recall, Fréchet
 distance against its real-vs-real floor. ``--run DIR`` evaluates an existing run
@@ -220,7 +220,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--throughput", action="store_true")
     ap.add_argument("--quality", action="store_true")
-    ap.add_argument("--full", action="store_true", help="the issue's 15-minute quality run")
+    ap.add_argument("--full", action="store_true", help="the 15-minute quality run")
     ap.add_argument("--minutes", type=float, default=5.0)
     ap.add_argument("--classifier", default="runs/cls")
     ap.add_argument("--run", default=None, help="evaluate this existing GAN run instead of training")

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+
 from .common import int_type
+
+# what `convscope[explore]` adds; the rest of convscope never imports these
+EXTRA = ("gradio", "pandas")
 
 
 def register(sub, common) -> None:
@@ -32,7 +38,25 @@ def register(sub, common) -> None:
     p.set_defaults(func=cmd_explore)
 
 
+def _missing(names) -> list[str]:
+    """The modules in ``names`` that cannot be imported, found without importing them."""
+    out = []
+    for name in names:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):  # a broken install, or a module set to None in sys.modules
+            found = False
+        if not found:
+            out.append(name)
+    return out
+
+
 def cmd_explore(args) -> int:
+    missing = _missing(EXTRA)
+    if missing:
+        print(f"convscope: error: explore needs {' and '.join(missing)}, which the plain install leaves out: "
+              "pip install 'convscope[explore]'", file=sys.stderr)
+        return 2
     from ..explore import build_app, launch
 
     demo = build_app(classifier=args.classifier, gan=args.gan)

@@ -36,8 +36,8 @@ class Conv2d(nn.Conv2d):
     """``torch.nn.Conv2d`` computed by :func:`convscope.conv.conv2d` with ``method``.
 
     Args:
-        in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-            bias, padding_mode, device, dtype: as ``torch.nn.Conv2d``.
+        in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, device, dtype:
+            as ``torch.nn.Conv2d``.
         method: ``auto``, ``direct``, ``fft`` or ``overlap_add``.
     """
 
@@ -77,9 +77,8 @@ class ConvTranspose2d(nn.ConvTranspose2d):
     """``torch.nn.ConvTranspose2d`` computed by :func:`convscope.conv.conv_transpose2d`.
 
     Args:
-        in_channels, out_channels, kernel_size, stride, padding, output_padding,
-            groups, bias, dilation, padding_mode, device, dtype: as
-            ``torch.nn.ConvTranspose2d`` (``padding_mode`` must be ``zeros``, as in torch).
+        in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias, dilation, padding_mode, device, dtype:
+            as ``torch.nn.ConvTranspose2d`` (``padding_mode`` must be ``zeros``, as in torch).
         method: ``auto``, ``direct``, ``fft`` or ``overlap_add``.
     """
 

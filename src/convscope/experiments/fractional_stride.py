@@ -21,11 +21,15 @@ class FractionalStride:
     """Each stage of the construction and the check against torch.
 
     Attributes:
-        input: ``(h, w)``; ``zero_inserted``: zeros between samples (``stride - 1`` each);
-        padded: after ``kernel - 1 - padding`` zeros of border; ``kernel_flipped``: the kernel
-        the full convolution slides (the transposed convolution's weight, flipped);
-        output: ``conv_transpose2d(input, kernel)``; ``reference``: torch's;
-        max_abs_diff: ``max |output - reference|``; stride, padding: the layer's.
+        input: ``(h, w)``.
+        zero_inserted: zeros between samples (``stride - 1`` each).
+        padded: after ``kernel - 1 - padding`` zeros of border.
+        kernel: the transposed convolution's weight.
+        kernel_flipped: the kernel the full convolution slides (the transposed convolution's weight, flipped).
+        output: ``conv_transpose2d(input, kernel)``.
+        reference: torch's.
+        max_abs_diff: ``max |output - reference|``.
+        stride, padding: the layer's.
     """
 
     input: np.ndarray
