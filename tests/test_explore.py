@@ -316,3 +316,18 @@ def test_every_tab_module_is_listed_and_complete():
     assert API_NAMES == ("kernel_grid", "feature_maps", "pixel", "theorem", "spectrum", "filter", "diffuse",
                          "fractional", "classifier_status", "predict", "filters", "gan_step", "gan_reset",
                          "gan_samples", "gan_walk", "gan_spectrum")
+
+
+def test_building_the_app_writes_nothing_into_the_package(tmp_path):
+    """Gradio writes a type stub beside any module that subclasses one of its components."""
+    pytest.importorskip("gradio")
+    from pathlib import Path
+
+    import convscope
+    from convscope.explore import build_app
+
+    root = Path(convscope.__file__).parent
+    before = {p for p in root.rglob("*") if "__pycache__" not in p.parts}
+    build_app(cache=tmp_path, train_classifier=False)
+    after = {p for p in root.rglob("*") if "__pycache__" not in p.parts}
+    assert after == before, sorted(map(str, after - before))

@@ -70,38 +70,47 @@ def first_layer_filters(classifier: Classifier):
     return f, s
 
 
+def bound_drawing_size(sketch) -> None:
+    """Make ``sketch`` refuse an oversized drawing from its header, before Gradio decodes it.
+
+    Gradio decodes every uploaded layer itself (up to its own 179 Mpx) before a callback runs, so
+    the check sits on the one method each layer passes through. It is set on the instance: a
+    subclass would make Gradio write a type stub into this package.
+    """
+    import gradio as gr
+
+    decode = sketch.convert_and_format_image
+
+    def checked(file, flatten_on_white: bool = False):
+        if file is not None:
+            src = io.BytesIO(file) if isinstance(file, bytes | bytearray | memoryview) else file.path
+            with Image.open(src) as im:  # reads the header only
+                try:
+                    check_drawing_size(*im.size)
+                except ValueError as e:
+                    raise gr.Error(str(e), print_exception=False) from None
+        return decode(file, flatten_on_white)
+
+    sketch.convert_and_format_image = checked
+
+
 def build(ctx) -> None:
     """Lay out and wire tab 6; the classifier's status ticks every second."""
     import gradio as gr
 
     clf = ctx.classifier
 
-    class Sketchpad(gr.Sketchpad):
-        """The sketchpad, refusing an oversized drawing from its header before Gradio decodes it."""
-
-        def get_block_name(self) -> str:
-            return "imageeditor"  # the same front-end component
-
-        def convert_and_format_image(self, file, flatten_on_white: bool = False):
-            if file is not None:
-                src = io.BytesIO(file) if isinstance(file, bytes | bytearray | memoryview) else file.path
-                with Image.open(src) as im:  # reads the header only
-                    try:
-                        check_drawing_size(*im.size)
-                    except ValueError as e:
-                        raise gr.Error(str(e), print_exception=False) from None
-            return super().convert_and_format_image(file, flatten_on_white)
-
     with gr.Tab(TITLE, id=ID):
         r_status = gr.Markdown(elem_id="classifier-status")
         with gr.Row():
             with gr.Column(scale=1):
                 # black ink about a tenth of the canvas wide, as MNIST's strokes are
-                sketch = Sketchpad(label="draw a digit (pick the brush)", type="numpy",
+                sketch = gr.Sketchpad(label="draw a digit (pick the brush)", type="numpy",
                                       image_mode="RGBA", canvas_size=(280, 280), elem_id="sketchpad",
                                       brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"))
                 up = gr.File(label="…or upload a digit image", file_types=["image"], type="filepath",
                              elem_id="digit-upload")
+                bound_drawing_size(sketch)
                 r_btn = gr.Button("recognise", variant="primary", elem_id="recognise")
             with gr.Column(scale=2):
                 r_top = gr.Label(num_top_classes=3, label="top 3", elem_id="prediction")
