@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+import convscope.experiments as E
 from convscope._checks import ArgumentError, ConvscopeError, DataError
 from convscope.explore import API_NAMES, common, render, session
 from convscope.explore.tabs import diffusion as t_diffusion
@@ -39,12 +40,18 @@ def test_grid_kernel_reads_edited_cells_and_refuses_text():
 
 
 def test_feature_maps_and_the_meaning_of_the_sum():
-    maps, pooled, text = t_kernels.feature_maps("astronaut", None, t_kernels.kernel_grid("laplacian8", 3), "max", 2)
-    assert maps.dtype == np.uint8 and maps.shape == (256, 3 * 256 + 2 * 4, 3)
+    inp, maps, pooled, text = t_kernels.feature_maps("astronaut", None, t_kernels.kernel_grid("laplacian8", 3),
+                                                     "max", 2)
+    assert inp.shape == (256, 256, 3) and inp.std() > 10  # the photograph itself is shown
+    assert maps.dtype == np.uint8 and maps.shape == (256 + 30, 3 * 256 + 2 * 4, 3)  # maps over a colour bar
     assert pooled.shape == maps.shape  # pooled maps are shown enlarged back to the same size
     assert "zero-sum" in text and "128×128" in text
-    _, _, text = t_kernels.feature_maps("astronaut", None, t_kernels.kernel_grid("box", 3), "average", 4)
+    bar = maps[256:270]
+    assert (bar[:, 0, 2] > bar[:, 0, 0]).all() and (bar[:, -1, 0] > bar[:, -1, 2]).all()  # signed: blue to red
+    _, maps, _, text = t_kernels.feature_maps("astronaut", None, t_kernels.kernel_grid("box", 3), "average", 4)
     assert "unit-sum" in text and "64×64" in text
+    grey = maps[:256, 10:250]  # a blur cannot go negative: drawn grey, not as a red "negative"
+    assert np.array_equal(grey[..., 0], grey[..., 1]) and np.array_equal(grey[..., 1], grey[..., 2])
     with pytest.raises(ArgumentError, match="pool_size must be 2 or 4"):
         t_kernels.feature_maps("astronaut", None, t_kernels.kernel_grid("box", 3), "max", 3)
 
@@ -53,7 +60,8 @@ def test_pixel_computation_sums_to_the_feature_map():
     from scipy.ndimage import convolve
 
     grid = [[1, 2, 0], [0, -1, 0], [3, 0, -2]]
-    html = t_kernels.pixel_computation("camera", None, grid, 1, 40, 77)
+    html, marked = t_kernels.pixel_computation("camera", None, grid, 1, 40, 77)
+    assert tuple(marked[40, 256 + 4 + 77]) == (0, 200, 0)  # the clicked pixel is marked on the map
     img = common.load_work_image("camera", None)
     ref = convolve(img[1], np.array(grid, float), mode="mirror")[40, 77]  # true convolution, reflect border
     total = float(re.search(r"sum of the products = <b>([-0-9.e+]+)</b>", html).group(1))
@@ -65,8 +73,10 @@ def test_pixel_computation_sums_to_the_feature_map():
 def test_theorem_shows_wrap_around_only_without_padding():
     *imgs, text = t_theorem.theorem("camera", None, "gaussian:9", True)
     assert all(i.shape == (264, 264, 3) for i in imgs[:2]) and "nothing wraps" in text
-    m = re.search(r"max \|spatial − FFT\| = \*\*([0-9.e+-]+)\*\*", text)
-    assert float(m.group(1)) < 1e-10
+    assert text.startswith("**The two routes agree to rounding**")  # the conclusion comes first
+    m = re.search(r"max \|spatial − FFT\| = ([0-9.e+-]+), ([0-9.]+) × ε·max", text)
+    assert float(m.group(1)) < 1e-10 and float(m.group(2)) <= t_theorem.AGREE_ULPS
+    assert imgs[2].shape[0] == 264 + 30  # the difference on a numeric scale (a colour bar below it)
     *imgs, text = t_theorem.theorem("camera", None, "gaussian:9", False)
     assert imgs[0].shape == (256, 256, 3) and "circular" in text
     assert imgs[3][128, 128].tolist() == [247, 247, 247] and imgs[3][0, 0].tolist() != [247, 247, 247]
@@ -92,9 +102,13 @@ def test_diffusion_slider_steps_mass_and_speed():
 
     assert t_diffusion.steps_from_slider(0) == 0 and t_diffusion.steps_from_slider(6) == 1_000_000 and t_diffusion.steps_from_slider(2) == 100
     t = time.perf_counter()
-    _frame, _prop, _rows, text = t_diffusion.diffusion(4.0, 6.0, "symmetric", "disc")
+    frame, prop, _rows, text = t_diffusion.diffusion(4.0, 6.0, "symmetric", "disc")
     assert time.perf_counter() - t < 5  # exact spectral method: no million iterations
     assert "1,000,000 steps" in text and "mass now | 509 |" in text
+    assert "probability density" in text and prop.count("<td") == 9  # the 3×3 propagator as numbers
+    field = frame[:256]
+    assert len(np.unique(field.reshape(-1, 3), axis=0)) == 1  # uniform after 10⁶ steps...
+    assert tuple(field[0, 0]) != tuple(frame[256 + 2, 0])  # ...and drawn on the fixed scale, not as its lowest colour
     _frame, _prop, rows, text = t_diffusion.diffusion(4.0, 3.0, "zeros", "drop")
     now = float(re.search(r"mass now \| ([0-9.e+-]+) \|", text).group(1))
     assert now < 1.0  # absorbing walls
@@ -111,6 +125,18 @@ def test_fractional_output_size_and_torch_check(n, s, p, k):
     assert f"5. output {out.shape[-1]}×{out.shape[-1]}" in html
     with pytest.raises(ArgumentError, match="padding must be at most"):
         t_fractional.fractional(3, 2, 3, 3)
+
+
+def test_fractional_steps_through_output_pixels_with_an_asymmetric_kernel():
+    k = t_fractional.example_kernel(3)
+    assert not np.array_equal(k, k[::-1, ::-1])  # the flip shows
+    x, _ = E.example_inputs(3, 3)
+    ref = torch.nn.functional.conv_transpose2d(torch.tensor(x)[None, None], torch.tensor(k)[None, None], stride=2,
+                                               padding=1)[0, 0]
+    for (r, c) in ((0, 0), (1, 2), (4, 4), (9, 9)):  # (9, 9) is clamped to the last output pixel
+        _, text = t_fractional.fractional(3, 2, 1, 3, r, c)
+        rr, cc = min(r, 4), min(c, 4)
+        assert f"output pixel ({rr}, {cc})" in text and f"= **{ref[rr, cc]:.0f}**" in text
 
 
 def test_uploads_go_through_the_image_guards(tmp_path, monkeypatch):

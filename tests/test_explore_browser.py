@@ -7,6 +7,7 @@ issue names; the client test calls every public ``api_name`` once.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -153,7 +154,7 @@ def test_every_api_name_through_gradio_client(server):
     assert out["predict"][0]["label"] in [str(i) for i in range(10)]
     assert "step 2" in out["gan_step"][2]
     assert "step 0" in out["gan_reset"][2]
-    assert "sum of the products" in out["pixel"]
+    assert "sum of the products" in out["pixel"][0]
     # a bad value is a message, not a dead server
     with pytest.raises(Exception, match="padding must be at most kernel size - 1"):
         c.predict(3, 2, 6, 3, api_name="/fractional")
@@ -339,6 +340,10 @@ def test_explorer_in_headless_chromium(server, browser, tmp_path):
     tabs = [b.text for b in drv.find_elements(By.CSS_SELECTOR, "button[role=tab]")]
     assert len(tabs) == 7 and tabs[0].startswith("1.") and tabs[6].startswith("7."), tabs
     _shot(drv, "kernels")
+    assert _src(drv, "#input-image")  # the photograph is shown beside its feature maps
+    header = drv.execute_script("return [...document.querySelectorAll('#kernel-grid thead th *')]"
+                                ".every(e => getComputedStyle(e).visibility === 'hidden')")
+    assert header, "the grid's column numbers are shown (they read as a row of weights)"
 
     # 1. edit one kernel number: the feature map changes
     before = _src(drv, "#feature-maps")
@@ -375,6 +380,10 @@ def test_explorer_in_headless_chromium(server, browser, tmp_path):
     _wait(drv, f"const i = document.querySelector('#diffusion-frame img'); return i && i.src !== {json.dumps(frame)}",
           10, "a new diffusion frame")
     _shot(drv, "diffusion")
+    # uniform after 10⁶ steps, but drawn on the fixed scale: not one value of the lowest colour
+    url = _src(drv, "#diffusion-frame")
+    field = np.asarray(Image.open(io.BytesIO(urllib.request.urlopen(url, timeout=10).read())).convert("RGB"))[:256]
+    assert field.reshape(-1, 3).std(0).max() < 1 and field[0, 0].tolist() != [0, 0, 4], field[0, 0]
 
     _tab(drv, "5.")
     _wait(drv, "return document.querySelector('#fractional-report') && "

@@ -33,6 +33,7 @@ CSS = """
 .cs-grid td { border: 1px solid #999; padding: 3px 6px; text-align: right; min-width: 2.2em; }
 .cs-grid-title { font-size: 12px; margin-bottom: 4px; }
 .cs-op { font-size: 28px; }
+#kernel-grid thead th * { visibility: hidden; }  /* blank: the column numbers read as a row of weights */
 """
 
 

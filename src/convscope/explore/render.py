@@ -9,8 +9,10 @@ from __future__ import annotations
 import html
 
 import numpy as np
+from PIL import Image, ImageDraw
 
-__all__ = ["grey", "diverging", "heat", "tile", "upscale", "grid_html", "rows"]
+__all__ = ["grey", "diverging", "diverging_scale", "heat", "tile", "upscale", "grid_html", "rows", "label",
+           "colorbar", "mark"]
 
 # a perceptually even blue-white-red ramp (signed maps) and a black-red-yellow-white one (heat)
 _DIV = np.array([[33, 102, 172], [103, 169, 207], [209, 229, 240], [247, 247, 247],
@@ -42,28 +44,75 @@ def grey(a, lo: float | None = None, hi: float | None = None) -> np.ndarray:
     return u
 
 
-def diverging(a, *, robust: bool = True) -> np.ndarray:
-    """Signed (H, W) -> blue (negative), white (zero), red (positive), symmetric scale.
-
-    ``robust``: the scale is the 99.5th percentile of ``|a|`` (a few extreme pixels
-    would otherwise wash everything else out to white); larger values saturate.
-    """
+def diverging_scale(a, *, robust: bool = True) -> float:
+    """The half-range :func:`diverging` draws ``a`` with: the 99.5th percentile of ``|a|`` when
+    ``robust`` (a few extreme pixels would otherwise wash everything else out to white), else its
+    largest ``|a|``."""
     a = np.asarray(a, dtype=np.float64)
     m = 0.0
     if a.size:
         m = float(np.nanpercentile(np.abs(a), 99.5)) if robust and a.size > 64 else 0.0
         m = m if m > 0 else float(np.nanmax(np.abs(a)))
+    return m
+
+
+def diverging(a, *, robust: bool = True, scale: float | None = None) -> np.ndarray:
+    """Signed (H, W) -> blue (negative), white (zero), red (positive), symmetric scale
+    (``scale``, default :func:`diverging_scale`); larger values saturate."""
+    a = np.asarray(a, dtype=np.float64)
+    m = diverging_scale(a, robust=robust) if scale is None else float(scale)
     return _ramp(0.5 + 0.5 * a / m if m > 0 else np.full(a.shape, 0.5), _DIV)
 
 
-def heat(a, *, log: bool = False) -> np.ndarray:
-    """Non-negative (H, W) -> a heat colour map (``log``: log10, four decades)."""
+def heat(a, *, log: bool = False, lo: float | None = None, hi: float | None = None) -> np.ndarray:
+    """Non-negative (H, W) -> a heat colour map (``log``: log10, four decades); ``lo``/``hi`` fix
+    the scale (in the data's units), so frames of a sequence compare."""
     a = np.asarray(a, dtype=np.float64)
     if log:
         top = float(np.nanmax(a)) if a.size else 0.0
         a = np.log10(np.maximum(a, top * 1e-4 if top > 0 else 1e-300))
-    lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
+    lo = float(np.nanmin(a)) if lo is None else lo
+    hi = float(np.nanmax(a)) if hi is None else hi
     return _ramp((a - lo) / (hi - lo) if hi > lo else np.zeros(a.shape), _HEAT)
+
+
+def label(img: np.ndarray, text: str, *, corner: str = "tl") -> np.ndarray:
+    """``img`` with ``text`` written on a white box in a corner (``tl`` or ``bl``)."""
+    im = Image.fromarray(np.ascontiguousarray(img))
+    d = ImageDraw.Draw(im)
+    x0, y0, x1, y1 = d.textbbox((0, 0), text)
+    w, h = x1 - x0 + 6, y1 - y0 + 6
+    y = 2 if corner == "tl" else im.height - h - 2
+    d.rectangle([2, y, 2 + w, y + h], fill=(255, 255, 255))
+    d.text((5 - x0, y + 3 - y0), text, fill=(0, 0, 0))
+    return np.asarray(im)
+
+
+def colorbar(width: int, lo: float, hi: float, *, kind: str = "diverging", ticks: int = 5,
+             height: int = 14) -> np.ndarray:
+    """A horizontal colour bar ``width`` px wide from ``lo`` to ``hi`` with ``ticks`` values written under it."""
+    t = np.linspace(0.0, 1.0, width)[None, :].repeat(height, axis=0)
+    bar = _ramp(t, _DIV if kind == "diverging" else _HEAT) if kind != "grey" else grey(t, 0.0, 1.0)
+    im = Image.new("RGB", (width, height + 16), (255, 255, 255))
+    im.paste(Image.fromarray(bar), (0, 0))
+    d = ImageDraw.Draw(im)
+    for i in range(ticks):
+        v = lo + (hi - lo) * i / (ticks - 1)
+        text = f"{v:.3g}"
+        tw = d.textlength(text)
+        x = min(max(0, i * (width - 1) / (ticks - 1) - tw / 2), width - tw)
+        d.text((x, height + 2), text, fill=(0, 0, 0))
+    return np.asarray(im)
+
+
+def mark(img: np.ndarray, row: int, col: int, *, radius: int = 5) -> np.ndarray:
+    """``img`` with a green cross-hair around pixel ``(row, col)``."""
+    out = np.array(img, copy=True)
+    h, w = out.shape[:2]
+    for r, c in ((row, slice(max(0, col - radius), min(w, col + radius + 1))),
+                 (slice(max(0, row - radius), min(h, row + radius + 1)), col)):
+        out[r, c] = (0, 200, 0)
+    return out
 
 
 def upscale(img: np.ndarray, factor: int) -> np.ndarray:

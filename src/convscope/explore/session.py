@@ -19,7 +19,7 @@ import numpy as np
 from .. import experiments as ex
 from .._checks import ArgumentError, check_float, check_int, check_option, check_whole, fail
 from ..models import load_classifier, load_generator
-from ..models.dcgan import LOSSES
+from ..models.dcgan import LOSSES, load_data
 from . import render
 
 __all__ = ["DIGIT_SIZE", "FIXED_SEED", "GAN_DATA", "Classifier", "GanSession", "GanSessions"]
@@ -144,6 +144,7 @@ class GanSession:
         self.step = 0
         self.history: dict[str, list[float]] = {"step": [], "loss_d": [], "loss_g": [], "d_real": [], "d_fake": []}
         self.images_per_s = float("nan")
+        self._real: np.ndarray | None = None
 
     def _build(self) -> None:
         if self.run:
@@ -184,6 +185,28 @@ class GanSession:
                 self.history[key].extend(values)
             self.images_per_s = r.images_per_s
 
+    def train_for(self, seconds: float, *, lr_g: float = 2e-4, lr_d: float = 2e-4, loss: str = "bce",
+                  chunk: int = 10) -> int:
+        """As many updates as fit in ``seconds`` (in chunks of ``chunk``); returns how many ran.
+
+        Play trains by time, not by count, so that digits appear within a minute on a slow
+        machine and a fast one does not stall the page.
+        """
+        seconds = check_float("seconds", seconds, min_value=0.0, max_value=5.0, strict_min=True)
+        start, done = time.perf_counter(), 0
+        while done == 0 or (time.perf_counter() - start < seconds and done < 200):
+            self.train(chunk, lr_g=lr_g, lr_d=lr_d, loss=loss)
+            done += chunk
+        return done
+
+    def real(self) -> np.ndarray:
+        """A 4 × 4 grid of the training images (a seeded draw), beside the samples for comparison."""
+        if self._real is None:
+            x, *_ = load_data(GAN_DATA, image_size=self.image_size, split="train")
+            pick = np.random.default_rng(FIXED_SEED).choice(len(x), 16, replace=False)
+            self._real = self._tiles(x[pick].numpy(), 4)
+        return self._real
+
     def _tiles(self, imgs: np.ndarray, cols: int) -> np.ndarray:
         tiles = [render.upscale(render.grey(im[0], -1.0, 1.0), max(1, 64 // self.image_size)) for im in imgs]
         return render.tile(tiles, cols=cols, gap=3)
@@ -204,7 +227,7 @@ class GanSession:
         h = self.history
         if not h["step"]:
             src = f"generator loaded from {self.run}" if self.run else "untrained DCGAN on the bundled digits"
-            return f"**step {self.step}**: {src}."
+            return f"**step {self.step}**: {src}" + ("" if self.run else ": its samples are noise until it trains.")
         return (f"**step {self.step}**: loss D {h['loss_d'][-1]:.3f}, loss G {h['loss_g'][-1]:.3f}, "
                 f"D(x) {h['d_real'][-1]:.3f}, D(G(z)) {h['d_fake'][-1]:.3f}; "
                 f"{self.images_per_s:.0f} images/s in the last call.")

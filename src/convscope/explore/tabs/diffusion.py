@@ -11,11 +11,15 @@ from .. import render
 from ..common import HEAVY, IMAGE_BUTTONS, WORK_SIZE, api, guard, load_work_image, plotted
 
 TITLE = "4. Diffusion"
+INTRO = ("**Try:** drag the steps slider from 1 to 10⁶ and watch the salt spread; the total stays the same unless the boundary absorbs it.")
 ID = "diffusion"
 API_NAMES = ("diffuse",)
 DIFFUSION_BOUNDARIES = ("circular", "symmetric", "zeros")
 DIFFUSION_SOURCES = ("drop", "disc", "image")
 MAX_STEPS = 1_000_000
+WHY = ("softmax turns the kernel into non-negative weights that sum to 1, a probability density: one step "
+       "hands each pixel's salt to its neighbours in those proportions and keeps the total, a random walk; "
+       "many steps of it are the heat equation.")
 
 
 def steps_from_slider(position: float) -> int:
@@ -61,8 +65,16 @@ def diffusion(temperature: float = 4.0, slider: float = 2.0, boundary: str = "sy
         + ("Mass is conserved: the walls reflect or wrap the salt." if boundary != "zeros"
            else "Zero boundary: salt that reaches the edge is absorbed, so the mass falls.")
     )
-    frame = render.heat(u) if source != "image" else render.grey(u, 0.0, 1.0)
-    return frame, render.upscale(render.heat(P), 48), rows, report
+    # one fixed scale, from 0 to the starting peak: a spread-out field is dim, never re-stretched to full range
+    top = max(float(np.max(u0)), 1e-12)
+    frame = render.heat(u, lo=0.0, hi=top) if source != "image" else render.grey(u, 0.0, top)
+    frame = render.upscale(frame, max(1, 256 // frame.shape[0]))
+    frame = np.concatenate([frame, render.colorbar(frame.shape[1], 0.0, top,
+                                                   kind="heat" if source != "image" else "grey")], axis=0)
+    stencil = render.grid_html(P, title=f"propagator softmax(laplacian8 / {temperature:g})", fmt="{:.4f}")
+    spread = (f"The field now ranges from {float(u.min()):.3g} to {float(u.max()):.3g} "
+              f"(it started at 0 to {top:.3g}).")
+    return frame, stencil, rows, WHY + "\n\n" + report + " " + spread
 
 
 def build(ctx) -> None:
@@ -70,6 +82,7 @@ def build(ctx) -> None:
     import gradio as gr
 
     with gr.Tab(TITLE, id=ID) as tab:
+        gr.Markdown(INTRO)
         with gr.Row():
             with gr.Column(scale=1):
                 dtemp = gr.Slider(0.5, 20, value=4, step=0.5, label="temperature T of softmax(laplacian8 / T)")
@@ -78,10 +91,9 @@ def build(ctx) -> None:
                 dbound = gr.Radio(list(DIFFUSION_BOUNDARIES), value="symmetric", label="boundary")
                 dsrc = gr.Radio(list(DIFFUSION_SOURCES), value="disc", label="start from")
                 img = gr.Dropdown(ctx.images, value="camera", label="image (when starting from an image)")
-                d_prop = gr.Image(label="propagator (heat map)", format="png", interactive=False,
-                                  buttons=IMAGE_BUTTONS)
+                d_prop = gr.HTML(elem_id="propagator")
             with gr.Column(scale=2):
-                d_frame = gr.Image(label="concentration", format="png", interactive=False, buttons=IMAGE_BUTTONS,
+                d_frame = gr.Image(label="concentration (fixed scale: 0 to the starting peak)", format="png", interactive=False, buttons=IMAGE_BUTTONS,
                                    elem_id="diffusion-frame")
                 d_md = gr.Markdown(elem_id="diffusion-report")
                 d_plot = gr.LinePlot(x="column", y="concentration", color="series",

@@ -12,6 +12,7 @@ from .. import render
 from ..common import HEAVY, IMAGE_BUTTONS, api, guard, load_work_image, plotted
 
 TITLE = "3. Fourier domain"
+INTRO = ("**Try:** move the cutoff of a low-pass mask and watch the edges blur; switch the profile to `ideal` and look for the ringing beside a sharp edge in the line profile.")
 ID = "fourier"
 API_NAMES = ("spectrum", "filter")
 
@@ -57,6 +58,7 @@ def build(ctx) -> None:
     import gradio as gr
 
     with gr.Tab(TITLE, id=ID) as tab:
+        gr.Markdown(INTRO)
         with gr.Row():
             img = gr.Dropdown(ctx.images, value="camera", label="bundled photograph")
             up = gr.File(label="…or upload", file_types=["image"], type="filepath")

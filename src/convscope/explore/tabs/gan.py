@@ -14,9 +14,11 @@ from ..common import IMAGE_BUTTONS, api, frame, guard
 from ..session import GAN_DATA, GanSession
 
 TITLE = "7. DCGAN"
+INTRO = ("**Try:** press play and watch digits appear from noise within a minute; reset with another loss and compare the curves.")
 ID = "gan"
 API_NAMES = ("gan_step", "gan_reset", "gan_samples", "gan_walk", "gan_spectrum")
 SPECTRUM_SEED = 7
+PLAY_SECONDS = 0.4  # of training per tick of play (the tick is 0.5 s): digits appear within a minute
 MAX_SEED = 2**32 - 1  # seeds are 32-bit, as on the command line
 
 
@@ -51,6 +53,8 @@ def gan_spectrum(session: GanSession, n: int = 256):
                        x_name="frequency (cycles per image)", y_name="log10 power")
     flag = ("**checkerboard flagged** at " + ", ".join(f"({p['fy']}, {p['fx']})" for p in rep["flagged"])
             if rep["checkerboard"] else "no checkerboard peak")
+    if session.trainable and session.step == 0:  # what an untrained G shows is its initial weights' pattern
+        flag = f"untrained generator (step 0), so this says nothing about training yet: {flag}"
     report = (f"{flag}. Slopes: real {rep['slope_real']:.2f}, generated {rep['slope_fake']:.2f}; "
               f"high-frequency power ratio {r.high_freq_ratio:.2f}; discrepancy {r.discrepancy:.3f} "
               f"(mean |log10 ratio|, {len(r.real)} images each).")
@@ -63,6 +67,7 @@ def build(ctx) -> None:
 
     gans = ctx.gans
     with gr.Tab(TITLE, id=ID) as tab:
+        gr.Markdown(INTRO)
         with gr.Row():
             with gr.Column(scale=1):
                 with gr.Row():
@@ -76,8 +81,11 @@ def build(ctx) -> None:
                 g_n = gr.Slider(1, 50, value=1, step=1, label="updates per step", elem_id="gan-updates")
             with gr.Column(scale=2):
                 g_md = gr.Markdown(elem_id="gan-report")
-                g_grid = gr.Image(label="fixed-noise samples", format="png", interactive=False,
-                                  buttons=IMAGE_BUTTONS, elem_id="gan-grid")
+                with gr.Row():
+                    g_grid = gr.Image(label="fixed-noise samples", format="png", interactive=False,
+                                      buttons=IMAGE_BUTTONS, elem_id="gan-grid")
+                    g_real = gr.Image(label="real digits (what it learns from)", format="png", interactive=False,
+                                      buttons=IMAGE_BUTTONS, elem_id="gan-real")
                 g_plot = gr.LinePlot(x="step", y="value", color="series", label="losses, D(x), D(G(z))")
         with gr.Row():
             g_a = gr.Number(1, label="seed A", precision=0)
@@ -95,11 +103,16 @@ def build(ctx) -> None:
     def show(session):
         rows = session.curves()
         # an empty frame would fix the plot's colour scale as continuous before any data arrive
-        return session.samples(), (frame(rows) if rows["step"] else None), session.report()
+        return session.samples(), (frame(rows) if rows["step"] else None), session.report(), session.real()
 
     def gan_step(n, lr_g, lr_d, loss, request):
         session = gans.get(request.session_hash)
         session.train(n, lr_g=lr_g, lr_d=lr_d, loss=loss)
+        return show(session)
+
+    def gan_play(lr_g, lr_d, loss, request):
+        session = gans.get(request.session_hash)
+        session.train_for(PLAY_SECONDS, lr_g=lr_g, lr_d=lr_d, loss=loss)
         return show(session)
 
     def gan_reset(request):
@@ -120,13 +133,13 @@ def build(ctx) -> None:
     def gan_unload(request):
         gans.drop(request.session_hash)
 
-    for f in (gan_step, gan_reset, gan_samples, walk, spec, gan_unload):
+    for f in (gan_step, gan_play, gan_reset, gan_samples, walk, spec, gan_unload):
         f.__annotations__ = {"request": gr.Request}  # Gradio injects the visitor's session
 
-    g_out = [g_grid, g_plot, g_md]
+    g_out = [g_grid, g_plot, g_md, g_real]
     g_in = [g_n, g_lrg, g_lrd, g_loss]
     g_step.click(guard(gan_step), g_in, g_out, api_name="gan_step", show_progress="hidden")
-    g_timer.tick(guard(gan_step), g_in, g_out, show_progress="hidden", trigger_mode="once", **api(None))
+    g_timer.tick(guard(gan_play), g_in[1:], g_out, show_progress="hidden", trigger_mode="once", **api(None))
     g_play.click(lambda: gr.Timer(active=True), None, g_timer, **api(None))
     g_pause.click(lambda: gr.Timer(active=False), None, g_timer, **api(None))
     g_reset.click(guard(gan_reset), None, g_out, api_name="gan_reset")

@@ -14,6 +14,8 @@ from .. import render
 from ..common import HEAVY, IMAGE_BUTTONS, WORK_SIZE, api, guard, load_work_image
 
 TITLE = "1. Kernels and feature maps"
+INTRO = ("**Try:** edit a number of the kernel (the notes' kernel has 8 in the centre), or pick another, "
+         "and watch each colour channel's feature map change; click a pixel of a map to see its sum.")
 ID = "kernels"
 API_NAMES = ("kernel_grid", "feature_maps", "pixel")
 POOLS = ("max", "average")
@@ -84,9 +86,9 @@ _POOL_NAMES = {"max": "max", "average": "avg"}  # the radio's words -> experimen
 def feature_maps(image: str | None, upload: str | None, grid: Any, pool: str = "max", pool_size: int = 2):
     """Convolve each colour channel with the grid's kernel (:func:`convscope.experiments.feature_maps`).
 
-    Returns ``(maps, pooled, meaning)``: the per-channel maps side by side
-    (blue < 0 < red), the same after ``pool``-pooling by ``pool_size``, and
-    Markdown on what the kernel's sum means.
+    Returns ``(input, maps, pooled, meaning)``: the photograph, the per-channel maps
+    side by side with a colour bar (:func:`map_tiles`), the same after
+    ``pool``-pooling by ``pool_size``, and Markdown on what the kernel's sum means.
     """
     pool = check_option("pool", pool, POOLS)
     pool_size = check_whole("pool_size", pool_size, min_value=1)
@@ -96,13 +98,32 @@ def feature_maps(image: str | None, upload: str | None, grid: Any, pool: str = "
     k = grid_kernel(grid)
     r = ex.feature_maps(img, [("grid", k)], boundary=BOUNDARY, pool=(_POOL_NAMES[pool], pool_size))
     maps, pooled = r.maps[0], r.pooled[0]  # (3, H, W), (3, H/s, W/s)
-    tiles = render.tile([render.diverging(m) for m in maps], cols=3, gap=4)
-    ptiles = render.tile([render.upscale(render.diverging(m), pool_size) for m in pooled], cols=3, gap=4)
+    tiles = map_tiles(maps, k)
+    ptiles = map_tiles(pooled, k, upscale=pool_size)
     meaning = _kernel_meaning(r.kernel_sums[0], float(np.abs(k).sum())) + (
         f"\n\nFeature maps R, G, B of a {img.shape[-2]}×{img.shape[-1]} image; "
         f"{pool} pooling {pool_size}×{pool_size} gives {pooled.shape[-2]}×{pooled.shape[-1]}. "
         "Click a pixel of a feature map to see its computation.")
-    return tiles, ptiles, meaning
+    return render.label(render.grey(img, 0.0, 1.0), "input"), tiles, ptiles, meaning
+
+
+def map_tiles(maps: np.ndarray, kernel: np.ndarray, *, upscale: int = 1) -> np.ndarray:
+    """The (3, H, W) maps side by side, labelled R, G, B, on one scale with its colour bar below.
+
+    A kernel with no negative weight gives maps that cannot be negative (the photograph is in
+    [0, 1]): they are drawn grey from 0 to their largest value. Any other kernel's maps are signed:
+    blue < 0 < red, on a symmetric scale shared by the three channels.
+    """
+    if float(np.min(kernel)) >= 0.0:
+        lo, hi, kind = 0.0, max(float(np.max(maps)), 1e-12), "grey"
+        pics = [render.grey(m, lo, hi) for m in maps]
+    else:
+        hi = max(render.diverging_scale(m) for m in maps) or 1e-12
+        lo, kind = -hi, "diverging"
+        pics = [render.diverging(m, scale=hi) for m in maps]
+    pics = [render.label(render.upscale(p, upscale), c) for p, c in zip(pics, "RGB")]
+    tiles = render.tile(pics, cols=3, gap=4)
+    return np.concatenate([tiles, render.colorbar(tiles.shape[1], lo, hi, kind=kind)], axis=0)
 
 
 def tile_position(x: int, y: int, size: int = WORK_SIZE, gap: int = 4) -> tuple[int, int, int]:
@@ -113,9 +134,10 @@ def tile_position(x: int, y: int, size: int = WORK_SIZE, gap: int = 4) -> tuple[
     return c, min(size - 1, max(0, y)), col
 
 
-def pixel_computation(image: str | None, upload: str | None, grid: Any, channel: int, row: int, col: int) -> str:
-    """HTML: the input patch, the (flipped) kernel, their elementwise products and the sum for one output pixel
-    (:func:`convscope.experiments.pixel_computation`)."""
+def pixel_computation(image: str | None, upload: str | None, grid: Any, channel: int, row: int, col: int):
+    """Returns ``(html, maps)``: the input patch, the (flipped) kernel, their elementwise products and the
+    sum for one output pixel (:func:`convscope.experiments.pixel_computation`), and the feature maps with
+    that pixel marked."""
     img = load_work_image(image, upload)
     k = grid_kernel(grid)
     channel = check_whole("channel", channel, min_value=0, max_value=img.shape[0] - 1)
@@ -123,6 +145,9 @@ def pixel_computation(image: str | None, upload: str | None, grid: Any, channel:
     col = check_whole("col", col, min_value=0, max_value=img.shape[-1] - 1)
     p = ex.pixel_computation(img, k, channel=channel, row=row, col=col, boundary=BOUNDARY)
     n = k.shape[0]
+    maps = map_tiles(ex.feature_maps(img, [("grid", k)], boundary=BOUNDARY).maps[0], k)
+    size = img.shape[-1]
+    marked = render.mark(maps, row, channel * (size + 4) + col)
     return (
         f"<div class='cs-pixel'><b>Output pixel ({p.row}, {p.col}) of channel {'RGB'[p.channel]}</b>"
         "<div class='cs-row'>"
@@ -134,7 +159,7 @@ def pixel_computation(image: str | None, upload: str | None, grid: Any, channel:
         + "</div>"
         f"<p>sum of the products = <b>{p.total:.6g}</b>; the feature map holds <b>{p.feature_value:.6g}</b> "
         f"(difference {abs(p.total - p.feature_value):.1e}).</p></div>"
-    )
+    ), marked
 
 
 def build(ctx) -> None:
@@ -142,21 +167,24 @@ def build(ctx) -> None:
     import gradio as gr
 
     with gr.Tab(TITLE, id=ID):
+        gr.Markdown(INTRO)
         with gr.Row():
             with gr.Column(scale=1):
-                img = gr.Dropdown(ctx.images, value="astronaut", label="bundled photograph")
-                up = gr.File(label="…or upload an image", file_types=["image"], type="filepath")
-                kname = gr.Dropdown(list(KERNEL_CHOICES), value="laplacian8", label="named kernel")
-                ksize = gr.Radio(list(GRID_SIZES), value=3, label="grid size")
-                sigma = gr.Slider(0.3, 3.0, value=1.0, step=0.1, label="σ (gaussian, log, gabor)")
                 grid = gr.Dataframe(value=kernel_grid("laplacian8", 3), headers=None, datatype="number",
                                     label="kernel (edit any number)", interactive=True,
                                     elem_id="kernel-grid", type="array", column_count=(3, "dynamic"))
+                kname = gr.Dropdown(list(KERNEL_CHOICES), value="laplacian8", label="named kernel")
+                ksize = gr.Radio(list(GRID_SIZES), value=3, label="grid size")
+                sigma = gr.Slider(0.3, 3.0, value=1.0, step=0.1, label="σ (gaussian, log, gabor)")
+                img = gr.Dropdown(ctx.images, value="astronaut", label="bundled photograph")
+                up = gr.File(label="…or upload an image", file_types=["image"], type="filepath")
                 pool = gr.Radio(list(POOLS), value="max", label="pooling")
                 psize = gr.Radio(list(POOL_SIZES), value=2, label="pool size")
             with gr.Column(scale=3):
                 meaning = gr.Markdown(elem_id="kernel-meaning")
-                maps = gr.Image(label="feature maps R, G, B (blue < 0 < red); click a pixel",
+                inp = gr.Image(label="input", elem_id="input-image", interactive=False, buttons=IMAGE_BUTTONS,
+                               format="png", height=260)
+                maps = gr.Image(label="feature maps R, G, B, one scale (colour bar below); click a pixel",
                                 elem_id="feature-maps", interactive=False, buttons=IMAGE_BUTTONS, format="png")
                 pooled = gr.Image(label="pooled", elem_id="pooled", interactive=False, buttons=IMAGE_BUTTONS,
                                   format="png")
@@ -165,7 +193,7 @@ def build(ctx) -> None:
     kin = [kname, ksize, sigma]
     gr.on([c.change for c in kin], guard(kernel_grid), kin, grid, api_name="kernel_grid", show_progress="hidden")
     fm_in = [img, up, grid, pool, psize]
-    fm_out = [maps, pooled, meaning]
+    fm_out = [inp, maps, pooled, meaning]
     gr.on([c.change for c in (grid, img, up, pool, psize)], guard(feature_maps), fm_in, fm_out,
           api_name="feature_maps", show_progress="hidden", **HEAVY)
 
@@ -174,7 +202,7 @@ def build(ctx) -> None:
 
     select_pixel.__annotations__ = {"evt": gr.SelectData}  # Gradio injects the click
     maps.select(select_pixel, None, [pc, pr, pcol], **api(None)).then(
-        guard(pixel_computation), [img, up, grid, pc, pr, pcol], pix, api_name="pixel", **HEAVY)
+        guard(pixel_computation), [img, up, grid, pc, pr, pcol], [pix, maps], api_name="pixel", **HEAVY)
 
     # the first tab fills on load; the other tabs when they are first shown, so the page is ready sooner
     def first_fill(*args):

@@ -16,6 +16,7 @@ from ..common import HEAVY, IMAGE_BUTTONS, api, check_drawing_size, guard, load_
 from ..session import Classifier
 
 TITLE = "6. Recognition"
+INTRO = ("**Try:** draw a digit and press recognise; then look at what each layer of the network responds to.")
 ID = "recognition"
 API_NAMES = ("classifier_status", "predict", "filters")
 
@@ -40,20 +41,36 @@ def _ready(classifier: Classifier) -> tuple:
     return classifier.model, classifier.meta
 
 
+def layer_names(labels: list[str]) -> list[str]:
+    """``'3: Conv2d'``-style labels as people name layers: conv1, relu1, pool1, conv2, ..."""
+    kinds = {"conv": "conv", "relu": "relu", "pool": "pool", "norm": "norm"}
+    counts: dict[str, int] = {}
+    out = []
+    for label in labels:
+        cls = label.split(":")[-1].strip().lower()
+        kind = next((v for k, v in kinds.items() if k in cls), cls)
+        counts[kind] = counts.get(kind, 0) + 1
+        out.append(f"{kind}{counts[kind]}")
+    return out
+
+
 def predict(classifier: Classifier, sketch: Any = None, upload: str | None = None):
     """Returns ``(top-3 {class: probability}, every layer's feature maps, input as seen)``
     (:func:`convscope.experiments.recognise`)."""
     loaded = _ready(classifier)
     r = ex.recognise(loaded, prepare_digit(sketch, upload), top=3)
     rows = []
-    for _name, a in r.layers:
+    for name, a in zip(layer_names([n for n, _ in r.layers]), (a for _, a in r.layers)):
         tiles = [render.upscale(render.grey(c), max(1, 48 // c.shape[-1])) for c in a]
         side = tiles[0].shape[0]
         tiles = [t[:side, :side] for t in tiles]
-        rows.append(render.tile(tiles, cols=len(tiles), gap=2))
-    width = max(row.shape[1] for row in rows)
-    rows = [np.pad(row, ((0, 6), (0, width - row.shape[1]), (0, 0)), constant_values=255) for row in rows]
-    return dict(r.top), np.concatenate(rows, axis=0), render.upscale(render.grey(r.prepared[0]), 8)
+        rows.append((f"{name}: {a.shape[0]} maps of {a.shape[-2]}×{a.shape[-1]}", render.tile(tiles, cols=len(tiles), gap=2)))
+    width = max(max(row.shape[1] for _, row in rows), 240)
+    out = []
+    for title, row in rows:  # each row under a band that names the layer and its shape
+        band = render.label(np.full((18, width, 3), 255, np.uint8), title)
+        out += [band, np.pad(row, ((0, 6), (0, width - row.shape[1]), (0, 0)), constant_values=255)]
+    return dict(r.top), np.concatenate(out, axis=0), render.upscale(render.grey(r.prepared[0]), 8)
 
 
 def first_layer_filters(classifier: Classifier):
@@ -101,6 +118,7 @@ def build(ctx) -> None:
     clf = ctx.classifier
 
     with gr.Tab(TITLE, id=ID):
+        gr.Markdown(INTRO)
         r_status = gr.Markdown(elem_id="classifier-status")
         with gr.Row():
             with gr.Column(scale=1):
