@@ -15,7 +15,8 @@ TITLE = "2. Convolution theorem"
 INTRO = ("**Try:** turn zero padding off and see the FFT result wrap around the edges; type another kernel (a name such as `box:15`, or `[[...]]`) and press Enter.")
 ID = "theorem"
 API_NAMES = ("theorem",)
-MAX_KERNEL = 63  # the largest kernel side the tab computes
+MAX_KERNEL = 31  # the largest kernel side the tab computes: its direct route holds an im2col buffer of
+# (256 + k − 1)² · k² float64 values, about 0.6 GiB at 31 (3 GiB at 63), see benchmarks/explore_load.py
 EPS = float(np.finfo(np.float64).eps)
 AGREE_ULPS = 64  # differences within this many units of rounding (at the result's scale) are agreement
 
