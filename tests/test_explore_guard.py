@@ -153,3 +153,61 @@ def test_a_websocket_from_another_host_is_closed():
     g, app = guard()
     assert call(g, host="evil.example", kind="websocket") == {"type": "websocket.close", "code": 1008}
     assert app.bodies == []
+
+
+@pytest.mark.parametrize("path", ["/gradio_api/file=http://example.com/a.png", "/gradio_api/file=HTTPS://x/a",
+                                  "/gradio_api/file=%68ttp://x", "/file=ftp://x/y", "/gradio_api/file=http%3A%2F%2Fx"])
+def test_a_file_route_naming_a_url_is_refused(path):
+    g, app = guard()
+    status, text = _get(g, path)
+    assert status == 403 and b"remote files are not fetched" in text and app.bodies == []
+
+
+def _get(g, path):
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(m):
+        sent.append(m)
+
+    scope = {"type": "http", "method": "GET", "path": path, "query_string": b"",
+             "headers": [(b"host", b"127.0.0.1:7860")]}
+    asyncio.run(g(scope, receive, send))
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def test_a_local_file_route_passes():
+    g, _ = guard()
+    assert _get(g, "/gradio_api/file=/tmp/gradio/abc/x.png")[0] == 200
+
+
+@pytest.mark.parametrize(("value", "ok"), [
+    ("https://example.com/a.png", False),
+    ("http://169.254.169.254/latest", False),
+    ("HTTP://evil.example:7860/x", False),
+    ("http://127.0.0.1:7860/gradio_api/file=/tmp/x.png", True),  # the page's own file URLs
+    ("http://127.0.0.1:9999/x.png", False),
+    ("/tmp/gradio/abc/x.png", True),
+    ("x.png", True),
+])
+def test_a_json_call_naming_a_remote_file_is_refused(value, ok):
+    import json
+
+    g, app = guard()
+    body = json.dumps({"data": [None, {"path": value, "meta": {"_type": "gradio.FileData"}}],
+                       "fn_index": 9, "session_hash": "s"}).encode()
+    status, text = call(g, method="POST", headers=[("Content-Type", "application/json")], body=body, chunk=17)
+    assert (status == 200) is ok, (value, status, text)
+    if ok:
+        assert app.bodies == [body]  # handed on unchanged
+    else:
+        assert b"remote files are not fetched" in text and app.bodies == []
+    url_body = json.dumps({"data": [{"url": value, "path": "x.png"}]}).encode()
+    assert (call(guard()[0], method="POST", body=url_body)[0] == 200) is ok
+
+
+def test_a_body_that_is_not_json_is_handed_on():
+    g, app = guard()
+    assert call(g, method="POST", body=b"not json {")[0] == 200 and app.bodies == [b"not json {"]

@@ -20,6 +20,13 @@ The rules here close both, before any route runs:
 * **Uploads.** A multipart body may hold at most ``max_files`` parts and
   ``max_bytes`` bytes; it is read and counted before Gradio sees it, so a refused
   upload leaves no file behind.
+* **No outbound requests.** The explorer works offline, but Gradio does not know
+  it: for a file route naming a URL (``/gradio_api/file=http://…``, which any
+  page's ``<img>`` can request) its SSRF guard asks a public DNS-over-HTTPS
+  resolver about the host, and a file input whose ``path`` or ``url`` is a public
+  URL is downloaded. Both are refused here, before Gradio acts: a file route may
+  not name a URL, and a JSON body may not hold a file whose ``path`` or ``url``
+  points anywhere but this server.
 
 Refusals are plain-text 403/413 answers of one line. The guard imports nothing
 from Gradio or Starlette: it is a plain ASGI callable, tested on its own.
@@ -27,16 +34,20 @@ from Gradio or Starlette: it is a plain ASGI callable, tested on its own.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-__all__ = ["LOOPBACK_NAMES", "MAX_UPLOAD_FILES", "RequestGuard", "allowed_names", "host_name"]
+__all__ = ["LOOPBACK_NAMES", "MAX_JSON_BYTES", "MAX_UPLOAD_FILES", "RequestGuard", "allowed_names", "host_name"]
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 # one file per upload control; the sketchpad sends its background, layer and composite together
 MAX_UPLOAD_FILES = 8
 _WILDCARDS = ("0.0.0.0", "::", "")
 _SAFE_SITES = ("same-origin", "none")
+_FILE_URL = re.compile(r"/file=\s*[a-z][a-z0-9+.-]*:", re.IGNORECASE)  # /file=http:..., /file=ftp:...
+MAX_JSON_BYTES = 4 * 1024 * 1024  # a JSON call's body is read whole to look for remote files
 
 
 def host_name(value: str | None) -> str | None:
@@ -109,6 +120,9 @@ class RequestGuard:
         origin = headers.get("origin")
         if origin is not None and not self._origin_ok(origin):
             return "cross-origin request refused"
+        path = scope.get("path", "") + "?" + scope.get("query_string", b"").decode("latin-1")
+        if _FILE_URL.search(path) or _FILE_URL.search(unquote(unquote(path))):
+            return "remote files are not fetched"
         site = headers.get("sec-fetch-site")
         if site is not None and site.lower() not in _SAFE_SITES:
             navigation = (scope.get("method", "GET") in ("GET", "HEAD")
@@ -132,6 +146,13 @@ class RequestGuard:
             if why is not None:
                 self.refused += 1
                 await self._refuse(scope, send, 413, why)
+                return
+            receive = _replay(body, receive)
+        elif scope["type"] == "http" and scope.get("method") in ("POST", "PUT", "PATCH"):
+            body, why = await self._read_json(receive)
+            if why is not None:
+                self.refused += 1
+                await self._refuse(scope, send, 403 if why.startswith("remote") else 413, why)
                 return
             receive = _replay(body, receive)
         await self.app(scope, receive, send)
@@ -171,6 +192,54 @@ class RequestGuard:
         parts = body.count(delimiter) - body.count(delimiter + b"--")
         if parts > self.max_files:
             return b"", f"at most {self.max_files} files per upload, got {parts}"
+        return body, None
+
+    def _local_url(self, value: str) -> bool:
+        """Whether ``value`` (a file's ``path`` or ``url``) is no URL, or one of this server's own."""
+        if not re.match(r"^\s*[a-z][a-z0-9+.-]*://", value, re.IGNORECASE):
+            return True
+        try:
+            u = urlsplit(value.strip())
+            port = u.port or {"http": 80, "https": 443}.get(u.scheme)
+        except ValueError:
+            return False
+        name = (u.hostname or "").lower()
+        return u.scheme in ("http", "https") and (self._suffixed(name) or (name in self.names and port == self.port))
+
+    def _remote_file(self, obj, depth: int = 0) -> bool:
+        if depth > 64:
+            return True  # nested deeper than any Gradio payload: refuse rather than recurse on
+        if isinstance(obj, dict):
+            for key in ("path", "url"):
+                v = obj.get(key)
+                if isinstance(v, str) and not self._local_url(v):
+                    return True
+            return any(self._remote_file(v, depth + 1) for v in obj.values())
+        if isinstance(obj, list):
+            return any(self._remote_file(v, depth + 1) for v in obj)
+        return False
+
+    async def _read_json(self, receive) -> tuple[bytes, str | None]:
+        """The whole body, or why it is refused: over :data:`MAX_JSON_BYTES`, or naming a remote file."""
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return b"", "client disconnected"
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_JSON_BYTES:
+                return b"", f"request body larger than {MAX_JSON_BYTES // (1024 * 1024)} MiB"
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        try:
+            data = json.loads(body) if body.strip() else None
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return body, None  # not JSON: Gradio answers it as it would
+        if self._remote_file(data):
+            return b"", "remote files are not fetched"
         return body, None
 
     @staticmethod
