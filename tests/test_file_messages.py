@@ -122,3 +122,32 @@ def _rows(tmp_path):
     p = tmp_path / "ok.csv"
     p.write_text("# a comment\n1, 2\n\n3 4\n")
     return p
+
+
+@pytest.mark.parametrize(("name", "load", "gz"), CASES, ids=[c[0] for c in CASES])
+def test_a_named_pipe_is_refused_at_once_never_read(tmp_path, name, load, gz):
+    """Opening a FIFO for reading blocks until a writer comes: every loader must refuse it from stat."""
+    import os
+    import threading
+
+    p = tmp_path / name
+    os.mkfifo(p)
+    done = []
+
+    def run():
+        try:
+            load(p)
+        except ConvscopeError as e:
+            done.append(str(e))
+        except Exception as e:  # any other failure is a failure of this test, reported below
+            done.append(f"unexpected {type(e).__name__}: {e}")
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(10)
+    if t.is_alive():  # unblock the reader so the test run can end
+        with open(p, "wb"):
+            pass
+        t.join(5)
+        pytest.fail(f"{name}: the loader blocked on a named pipe")
+    assert done and name in done[0] and not done[0].startswith("unexpected"), done

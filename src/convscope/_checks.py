@@ -36,6 +36,7 @@ __all__ = [
     "parse_bytes",
     "fail",
     "unreadable",
+    "check_regular_file",
 ]
 
 
@@ -90,6 +91,23 @@ def unreadable(what: str, path: Any, expected: str, e: BaseException) -> DataErr
     'kernel file k.npy is not a readable .npy array (ValueError)'
     """
     return DataError(f"{what} {path} {expected} ({type(e).__name__})")
+
+
+def check_regular_file(what: str, path: Any) -> None:
+    """Refuse anything but a regular file (a named pipe, a device, a folder) before it is opened.
+
+    Opening a FIFO for reading blocks until a writer appears, so a loader handed one would hang
+    for ever; ``stat`` answers at once.
+    """
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        raise DataError(f"{what} {path} cannot be read ({type(e).__name__})") from None
+    if not stat.S_ISREG(mode):
+        kind = "a named pipe" if stat.S_ISFIFO(mode) else "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        raise DataError(f"{what} {path} must be a regular file, got {kind}")
 
 
 def check_option(arg: str, value: Any, allowed: Iterable[str]) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import ArgumentError, unreadable
+from .._checks import ArgumentError, check_regular_file, unreadable
 
 __all__ = ["SCALE_HINT", "require_scale", "open_chunked", "save_zarr"]
 
@@ -42,6 +42,7 @@ def open_chunked(path: str | os.PathLike, chunks: int):
     if not path.exists():
         raise ArgumentError(f"image must be an existing .npy file or .zarr folder, got {str(path)!r}")
     if path.suffix.lower() == ".npy":
+        check_regular_file("image", path)  # a named pipe would block np.load for ever
         try:
             arr = np.load(path, mmap_mode="r", allow_pickle=False)
         except ValueError as e:  # a pickled object array, or a damaged header

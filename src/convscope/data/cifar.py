@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import DataError, unreadable
+from .._checks import DataError, check_regular_file, unreadable
 
 __all__ = ["CifarUnpickler", "safe_unpickle", "load_cifar10_dir", "find_cifar_dir", "CIFAR10_CLASSES"]
 
@@ -130,6 +130,7 @@ def _get(d: dict, key: str):
 def read_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """One batch file -> uint8 images ``(N, 3, 32, 32)`` and int64 labels ``(N,)``."""
     path = Path(path)
+    check_regular_file("CIFAR batch", path)  # a named pipe would block the read for ever
     obj = safe_unpickle(path.read_bytes(), name=str(path))
     if not isinstance(obj, dict):
         raise DataError(f"CIFAR batch {path} must hold a dict, got {type(obj).__name__}")

@@ -45,6 +45,7 @@ from .._checks import (
     check_float,
     check_int,
     check_option,
+    check_regular_file,
     fail,
     unreadable,
 )
@@ -154,6 +155,7 @@ def _check_npz_member(path: Path, z, key: str) -> None:
 
 
 def _npz(path: Path) -> _Raw:
+    check_regular_file("npz file", path)  # a named pipe would block the read for ever
     try:
         with np.load(path, allow_pickle=False) as z:
             for k in z.files:  # the declared shapes, checked before a (possibly compressed) array inflates

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import DataError, unreadable
+from .._checks import DataError, check_regular_file, unreadable
 
 __all__ = [
     "IDX_IMAGES_MAGIC",
@@ -62,6 +62,7 @@ def read_idx(path: str | os.PathLike, expect_magic: int | None = None) -> np.nda
     from .._checks import check_alloc
 
     path = Path(path)
+    check_regular_file("idx file", path)  # a named pipe would block the read for ever
     gz = path.suffix == ".gz"
     try:
         with (gzip.open(path, "rb") if gz else open(path, "rb")) as f:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .._checks import DataError, unreadable
+from .._checks import DataError, check_regular_file, unreadable
 from .._io import atomic_write_text
 
 __all__ = ["MetricLogger", "read_jsonl", "validate_logs"]
@@ -45,8 +45,9 @@ def read_jsonl(path: str | os.PathLike, *, strict: bool = False) -> list[dict]:
     integer ``step``; anything else raises :class:`DataError` naming the file and line.
     """
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         return []
+    check_regular_file("metrics file", p)
     try:
         lines = p.read_text().splitlines()
     except (OSError, UnicodeDecodeError) as e:
@@ -70,6 +71,7 @@ def read_jsonl(path: str | os.PathLike, *, strict: bool = False) -> list[dict]:
 
 def _read_csv(path: Path) -> tuple[list[str], list[dict]]:
     """Header and rows of a metrics CSV, validated (a 'step' column of integers)."""
+    check_regular_file("metrics file", path)  # a named pipe would block the read for ever
     try:
         with path.open(newline="") as f:
             rows = list(csv.reader(f))
