@@ -151,3 +151,17 @@ def test_a_named_pipe_is_refused_at_once_never_read(tmp_path, name, load, gz):
         t.join(5)
         pytest.fail(f"{name}: the loader blocked on a named pipe")
     assert done and name in done[0] and not done[0].startswith("unexpected"), done
+
+
+def test_a_file_where_a_folder_must_be_is_named(tmp_path, monkeypatch, capsys):
+    from convscope._io import atomic_write_text
+    from convscope.cli import main
+
+    blocker = tmp_path / "cache"
+    blocker.write_text("not a folder")
+    with pytest.raises(NotADirectoryError, match=f"{tmp_path}/cache/sub must be a folder, but {blocker} is a file"):
+        atomic_write_text(blocker / "sub" / "x.json", "{}")
+    # the command line says the same in one line, exit 2 (it said "[Errno 17] File exists")
+    assert main(["conv", "--kernel", "box", "--size", "16", "--out", str(blocker / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "must be a folder, but" in err and str(blocker) in err

@@ -6,6 +6,7 @@ A crash (even SIGKILL) mid-write leaves the previous file intact.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -13,7 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "atomic_save", "display_name", "json_safe"]
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "atomic_save", "display_name", "json_safe",
+           "make_folder"]
 
 
 def _umask() -> int:
@@ -35,12 +37,24 @@ def _file_mode(path: Path) -> int:
         return 0o666 & ~_UMASK
 
 
+def make_folder(folder: str | os.PathLike) -> Path:
+    """``folder`` and its parents, or an error naming the file that stands where a folder must be
+    (``mkdir`` says only "[Errno 17] File exists", naming neither). Returns the folder."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder)
+        raise NotADirectoryError(errno.ENOTDIR, f"{folder} must be a folder, but {blocker} is a file") from None
+    return folder
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """Context manager yielding a file object; the file appears only on success, with the
     permissions a plain ``open`` would have given it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode) as f:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .._checks import ConvscopeError
-from .._io import display_name  # re-exported: titles from file names
+from .._io import display_name, make_folder  # display_name re-exported: titles from file names
 
 __all__ = [
     "CLIError",
@@ -172,7 +172,7 @@ def add_out(p: argparse.ArgumentParser, command: str) -> None:
 
 def out_dir(args) -> Path:
     d = Path(args.out or args._out_default)
-    d.mkdir(parents=True, exist_ok=True)
+    make_folder(d)
     return d
 
 

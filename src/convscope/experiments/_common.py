@@ -12,14 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from .._io import atomic_save, atomic_write_text, json_safe
+from .._io import atomic_save, atomic_write_text, json_safe, make_folder
 
 Progress = Callable[[Iterable], Iterable] | None
 
 
 def out_folder(out_dir: str | os.PathLike) -> Path:
     d = Path(out_dir)
-    d.mkdir(parents=True, exist_ok=True)
+    make_folder(d)
     return d
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from platformdirs import user_cache_dir
 
+from .._io import make_folder
 from .common import Context, image_choices, sweep_cache
 from .session import Classifier, GanSessions
 from .tabs import API_NAMES, TABS
@@ -48,7 +49,7 @@ def prepare_environment(cache: Path) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ["GRADIO_TEMP_DIR"] = str(cache / "gradio")
-    (cache / "gradio").mkdir(parents=True, exist_ok=True)
+    make_folder(cache / "gradio")
     sweep_cache(cache / "gradio")  # what earlier launches left: empty files, and the oldest past the bound
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._checks import ArgumentError
-from .._io import atomic_write_text
+from .._io import atomic_write_text, make_folder
 
 __all__ = ["Report"]
 
@@ -68,7 +68,7 @@ class Report:
 
     def __init__(self, directory: str | os.PathLike, title: str, lede: str = ""):
         self.dir = Path(directory)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        make_folder(self.dir)
         self.title, self.lede = title, lede
         self.sections: list[_Section] = []
         self.n_fig = 0
