@@ -21,7 +21,7 @@ from .conv import (
 )
 from .kernels import get_kernel, list_kernels, parse_kernel
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "BOUNDARIES",

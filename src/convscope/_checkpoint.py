@@ -12,7 +12,7 @@ This module sits at the bottom of the house (next to :mod:`._io`) so that
 * :func:`resolve_checkpoint`: a run folder, its ``checkpoints/`` folder or a
   file -> the newest checkpoint file (or ``best.pt`` when asked).
 * :func:`read_checkpoint`: resolve, load, check the kind and bring the dict to
-  the current schema (:data:`SCHEMA`), migrating what convscope 0.1.0 wrote.
+  the current schema (:data:`SCHEMA`), migrating schema 1 (the two trainers' own layouts, before the one engine).
 
 The schema (one flat dict, the same for the classifier and the DCGAN)::
 
@@ -68,7 +68,7 @@ SCHEMA = 2
 KINDS = ("classifier", "dcgan")
 CHECKPOINT_DIR = "checkpoints"  # RUN/checkpoints/ckpt-<step>.pt, best.pt, best.json
 _STEP_FILE = re.compile(r"^ckpt-(\d+)\.pt$")
-# what convscope 0.1.0 called the kinds
+# what schema 1 called the kinds
 _OLD_KINDS = {"convscope-classifier": "classifier", "convscope-dcgan": "dcgan"}
 _KEYS = ("models", "optimizers", "schedulers", "rng", "step", "epoch", "batch_in_epoch", "configs", "metrics",
          "extra")
@@ -156,7 +156,7 @@ def resolve_checkpoint(path: str | os.PathLike, *, prefer_best: bool = False) ->
     """A checkpoint file, or a run folder / its ``checkpoints`` folder -> the newest checkpoint file.
 
     ``prefer_best=True`` picks ``best.pt`` when the folder has one. Run folders
-    written by convscope 0.1.0 (checkpoints directly in the run folder) are found too.
+    of schema 1 (checkpoints directly in the run folder) are found too.
     """
     p = Path(path)
     if p.is_file():

@@ -215,7 +215,7 @@ def load_classifier(path_or_run_dir: str | os.PathLike, *, map_location: Any = "
     prepared; :func:`prepare_images` applies it to new [0, 1] images), ``final``
     (trained with ``--final``: nothing but an official test split, ``official_test``, held out), plus
     ``config``, ``train``, ``epoch``, ``step``, ``best_metric`` and ``path``.
-    ``conv_method`` overrides the saved one. A checkpoint of convscope 0.1.0 loads too.
+    ``conv_method`` overrides the saved one. A schema-1 checkpoint (the layout before the one engine) loads too.
     A folder of ``classify train --ensemble N`` gives an :class:`Ensemble` of its members,
     with the first member's ``meta`` plus ``ensemble`` (N) and ``members`` (their checkpoints).
     """

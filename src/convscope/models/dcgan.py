@@ -322,7 +322,7 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu", 
     ``epoch``, ``data``, ``classes``, ``train_config``, ``version`` (the convscope
     that wrote it), ``path``, ``ema`` (True when the EMA generator was loaded) and
     ``generator`` (for captions: ``"EMA of G (decay 0.999)"`` or ``"G"``);
-    :func:`load_discriminator` builds D from it. A checkpoint of convscope 0.1.0 loads too.
+    :func:`load_discriminator` builds D from it. A schema-1 checkpoint (the layout before the one engine) loads too.
     """
     if not isinstance(ema, bool):
         raise fail("ema", "a bool", ema, TypeError)
