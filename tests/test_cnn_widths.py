@@ -1,4 +1,4 @@
-"""CNNConfig's explicit conv_channels / fc_units (the wider LeNet of issue 12)."""
+"""CNNConfig's explicit conv_channels / fc_units (the wider LeNet the recipe trains)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hostile data files are refused before anything large is built (issue 14, group 5)."""
+"""Hostile data files are refused before anything large is built."""
 
 from __future__ import annotations
 

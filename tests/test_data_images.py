@@ -1,4 +1,4 @@
-"""Every bit depth and sample format Pillow reads comes in scaled to [0, 1] (issue 14, group 3)."""
+"""Every bit depth and sample format Pillow reads comes in scaled to [0, 1]."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Run folders lose nothing (issue 14, groups 1, 2 and 6): one run of one kind per folder, corrupt files named,
+"""Run folders lose nothing: one run of one kind per folder, corrupt files named,
 missing devices and diverging runs reported in one line."""
 
 from __future__ import annotations
