@@ -376,7 +376,7 @@ def main(argv=None) -> int:
             "",
             "### C. Transposed convolution, float32 forward: `conv_transpose2d(method='auto')` (torch's kernel or the sub-pixel FFT, by the cost model) vs torch",
             "",
-            "`reference` is the seed's construction (zero insertion + full convolution), for scale.",
+            "`reference` is the lecture notes' construction (zero insertion + full convolution), for scale.",
             "",
             table(["threads", "shape", "ours ms", "torch ms", "reference ms", "ours/torch"], rows_c),
         ]

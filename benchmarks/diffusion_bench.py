@@ -1,6 +1,6 @@
 """Many-step diffusion: literal iteration through the engine vs the exact spectral method.
 
-512 x 512 float64 image, the seed's kernel softmaxed at temperature 4, steps in
+512 x 512 float64 image, the lecture notes' kernel softmaxed at temperature 4, steps in
 {1, 10, 100, 1000, 10000}, for each boundary (circular: FFT, symmetric: DCT-II,
 zeros: DST-I). Targets: spectral time flat in steps (max/min within 1.5x) and
 at least 100x faster than iterating at 1000 steps. Iteration at 10000 steps is

@@ -23,7 +23,7 @@ def test_kernels_lists_every_kernel_with_values(capsys):
     assert rc == 0
     for name in ("laplacian8", "sobel_x", "gaussian", "gabor", "box"):
         assert name in out
-    assert "[[-1. -1. -1.]" in out and "[-1.  8. -1.]" in out  # the seed's kernel, printed
+    assert "[[-1. -1. -1.]" in out and "[-1.  8. -1.]" in out  # the lecture notes' kernel, printed
 
 
 @pytest.fixture

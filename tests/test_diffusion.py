@@ -65,9 +65,9 @@ class TestPropagator:
         mask = np.ones((3, 3), bool)
         mask[1, 1] = False
         assert np.all(np.abs(P[mask] - side) <= 1e-18)
-        # the seed's rounded figures, to the digits they really have
+        # the lecture notes' rounded figures, to the digits they really have
         assert round(centre, 5) == 0.99901 and round(side, 7) == 0.0001233
-        assert f"{P[1, 1]:.4f}" == "0.9990"  # the seed's 0.9992 is a rounding slip
+        assert f"{P[1, 1]:.4f}" == "0.9990"  # the lecture notes' 0.9992 is a rounding slip
 
     def test_named_kernel_torch_in_torch_out(self):
         P = propagator(get_kernel("laplacian8"))

@@ -1,6 +1,6 @@
 """Named convolution kernels and parsing of custom ones (the engine layer, beside :mod:`convscope.conv`).
 
-``laplacian8`` is exactly the seed's kernel, 8 in the centre and -1 around it:
+``laplacian8`` is exactly the lecture notes' kernel, 8 in the centre and -1 around it:
 
 >>> get_kernel("laplacian8")
 tensor([[-1., -1., -1.],
@@ -150,7 +150,7 @@ KERNELS: dict[str, tuple[Callable[..., torch.Tensor], str]] = {
     "laplacian4": (_fixed([[0, -1, 0], [-1, 4, -1], [0, -1, 0]]), "negative 5-point Laplacian"),
     "laplacian8": (
         _fixed([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]]),
-        "the seed's kernel: 8 in the centre, -1 around (edge detector)",
+        "the lecture notes' kernel: 8 in the centre, -1 around (edge detector)",
     ),
     "sobel_x": (_fixed([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]), "Sobel, responds to vertical edges"),
     "sobel_y": (_fixed([[-1, -2, -1], [0, 0, 0], [1, 2, 1]]), "Sobel, responds to horizontal edges"),

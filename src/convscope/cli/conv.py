@@ -29,7 +29,7 @@ def register(sub, common) -> None:
         action="append",
         default=None,
         help="NAME[:SIZE[:SIGMA]], an inline [[..],[..]] literal, or a .npy/.txt file; repeatable "
-        "(default laplacian8, the seed's kernel)",
+        "(default laplacian8, the lecture notes' kernel)",
     )
     p.add_argument("--mode", default="same", help="full | same | valid (default same)")
     p.add_argument("--boundary", default="zeros", help=BOUNDARY_HELP)

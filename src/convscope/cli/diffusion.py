@@ -48,9 +48,9 @@ def register(sub, common) -> None:
                    help="image file or bundled name, read as grey (default: camera)")
     p.add_argument("--kernel", default="laplacian8",
                    help="NAME[:SIZE[:SIGMA]], an inline [[..]] literal or a file; odd sizes "
-                        "(default laplacian8, the seed's kernel)")
+                        "(default laplacian8, the lecture notes' kernel)")
     p.add_argument("--temperature", type=float_type(0.0, strict_lo=True), default=4.0,
-                   help="softmax temperature: higher spreads each step further (default 4; the seed's is 1)")
+                   help="softmax temperature: higher spreads each step further (default 4; the lecture notes' is 1)")
     p.add_argument("--steps", type=int_list_type(0, MAX_STEPS), default="0,10,100,1000",
                    help="comma-separated step counts (default 0,10,100,1000)")
     p.add_argument("--boundary", default="symmetric", help=BOUNDARY_HELP)

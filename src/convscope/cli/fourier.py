@@ -6,7 +6,7 @@ import numpy as np
 
 from .common import CLIError, add_out, float_type, nonneg_int, out_dir, positive_int, report
 
-PAD_HELP = ("reflect (mirror the image first: no dark border, default), zeros (the seed's zero padding: "
+PAD_HELP = ("reflect (mirror the image first: no dark border, default), zeros (the lecture notes' zero padding: "
             "linear convolution with a black border), none (circular: light leaves one edge and comes back at the other)")
 
 

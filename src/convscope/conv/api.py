@@ -217,7 +217,7 @@ def convolve2d(image, kernel, *, mode: str = "same", boundary: str = "zeros", me
         >>> import numpy as np
         >>> from convscope.kernels import get_kernel
         >>> out = convolve2d(np.ones((5, 5)), get_kernel("laplacian8"))
-        >>> float(out[2, 2])  # the seed's Laplacian is 0 on a flat image
+        >>> float(out[2, 2])  # the lecture notes' Laplacian is 0 on a flat image
         0.0
     """
     if is_dask_array(image):  # larger than memory: chunk by chunk, lazily

@@ -114,7 +114,7 @@ def _subpixel(x, w, stride, padding, output_padding, groups, dilation, method, s
 def conv_transpose2d_reference(
     input, weight, bias=None, stride=1, padding=0, output_padding=0, groups: int = 1, dilation=1, *, method: str = "direct"
 ):
-    """The seed's construction: zero insertion, then a full convolution with the kernel.
+    """The lecture notes' construction: zero insertion, then a full convolution with the kernel.
 
     Slow by design (it multiplies every inserted zero); it documents the
     definition and checks the fast paths. ``method`` runs the full convolution
@@ -178,7 +178,7 @@ def conv_transpose2d(
     """Drop-in for ``torch.nn.functional.conv_transpose2d``: the fractionally-strided convolution.
 
     Same result as :func:`conv_transpose2d_reference` (zero insertion + full
-    convolution, the seed's construction); ``direct`` runs torch's kernel, ``fft``
+    convolution, the lecture notes' construction); ``direct`` runs torch's kernel, ``fft``
     and ``overlap_add`` the sub-pixel form with that inner method, never
     multiplying the inserted zeros. ``auto`` picks torch's kernel or the sub-pixel
     FFT (large kernels) with the cost model.

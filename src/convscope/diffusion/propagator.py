@@ -1,13 +1,13 @@
 """The propagator: a kernel made into a probability density by softmax.
 
-The seed's picture of convolution as diffusion: pixel intensity is a salt
+The lecture notes' picture of convolution as diffusion: pixel intensity is a salt
 concentration, and one convolution step moves every grain of salt by a random
 jump ``j`` drawn with probability ``P(j)``. ``P`` is the *propagator*,
 ``softmax(kernel / temperature)`` over all the kernel's entries, so it is
 non-negative and sums to 1. Entry ``P[a, b]`` is the probability of the jump
 ``j = (a - kH // 2, b - kW // 2)`` (rows down, columns right).
 
-The seed's 3x3 Laplacian (8 in the centre, -1 around it) gives a centre of
+The lecture notes' 3x3 Laplacian (8 in the centre, -1 around it) gives a centre of
 ``e^8 / (e^8 + 8 e^-1) = 0.99901...`` and neighbours of ``0.0001233...``:
 
 >>> from convscope.kernels import get_kernel
@@ -37,7 +37,7 @@ def propagator(kernel, *, temperature: float = 1.0):
             zero jump. Integer kernels are promoted to float64 (exact values).
         temperature: > 0. Higher spreads the probability more evenly over the
             entries, so each step diffuses further; as it tends to 0 the
-            propagator becomes the arg-max indicator (for the seed's kernel, the
+            propagator becomes the arg-max indicator (for the lecture notes' kernel, the
             identity: no diffusion at all).
 
     Returns:

@@ -45,7 +45,7 @@ class FractionalStride:
 
 
 def example_inputs(size: int = 3, kernel_size: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """The seed's example at any size: input ``1..size²`` row by row, and the tent kernel
+    """The lecture notes' example at any size: input ``1..size²`` row by row, and the tent kernel
     (``[1 2 1]ᵀ[1 2 1]`` at 3, its outer product of ``1 + (k-1)/2 - |i - (k-1)/2|`` at ``k``).
 
     >>> x, w = example_inputs()
@@ -65,7 +65,7 @@ def fractional_stride(x=None, kernel=None, *, stride: int = 2, padding: int = 1)
     """Zero insertion, padding and a full convolution equal ``conv_transpose2d``.
 
     Args:
-        x: ``(h, w)`` input (default the seed's 3×3 ``1..9``).
+        x: ``(h, w)`` input (default the lecture notes' 3×3 ``1..9``).
         kernel: ``(k, k)`` weight (default the 3×3 binomial ``[1 2 1]ᵀ[1 2 1]``).
         stride, padding: as :func:`torch.nn.functional.conv_transpose2d`.
     """

@@ -1,6 +1,6 @@
 """Spectral derivatives: differentiation is multiplication by ``(i k)**n`` in frequency.
 
-The fluid-mechanics remark of the seed: Fourier transforms simplify
+The fluid-mechanics remark of the lecture notes: Fourier transforms simplify
 differentiation as well as convolution. With ``k = 2*pi*f / spacing``
 (``f`` in cycles per pixel),
 

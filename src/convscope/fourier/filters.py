@@ -4,7 +4,7 @@ Filtering multiplies the image's spectrum by a real, radially symmetric mask
 ``H(f)`` and transforms back. By the convolution theorem that is a convolution
 with the mask's inverse transform; without padding it is a *circular*
 convolution, so what leaves one edge comes back at the opposite edge. Padding
-(the seed's "zero padding") gives the filter room so nothing wraps.
+(the lecture notes' "zero padding") gives the filter room so nothing wraps.
 """
 
 from __future__ import annotations
@@ -279,7 +279,7 @@ def filter_image(image, mask_or_spec: Any, *, pad: str = "zeros"):
               image's own ``(H, W)`` for ``pad="none"``. It should be symmetric
               (``H(f) == H(-f)``) for a real result; only its half is used.
 
-        pad: ``zeros`` (linear convolution with a zero border: the seed's zero
+        pad: ``zeros`` (linear convolution with a zero border: the lecture notes' zero
             padding, nothing wraps), ``reflect`` (mirror the image first, no dark
             border, nothing wraps) or ``none`` (circular: what leaves one edge
             comes back at the other).

@@ -1,4 +1,4 @@
-"""Spectral diagnostics for a generator: the seed's Fourier half turned on the DCGAN.
+"""Spectral diagnostics for a generator: the lecture notes' Fourier half turned on the DCGAN.
 
 A transposed convolution with stride 2 first inserts a zero between every two
 input samples. In frequency that copies the input spectrum: whatever the

@@ -1,6 +1,6 @@
 """DCGAN (Radford et al. 2015): a generator and a discriminator built from the five guidelines.
 
-The seed's architecture guidelines for stable deep convolutional GANs, and
+The lecture notes' architecture guidelines for stable deep convolutional GANs, and
 where each one lives in this file:
 
 1. Pooling is replaced by strided convolutions in D (``Conv2d(stride=2)``)
