@@ -110,28 +110,34 @@ def _pcm_scale(a: np.ndarray) -> np.ndarray:
 
 
 def _read(p: Path, name: str) -> tuple[np.ndarray, int]:
-    """(frames, channels) float64 and the rate, the size checked before decoding."""
-    if _soundfile is not None:
-        errors = (_soundfile.SoundFileError, RuntimeError, ValueError, TypeError, EOFError)
+    """(frames, channels) float64 and the rate, the size checked before decoding.
+
+    The file is opened here and handed to the decoder as a file object, so a name that is not
+    valid UTF-8 reads like any other (libsndfile would need it encoded).
+    """
+    with open(p, "rb") as fh:
+        if _soundfile is not None:
+            errors = (_soundfile.SoundFileError, RuntimeError, ValueError, TypeError, EOFError)
+            try:
+                info = _soundfile.info(fh)
+            except errors as e:
+                raise unreadable("audio file", name, "is not a readable audio file (WAV, FLAC, OGG)", e) from e
+            check_alloc("path", (info.frames, info.channels), "float64",
+                        what=f"audio {name} ({info.frames} frames x {info.channels} channels)")
+            try:
+                fh.seek(0)
+                data, rate = _soundfile.read(fh, dtype="float64", always_2d=True)
+            except errors as e:
+                raise unreadable("audio file", name, "is not a readable audio file (WAV, FLAC, OGG)", e) from e
+            return data, int(rate)
+        # no soundfile: scipy reads WAV; a WAV holds at most one sample per byte, so 8 bytes of
+        # float64 per byte of file bounds what decoding can allocate
+        check_alloc("path", 8 * os.fstat(fh.fileno()).st_size, what=f"audio {name} decoded to float64")
         try:
-            info = _soundfile.info(str(p))
-        except errors as e:
-            raise unreadable("audio file", name, "is not a readable audio file (WAV, FLAC, OGG)", e) from e
-        check_alloc("path", (info.frames, info.channels), "float64",
-                    what=f"audio {name} ({info.frames} frames x {info.channels} channels)")
-        try:
-            data, rate = _soundfile.read(str(p), dtype="float64", always_2d=True)
-        except errors as e:
-            raise unreadable("audio file", name, "is not a readable audio file (WAV, FLAC, OGG)", e) from e
-        return data, int(rate)
-    # no soundfile: scipy reads WAV; a WAV holds at most one sample per byte, so 8 bytes of
-    # float64 per byte of file bounds what decoding can allocate
-    check_alloc("path", 8 * p.stat().st_size, what=f"audio {name} decoded to float64")
-    try:
-        rate, data = scipy.io.wavfile.read(str(p), mmap=False)
-    except (ValueError, EOFError, TypeError, IndexError, OSError) as e:
-        raise unreadable("audio file", name, "is not a readable WAV file (FLAC and OGG need the soundfile "
-                         "package)", e) from e
+            rate, data = scipy.io.wavfile.read(fh, mmap=False)
+        except (ValueError, EOFError, TypeError, IndexError, OSError) as e:
+            raise unreadable("audio file", name, "is not a readable WAV file (FLAC and OGG need the soundfile "
+                             "package)", e) from e
     data = _pcm_scale(np.asarray(data))
     return (data[:, None] if data.ndim == 1 else data), int(rate)
 
@@ -176,7 +182,7 @@ def read_audio(path: str | os.PathLike, *, channels: str = "mix") -> Audio:
     if peak > 1.0:
         data = data / peak
         note = f"{name} is floating point with a peak of {peak:.3g}; divided by it to fit [-1, 1]"
-    return Audio(np.ascontiguousarray(_mix(data, channels)), rate, p.name, note)
+    return Audio(np.ascontiguousarray(_mix(data, channels)), rate, display_name(p.name), note)
 
 
 def save_wav(path: str | os.PathLike, samples, sample_rate: int, *, subtype: str = "pcm16") -> Path:
