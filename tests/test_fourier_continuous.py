@@ -44,7 +44,7 @@ class TestConventions:
             assert c.forward * c.inverse * 2 * math.pi / c.scale == pytest.approx(1.0, rel=1e-15)
 
     def test_unknown_convention(self):
-        with pytest.raises(ArgumentError, match="convention must be one of 'unitary_angular'"):
+        with pytest.raises(ArgumentError, match=r"convention must be one of 'unitary_angular'"):
             frequencies(8, 0.1, convention="physics")
 
     def test_frequency_grid(self):
@@ -114,13 +114,13 @@ class TestContinuousTransform:
         assert slope == pytest.approx(rate, abs=0.1), f"observed order {slope:.3f}, errors {errs}"
 
     def test_bad_arguments(self):
-        with pytest.raises(ArgumentError, match="dx must be a finite number > 0.0"):
+        with pytest.raises(ArgumentError, match=r"dx must be a finite number > 0.0"):
             continuous_transform(np.ones(4), 0.0)
-        with pytest.raises(ArgumentError, match="n must be an integer >= 4"):
+        with pytest.raises(ArgumentError, match=r"n must be an integer >= 4"):
             continuous_transform(np.ones(4), 0.1, n=3)
-        with pytest.raises(ArgumentError, match="samples must be a non-empty"):
+        with pytest.raises(ArgumentError, match=r"samples must be a non-empty"):
             continuous_transform(np.ones(0), 0.1)
-        with pytest.raises(ArgumentError, match="name must be one of 'gaussian'"):
+        with pytest.raises(ArgumentError, match=r"name must be one of 'gaussian'"):
             fourier_pair("triangle")
 
 
@@ -191,5 +191,5 @@ class TestTheorem:
         circ = np.array([sum(f[m] * g[(n - m) % 48] for m in range(48)) for n in range(48)])
         assert np.abs(lhs - np.fft.fft(circ)).max() <= 1e-10 * np.abs(lhs).max()
         assert np.abs(lhs - math.sqrt(2 * math.pi) * rhs).max() > 1.0  # √(2π) would be wrong here
-        with pytest.raises(ArgumentError, match="g must be as long as f"):
+        with pytest.raises(ArgumentError, match=r"g must be as long as f"):
             dft_theorem(f, g[:10])
