@@ -192,6 +192,13 @@ class TestSongs:
         with pytest.raises(ArgumentError, match=r"f1 must be a finite number > 0.0 and <= 4000"):
             chirp(f1=5000, sample_rate=8000)
 
+    def test_synthesis_is_guarded_by_the_memory_limit(self, monkeypatch):
+        monkeypatch.setenv("CONVSCOPE_MAX_MEMORY", "1M")
+        with pytest.raises(ResourceError, match="seconds would need 1.6 GiB for a chord of 220500000 samples"):
+            chord(seconds=1e4, sample_rate=22050)
+        with pytest.raises(ResourceError, match="note_seconds would need"):
+            c_major_scale(note_seconds=100.0)
+
     def test_names_and_files(self, tmp_path, noise):
         assert load_song("SCALE").name.startswith("C-major scale")
         p = save_wav(tmp_path / "x.wav", noise, RATE)

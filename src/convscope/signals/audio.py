@@ -257,6 +257,7 @@ def c_major_scale(*, note_seconds: float = 0.5, sample_rate: int = SYNTH_RATE, a
     n = round(sec * rate)
     if n < 1:
         raise fail("note_seconds", f"at least one sample long at {rate} Hz", note_seconds)
+    check_alloc("note_seconds", (len(SCALE_NOTES) * n,), "float64", what=f"a scale of {len(SCALE_NOTES)} x {n} samples")
     notes = [amp * _envelope(n, rate) * _tone(note_frequency(name), n, rate) for name in SCALE_NOTES]
     return Audio(np.concatenate(notes), rate, f"C-major scale C4..C5, {sec:g} s per note")
 
@@ -273,6 +274,7 @@ def chord(notes=("C4", "E4", "G4"), *, seconds: float = 2.0, sample_rate: int = 
     if amp * len(names) > 1.0:
         raise fail("amplitude", f"at most 1/{len(names)} for {len(names)} notes (the sum must stay in [-1, 1])", amplitude)
     n = max(1, round(sec * rate))
+    check_alloc("seconds", (n,), "float64", what=f"a chord of {n} samples")
     x = sum(_tone(note_frequency(m), n, rate) for m in names)
     return Audio(amp * _envelope(n, rate) * x, rate, "chord " + " ".join(names))
 
@@ -286,6 +288,7 @@ def chirp(*, f0: float = 55.0, f1: float = 7040.0, seconds: float = 4.0, sample_
     hi = check_float("f1", f1, min_value=0.0, max_value=rate / 2, strict_min=True)
     amp = check_float("amplitude", amplitude, min_value=0.0, max_value=1.0)
     n = max(2, round(sec * rate))
+    check_alloc("seconds", (n,), "float64", what=f"a chirp of {n} samples")
     t = np.arange(n) / rate
     x = scipy.signal.chirp(t, f0=lo, t1=t[-1], f1=hi, method="logarithmic", phi=-90)
     return Audio(amp * _envelope(n, rate) * x, rate, f"chirp {lo:g}..{hi:g} Hz, logarithmic")

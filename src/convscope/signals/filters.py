@@ -24,6 +24,7 @@ import scipy.signal
 from .._checks import check_float, check_int, check_option, fail
 from ..fourier import FILTER_KINDS, FILTER_PROFILES, frequency_mask
 from ..kernels import kernel_from_spec
+from ._common import as_signal
 
 __all__ = [
     "FILTER_KINDS",
@@ -60,18 +61,6 @@ def _convolve(x: np.ndarray, k: np.ndarray, mode: str) -> np.ndarray:
     if x.ndim == 2:
         return scipy.signal.oaconvolve(x, k[:, None], mode=mode, axes=0)
     return scipy.signal.oaconvolve(x, k, mode=mode)
-
-
-def _signal(arg: str, x) -> np.ndarray:
-    a = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x)
-    if a.dtype.kind not in "biuf":
-        raise fail(arg, "a real (N,) or (N, C) signal", a, TypeError)
-    a = a.astype(np.float64)
-    if a.ndim not in (1, 2) or a.shape[0] == 0:
-        raise fail(arg, "a non-empty (N,) or (N, C) signal", a)
-    if not np.isfinite(a).all():
-        raise fail(arg, "finite", a)
-    return a
 
 
 def _cutoff_hz(kind: str, cutoff, rate: float):
@@ -146,7 +135,7 @@ def fft_filter(x, sample_rate: float, kind: str, cutoff, *, profile: str = "butt
         >>> bool(np.allclose(y, np.sin(2 * np.pi * 200 * t), atol=1e-3))
         True
     """
-    a = _signal("x", x)
+    a = as_signal("x", x)
     pad = check_option("pad", pad, PADS)
     N = a.shape[0]
     n = N if pad == "none" else scipy.fft.next_fast_len(2 * N, real=True)
@@ -218,7 +207,7 @@ def fir_filter(x, taps, *, mode: str = "same") -> np.ndarray:
             is removed, so the output lines up with the input), ``full`` (N + M − 1: the causal
             filter, whose first N samples are ``scipy.signal.lfilter(taps, 1, x)``) or ``valid``.
     """
-    a = _signal("x", x)
+    a = as_signal("x", x)
     mode = check_option("mode", mode, MODES)
     k = np.asarray(taps, dtype=np.float64)
     if k.ndim != 1 or k.shape[0] == 0 or not np.isfinite(k).all():

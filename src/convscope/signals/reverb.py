@@ -26,8 +26,8 @@ import scipy.signal
 
 from .._checks import ArgumentError, check_alloc, check_float, check_int, fail
 from . import filters
+from ._common import as_signal
 from .audio import read_audio
-from .filters import _signal
 
 __all__ = [
     "DEFAULT_FIT_DB",
@@ -96,7 +96,7 @@ def schroeder_decay(ir, sample_rate: float) -> tuple[np.ndarray, np.ndarray]:
 
     Starts at 0 dB and falls monotonically; the last sample's energy alone ends it.
     """
-    h = _signal("ir", ir)
+    h = as_signal("ir", ir)
     if h.ndim != 1:
         raise fail("ir", "a 1-D impulse response", h)
     rate = check_float("sample_rate", sample_rate, min_value=0.0, strict_min=True)
@@ -152,8 +152,8 @@ def convolution_reverb(x, ir, *, wet: float = 0.35, peak: float = 0.99) -> tuple
         >>> y.shape, gain
         ((101,), 1.0)
     """
-    a = _signal("x", x)
-    h = _signal("ir", ir)
+    a = as_signal("x", x)
+    h = as_signal("ir", ir)
     if h.ndim != 1:
         raise fail("ir", "a 1-D impulse response (one room for every channel)", h)
     wet = check_float("wet", wet, min_value=0.0, max_value=1.0)

@@ -23,6 +23,7 @@ import numpy as np
 import scipy.signal
 
 from .._checks import check_alloc, check_float, check_int, check_option, fail
+from ._common import as_signal
 from .notes import nearest_note
 
 __all__ = [
@@ -49,18 +50,6 @@ EQ_BANDS = 16
 EQ_FMIN = 31.25
 EQ_FMAX = 16000.0
 FLOOR_DB = -120.0  # levels below this (silence, empty bands) are drawn at it
-
-
-def _signal(arg: str, x) -> np.ndarray:
-    a = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x)
-    if a.dtype.kind not in "biuf":
-        raise fail(arg, "a real 1-D signal", a, TypeError)
-    a = a.astype(np.float64)
-    if a.ndim != 1 or a.shape[0] == 0:
-        raise fail(arg, "a non-empty 1-D signal (mix stereo to mono first)", a)
-    if not np.isfinite(a).all():
-        raise fail(arg, "finite", a)
-    return a
 
 
 def _rate(sample_rate) -> float:
@@ -96,7 +85,7 @@ def magnitude_spectrum(x, sample_rate: float, *, window: str = "none") -> tuple[
         >>> float(f[50]), round(float(a[50]), 12), round(float(a[0]), 12)
         (50.0, 0.8, 0.3)
     """
-    a = _signal("x", x)
+    a = as_signal("x", x, channels=False)
     rate = _rate(sample_rate)
     window = check_option("window", window, WINDOWS)
     n = a.shape[0]
@@ -207,7 +196,7 @@ def stft(x, sample_rate: float, *, frame: int = 2048, hop: int = 512) -> Stft:
         >>> s.values.shape, float(s.times[1]), float(s.frequencies[1])
         ((129, 65), 0.008, 31.25)
     """
-    a = _signal("x", x)
+    a = as_signal("x", x, channels=False)
     rate = _rate(sample_rate)
     frame = check_int("frame", frame, min_value=2)
     hop = check_int("hop", hop, min_value=1)
@@ -314,7 +303,7 @@ def equaliser(x, sample_rate: float, *, fps: float = 20.0, n_bands: int = EQ_BAN
         >>> int(np.argmax(eq.levels[10])), round(float(eq.levels[10].max()), 2)   # the 1 kHz band, 0 dBFS
         (5, 0.0)
     """
-    a = _signal("x", x)
+    a = as_signal("x", x, channels=False)
     rate = _rate(sample_rate)
     fps = check_float("fps", fps, min_value=0.0, strict_min=True)
     hop = max(1, round(rate / fps))
