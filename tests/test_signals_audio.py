@@ -194,7 +194,7 @@ class TestSongs:
 
     def test_synthesis_is_guarded_by_the_memory_limit(self, monkeypatch):
         monkeypatch.setenv("CONVSCOPE_MAX_MEMORY", "1M")
-        with pytest.raises(ResourceError, match="seconds would need 1.6 GiB for a chord of 220500000 samples"):
+        with pytest.raises(ResourceError, match=r"seconds would need 1.6 GiB for a chord of 220500000 samples"):
             chord(seconds=1e4, sample_rate=22050)
         with pytest.raises(ResourceError, match="note_seconds would need"):
             c_major_scale(note_seconds=100.0)
