@@ -1,7 +1,7 @@
 """The one-way rule of docs/ARCHITECTURE.md, read from the source with ``ast``.
 
 front-ends (cli, tour, explore) -> experiments -> (train, metrics, viz)
--> (models, data, fourier, diffusion) -> conv -> torch; no import cycles; only viz imports matplotlib.
+-> (models, data, fourier, diffusion, signals) -> conv -> torch; no import cycles; only viz imports matplotlib.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ LAYERS = {
     "cli": 5, "tour": 5, "explore": 5, "__main__": 5,
     "experiments": 4,
     "train": 3, "metrics": 3, "viz": 3,
-    "models": 2, "data": 2, "fourier": 2, "diffusion": 2,
+    "models": 2, "data": 2, "fourier": 2, "diffusion": 2, "signals": 2,
     "conv": 1, "kernels": 1,
     "_checks": 0, "_arrays": 0, "_io": 0, "_config": 0, "_checkpoint": 0,
 }

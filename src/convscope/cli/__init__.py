@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "convscope.cli.conv",  # kernels, conv
     "convscope.cli.fourier",  # spectrum, filter, theorem
     "convscope.cli.diffusion",  # diffuse
+    "convscope.cli.signal",  # signal
     "convscope.cli.classify",  # classify train/eval/predict/filters
     "convscope.cli.gan",  # gan train/sample/interpolate/arithmetic/evaluate/spectrum
     "convscope.cli.tour",  # tour

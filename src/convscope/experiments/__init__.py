@@ -17,6 +17,7 @@ feature_maps          1. image ⊛ kernel = feature maps, pooled
 theorem               2. the convolution theorem, padded and circular
 spectrum              3. spectrum, radial power law, the spectral Laplacian
 filtering             3. low/high/band-pass filtering, Gibbs ringing
+signals               3. a song in time and frequency, the equaliser, filters, reverb, the continuous √(2π)
 diffusion             4. the softmax propagator, diffusion, the heat equation
 fractional_stride     5. 3×3 → 5×5 by zero insertion, padding and convolution
 classify              6. a trained classifier: evaluation, predictions, learned filters
@@ -73,6 +74,20 @@ from .gan import (
     save_samples,
     train_steps,
 )
+from .signals import (
+    ContinuousTheorem,
+    FilteredSong,
+    Reverb,
+    Song,
+    continuous_theorem,
+    filter_song,
+    reverb,
+    save_continuous_theorem,
+    save_filter_song,
+    save_reverb,
+    save_song,
+    song,
+)
 from .spectrum import (
     SpectralLaplacian,
     Spectrum,
@@ -86,8 +101,10 @@ from .theorem import Theorem, save_theorem, theorem
 __all__ = [
     "Arithmetic",
     "ClassifierEvaluation",
+    "ContinuousTheorem",
     "Diffusion",
     "FeatureMaps",
+    "FilteredSong",
     "Filtering",
     "FractionalStride",
     "GANEvaluation",
@@ -98,11 +115,14 @@ __all__ = [
     "PixelComputation",
     "Predictions",
     "Recognition",
+    "Reverb",
     "Samples",
+    "Song",
     "SpectralLaplacian",
     "Spectrum",
     "Theorem",
     "arithmetic",
+    "continuous_theorem",
     "diffusion",
     "digit_from_drawing",
     "drop",
@@ -110,6 +130,7 @@ __all__ = [
     "evaluate_generator",
     "example_inputs",
     "feature_maps",
+    "filter_song",
     "filtering",
     "fractional_stride",
     "gan_spectrum",
@@ -120,11 +141,14 @@ __all__ = [
     "pixel_computation",
     "predict",
     "recognise",
+    "reverb",
     "sample",
     "save_arithmetic",
     "save_classifier_evaluation",
+    "save_continuous_theorem",
     "save_diffusion",
     "save_feature_maps",
+    "save_filter_song",
     "save_filtering",
     "save_fractional_stride",
     "save_gan_evaluation",
@@ -132,10 +156,13 @@ __all__ = [
     "save_interpolation",
     "save_learned_filters",
     "save_predictions",
+    "save_reverb",
     "save_samples",
+    "save_song",
     "save_spectral_laplacian",
     "save_spectrum",
     "save_theorem",
+    "song",
     "spectral_laplacian",
     "theorem",
     "train_steps",
