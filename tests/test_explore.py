@@ -339,7 +339,7 @@ def test_every_tab_module_is_listed_and_complete():
         assert t.TITLE and t.ID and t.API_NAMES and callable(t.build), t.__name__
     assert len({t.ID for t in tabs.TABS}) == len(tabs.TABS)
     assert app.API_NAMES == API_NAMES == tuple(n for t in tabs.TABS for n in t.API_NAMES)
-    assert API_NAMES == ("kernel_grid", "feature_maps", "pixel", "theorem", "spectrum", "filter", "diffuse",
+    assert API_NAMES == ("kernel_grid", "feature_maps", "pixel", "theorem", "signal", "spectrum", "filter", "diffuse",
                          "fractional", "classifier_status", "predict", "filters", "gan_step", "gan_reset",
                          "gan_samples", "gan_walk", "gan_spectrum")
 
@@ -357,3 +357,25 @@ def test_building_the_app_writes_nothing_into_the_package(tmp_path):
     build_app(cache=tmp_path, train_classifier=False)
     after = {p for p in root.rglob("*") if "__pycache__" not in p.parts}
     assert after == before, sorted(map(str, after - before))
+
+
+def test_the_signals_tab_plays_filters_and_shows_the_equaliser():
+    from PIL import Image
+
+    from convscope.explore.tabs import signals as t_signals
+
+    (rate, orig), (rate2, out), gif, rows, text = t_signals.signal("scale", None, "lowpass", 300.0, "ideal", 0.0)
+    assert rate == rate2 and orig.dtype == np.int16 and orig.shape == out.shape  # what gr.Audio plays
+    assert "energy kept" in text and "scale" in text.lower()
+    with Image.open(gif) as im:  # an animation, one frame per tenth of a second of the song
+        assert im.n_frames == pytest.approx(len(orig) / rate * t_signals.EQ_FPS, abs=2)
+    f, series = np.array(rows["frequency (Hz)"]), np.array(rows["series"])
+    amp = np.array(rows["amplitude (dB)"])
+    notes = (f > 320) & (f < 540)  # E4 to C5, above the cutoff: gone from the filtered song
+    assert amp[(series == "filtered") & notes].max() < amp[(series == "original") & notes].max() - 40
+    *_, text = t_signals.signal("chord", None, "bandpass", 440.0, "butterworth", 1.0)
+    assert "RT60 1 s" in text
+    with pytest.raises(ArgumentError, match="source must be one of"):
+        t_signals.signal("/etc/passwd")  # a name, never a path
+    with pytest.raises(ArgumentError, match="rt60 must be"):
+        t_signals.signal("scale", None, "lowpass", 300.0, "ideal", float("nan"))

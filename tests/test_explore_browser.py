@@ -142,6 +142,7 @@ def test_every_api_name_through_gradio_client(server):
         "gan_walk": (1, 2, 4, "linear"),
         "gan_spectrum": (),
         "gan_reset": (),
+        "signal": ("scale", None, "lowpass", 500.0, "butterworth", 0.0),
     }
     assert set(calls) == set(API_NAMES)
     out = {}
@@ -263,7 +264,7 @@ def browser(server, tmp_path_factory):
     prof = tmp_path_factory.mktemp("chrome-profile")
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
               "--no-first-run", "--disable-background-networking", "--disable-component-update",
-              "--disable-sync", "--window-size=1400,1000", f"--user-data-dir={prof}"):
+              "--disable-sync", "--window-size=1920,1000", f"--user-data-dir={prof}"):
         opts.add_argument(a)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     drv = webdriver.Chrome(service=Service(found[1]), options=opts)
@@ -338,7 +339,7 @@ def test_explorer_in_headless_chromium(server, browser, tmp_path):
         {"server_s": server["start_s"], "first_tab_s": ready_s, "page_ready_s": page_s}) + "\n")
     assert page_s < 30, (server["start_s"], ready_s)
     tabs = [b.text for b in drv.find_elements(By.CSS_SELECTOR, "button[role=tab]")]
-    assert len(tabs) == 7 and tabs[0].startswith("1.") and tabs[6].startswith("7."), tabs
+    assert len(tabs) == 8 and tabs[0].startswith("1.") and tabs[7].startswith("8."), tabs
     _shot(drv, "kernels")
     assert _src(drv, "#input-image")  # the photograph is shown beside its feature maps
     header = drv.execute_script("return [...document.querySelectorAll('#kernel-grid thead th *')]"
@@ -364,11 +365,11 @@ def test_explorer_in_headless_chromium(server, browser, tmp_path):
     _wait(drv, "return document.querySelector('#theorem-report') && "
                "document.querySelector('#theorem-report').innerText.includes('FFT')", 20, "the theorem report")
     _shot(drv, "theorem")
-    _tab(drv, "3.")
+    _tab(drv, "4.")
     time.sleep(1.0)
     _shot(drv, "fourier")
 
-    _tab(drv, "4.")
+    _tab(drv, "5.")
     _wait(drv, "return document.querySelector('#diffusion-report') && "
                "document.querySelector('#diffusion-report').innerText.includes('100 steps')", 20, "diffusion at 100")
     frame = _src(drv, "#diffusion-frame")
@@ -385,13 +386,13 @@ def test_explorer_in_headless_chromium(server, browser, tmp_path):
     field = np.asarray(Image.open(io.BytesIO(urllib.request.urlopen(url, timeout=10).read())).convert("RGB"))[:256]
     assert field.reshape(-1, 3).std(0).max() < 1 and field[0, 0].tolist() != [0, 0, 4], field[0, 0]
 
-    _tab(drv, "5.")
+    _tab(drv, "6.")
     _wait(drv, "return document.querySelector('#fractional-report') && "
                "document.querySelector('#fractional-report').innerText.includes('equal')", 20, "the torch check")
     _shot(drv, "fractional")
 
     # 6. draw a digit on the sketchpad, then upload one: a prediction appears each time
-    _tab(drv, "6.")
+    _tab(drv, "7.")
     _wait(drv, "return document.querySelector('#classifier-status').innerText.includes('✔')", 30, "the classifier")
     brush = _wait(drv, "return [...document.querySelectorAll('#sketchpad button')].find("
                        "b => (b.getAttribute('aria-label') || '').toLowerCase() === 'brush') || null", 20,
@@ -417,7 +418,7 @@ def test_explorer_in_headless_chromium(server, browser, tmp_path):
     _shot(drv, "recognition")
 
     # 7. one GAN step: the counter and the grid change
-    _tab(drv, "7.")
+    _tab(drv, "8.")
     _wait(drv, "return document.querySelector('#gan-report') && "
                "document.querySelector('#gan-report').innerText.includes('step 0')", 30, "the untrained GAN")
     grid_before = _wait(drv, "const i = document.querySelector('#gan-grid img'); return i ? i.src : ''", 20, "the grid")

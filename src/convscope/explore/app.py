@@ -79,7 +79,7 @@ def build_app(*, classifier: str | None = None, gan: str | None = None, cache: P
                     "DCGAN, live. Every control updates its outputs.")
         ctx = Context(demo=demo, images=image_choices(), classifier=clf, gans=gans, page_up=page_up)
         with gr.Tabs():
-            for tab in TABS:
+            for ctx.number, tab in enumerate(TABS, start=1):
                 tab.build(ctx)
     demo.convscope = {"classifier": clf, "gan": gans, "cache": cache}
     return demo

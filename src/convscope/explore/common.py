@@ -174,3 +174,4 @@ class Context:
     classifier: Any = None  # session.Classifier
     gans: Any = None  # session.GanSessions
     page_up: threading.Event = field(default_factory=threading.Event)  # set once the first tab is filled
+    number: int = 0  # the tab being built, counted from 1 (its title's number)

@@ -10,7 +10,7 @@ from ..._checks import check_float, check_option, check_whole
 from .. import render
 from ..common import HEAVY, IMAGE_BUTTONS, WORK_SIZE, api, guard, load_work_image, plotted
 
-TITLE = "4. Diffusion"
+TITLE = "Diffusion"
 INTRO = ("**Try:** drag the steps slider from 1 to 10⁶ and watch the salt spread; the total stays the same unless the boundary absorbs it.")
 ID = "diffusion"
 API_NAMES = ("diffuse",)
@@ -81,7 +81,7 @@ def build(ctx) -> None:
     """Lay out and wire tab 4; it fills when first shown."""
     import gradio as gr
 
-    with gr.Tab(TITLE, id=ID) as tab:
+    with gr.Tab(f"{ctx.number}. {TITLE}", id=ID) as tab:
         gr.Markdown(INTRO)
         with gr.Row():
             with gr.Column(scale=1):

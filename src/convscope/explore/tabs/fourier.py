@@ -11,7 +11,7 @@ from ...fourier import FILTER_KINDS, FILTER_PROFILES
 from .. import render
 from ..common import HEAVY, IMAGE_BUTTONS, api, guard, load_work_image, plotted
 
-TITLE = "3. Fourier domain"
+TITLE = "Fourier domain"
 INTRO = ("**Try:** move the cutoff of a low-pass mask and watch the edges blur; switch the profile to `ideal` and look for the ringing beside a sharp edge in the line profile.")
 ID = "fourier"
 API_NAMES = ("spectrum", "filter")
@@ -57,7 +57,7 @@ def build(ctx) -> None:
     """Lay out and wire tab 3; it fills when first shown."""
     import gradio as gr
 
-    with gr.Tab(TITLE, id=ID) as tab:
+    with gr.Tab(f"{ctx.number}. {TITLE}", id=ID) as tab:
         gr.Markdown(INTRO)
         with gr.Row():
             img = gr.Dropdown(ctx.images, value="camera", label="bundled photograph")

@@ -10,7 +10,7 @@ from ..._checks import check_whole, fail
 from .. import render
 from ..common import api, guard
 
-TITLE = "5. Fractionally-strided convolution"
+TITLE = "Fractionally-strided convolution"
 INTRO = ("**Try:** step the red window through the output pixels; change the stride and see the zeros inserted between the input pixels.")
 ID = "fractional"
 API_NAMES = ("fractional",)
@@ -71,7 +71,7 @@ def build(ctx) -> None:
     """Lay out and wire tab 5; it fills when first shown."""
     import gradio as gr
 
-    with gr.Tab(TITLE, id=ID) as tab:
+    with gr.Tab(f"{ctx.number}. {TITLE}", id=ID) as tab:
         gr.Markdown(INTRO)
         with gr.Row():
             fs_in = [gr.Slider(1, 8, value=3, step=1, label="input size N"),

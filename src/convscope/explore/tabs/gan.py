@@ -13,7 +13,7 @@ from .. import render
 from ..common import IMAGE_BUTTONS, api, frame, guard
 from ..session import GAN_DATA, GanSession
 
-TITLE = "7. DCGAN"
+TITLE = "DCGAN"
 INTRO = ("**Try:** press play and watch digits appear from noise within a minute; reset with another loss and compare the curves.")
 ID = "gan"
 API_NAMES = ("gan_step", "gan_reset", "gan_samples", "gan_walk", "gan_spectrum")
@@ -66,7 +66,7 @@ def build(ctx) -> None:
     import gradio as gr
 
     gans = ctx.gans
-    with gr.Tab(TITLE, id=ID) as tab:
+    with gr.Tab(f"{ctx.number}. {TITLE}", id=ID) as tab:
         gr.Markdown(INTRO)
         with gr.Row():
             with gr.Column(scale=1):

@@ -13,7 +13,7 @@ from ...kernels import get_kernel
 from .. import render
 from ..common import HEAVY, IMAGE_BUTTONS, WORK_SIZE, api, guard, load_work_image
 
-TITLE = "1. Kernels and feature maps"
+TITLE = "Kernels and feature maps"
 INTRO = ("**Try:** edit a number of the kernel (the notes' kernel has 8 in the centre), or pick another, "
          "and watch each colour channel's feature map change; click a pixel of a map to see its sum.")
 ID = "kernels"
@@ -166,7 +166,7 @@ def build(ctx) -> None:
     """Lay out and wire tab 1; the page fills it on load."""
     import gradio as gr
 
-    with gr.Tab(TITLE, id=ID):
+    with gr.Tab(f"{ctx.number}. {TITLE}", id=ID):
         gr.Markdown(INTRO)
         with gr.Row():
             with gr.Column(scale=1):

@@ -15,7 +15,7 @@ from .. import render
 from ..common import HEAVY, IMAGE_BUTTONS, api, check_drawing_size, guard, load_work_image
 from ..session import Classifier
 
-TITLE = "6. Recognition"
+TITLE = "Recognition"
 INTRO = ("**Try:** draw a digit and press recognise; then look at what each layer of the network responds to.")
 ID = "recognition"
 API_NAMES = ("classifier_status", "predict", "filters")
@@ -117,7 +117,7 @@ def build(ctx) -> None:
 
     clf = ctx.classifier
 
-    with gr.Tab(TITLE, id=ID):
+    with gr.Tab(f"{ctx.number}. {TITLE}", id=ID):
         gr.Markdown(INTRO)
         r_status = gr.Markdown(elem_id="classifier-status")
         with gr.Row():

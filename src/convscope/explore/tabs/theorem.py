@@ -11,7 +11,7 @@ from ...kernels import kernel_from_spec
 from .. import render
 from ..common import HEAVY, IMAGE_BUTTONS, api, guard, load_work_image
 
-TITLE = "2. Convolution theorem"
+TITLE = "Convolution theorem"
 INTRO = ("**Try:** turn zero padding off and see the FFT result wrap around the edges; type another kernel (a name such as `box:15`, or `[[...]]`) and press Enter.")
 ID = "theorem"
 API_NAMES = ("theorem",)
@@ -70,7 +70,7 @@ def build(ctx) -> None:
     """Lay out and wire tab 2; it fills when first shown."""
     import gradio as gr
 
-    with gr.Tab(TITLE, id=ID) as tab:
+    with gr.Tab(f"{ctx.number}. {TITLE}", id=ID) as tab:
         gr.Markdown(INTRO)
         with gr.Row():
             img = gr.Dropdown(ctx.images, value="camera", label="bundled photograph")
