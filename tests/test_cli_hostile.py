@@ -164,3 +164,15 @@ def test_common_options_count_at_every_level(argv, seed, quiet):
 
     args = build_parser().parse_args(argv)
     assert (args.seed, args.quiet, args.debug) == (seed, quiet, False)
+
+
+@pytest.mark.parametrize(("argv", "match"), [
+    (["spectrum", "--bins", "1000000000", "--size", "32"], "bins must be at most 1024"),
+    (["conv", "--pool", "max:1000", "--size", "32"], "pool size must be at most the image's smaller side, 32 px"),
+])
+def test_user_sized_work_is_refused_by_its_size(argv, match, tmp_path, capsys):
+    from convscope.cli import main
+
+    assert main([*argv, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and match in err, err

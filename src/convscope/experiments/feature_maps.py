@@ -83,6 +83,9 @@ def feature_maps(
     named = [named_kernel(k) for k in kernels]
     if not named:
         raise ArgumentError("kernels must name at least one kernel, got none")
+    if pool and pool[1] > min(img.shape[-2:]):
+        raise ArgumentError(f"pool size must be at most the image's smaller side, {min(img.shape[-2:])} px, "
+                            f"got {pool[1]}")
     maps, pooled, sums, flats = [], [], [], []
     for _, k in named:
         fmap = np.asarray(convolve2d(img, k, mode=mode, boundary=boundary, method=method))

@@ -138,6 +138,8 @@ def power_spectrum(image, *, shift: bool = True, window: str | None = None):
 
 def _ring_index(H: int, W: int, bins: int | None, shifted: bool, device) -> tuple[torch.Tensor, torch.Tensor]:
     """Ring number of every frequency sample (-1 = outside 0.5) and the ring centres."""
+    if bins is not None and bins > H * W:  # more rings than samples: empty rings, and memory for nothing
+        raise fail("bins", f"at most {H * W} (the number of frequency samples of a {H}x{W} image)", bins)
     r = radius_grid(H, W, shift=shifted, device=device).reshape(-1)
     if bins is None:
         N = min(H, W)
