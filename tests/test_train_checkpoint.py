@@ -241,3 +241,21 @@ def test_atomic_writes_get_the_permissions_a_plain_open_gives(tmp_path):
     os.chmod(new, 0o640)  # an existing file keeps its mode when rewritten
     atomic_write_text(new, "[]")
     assert stat.S_IMODE(new.stat().st_mode) == 0o640 and new.read_text() == "[]"
+
+
+def test_a_killed_writes_temporaries_are_removed_by_the_next_run(tmp_path):
+    """kill -9 during a checkpoint write leaves ".ckpt-....pt.XXXX.tmp"; the next manager of the folder removes it."""
+    import torch
+
+    from convscope.train.checkpoint import CheckpointManager
+
+    stale = [tmp_path / ".ckpt-00000007.pt.k3j2h1.tmp", tmp_path / ".best.pt.4242.tmp",
+             tmp_path / ".best.json.abcd.tmp"]
+    keep = [tmp_path / "notes.txt", tmp_path / ".other.tmp", tmp_path / "ckpt-00000001.pt.tmp"]
+    for p in stale + keep:
+        p.write_bytes(b"half a checkpoint")
+    m = CheckpointManager(tmp_path, keep_last=2)
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in keep)
+    (tmp_path / ".ckpt-00000009.pt.zz.tmp").write_bytes(b"x")  # one more dies mid-run
+    m.save({"w": torch.tensor([1])}, 10)
+    assert not (tmp_path / ".ckpt-00000009.pt.zz.tmp").exists() and m.latest_path().name == "ckpt-00000010.pt"

@@ -11,6 +11,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -62,6 +63,9 @@ def config_diff(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[st
 
 # ---------------------------------------------------------------- a run's checkpoints
 
+# the temporaries of atomic writes (``_io.atomic_write``'s ".NAME.XXXX.tmp") and of best.pt's link
+_STALE = re.compile(r"^\.(ckpt-\d+\.pt|best\.pt|best\.json)\..+\.tmp$")
+
 
 class CheckpointManager:
     """The checkpoints of one run in ``directory``: ``ckpt-<step>.pt`` files plus ``best.pt``.
@@ -84,6 +88,7 @@ class CheckpointManager:
     def __init__(self, directory: str | os.PathLike, keep_last: int = 3):
         self.directory = Path(directory)
         self.keep_last = check_int("keep_last", keep_last, min_value=1)
+        self.remove_stale_temporaries()
         self.best_metric: float | None = None
         self.best_step: int | None = None
         info = self.directory / "best.json"
@@ -154,6 +159,24 @@ class CheckpointManager:
         for p in self.paths()[: -self.keep_last]:
             with contextlib.suppress(FileNotFoundError):
                 p.unlink()
+        self.remove_stale_temporaries()
+
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Remove what an interrupted write of this manager's own files left behind (a ``kill -9``
+        during a checkpoint write leaves its temporary file); returns what was removed.
+
+        Only one run writes a run folder at a time (the run lock), so any temporary of a
+        checkpoint, ``best.pt`` or ``best.json`` found here belongs to a write that died.
+        Nothing else in the folder is touched.
+        """
+        removed = []
+        if self.directory.is_dir():
+            for p in self.directory.iterdir():
+                if _STALE.match(p.name) and p.is_file():
+                    with contextlib.suppress(FileNotFoundError):
+                        p.unlink()
+                        removed.append(p)
+        return removed
 
     def load_latest(self, map_location: Any = "cpu") -> dict | None:
         """The newest readable checkpoint (None when there is none).
