@@ -9,6 +9,7 @@ starts with a secret and must not repeat it.
 from __future__ import annotations
 
 import gzip
+import re
 
 import numpy as np
 import pytest
@@ -165,3 +166,18 @@ def test_a_file_where_a_folder_must_be_is_named(tmp_path, monkeypatch, capsys):
     assert main(["conv", "--kernel", "box", "--size", "16", "--out", str(blocker / "out")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "must be a folder, but" in err and str(blocker) in err
+
+
+@pytest.mark.parametrize(("members", "what"), [
+    (["members/0"] * 100_000, "100000 (1 distinct)"),  # one member listed 100,000 times made eval hang
+    ([f"members/{i}" for i in range(101)], "101 (101 distinct)"),
+    (["members/0", "members/1", "members/0"], "3 (2 distinct)"),
+])
+def test_a_tampered_ensemble_is_refused_before_any_member_loads(tmp_path, members, what):
+    import json
+
+    from convscope.models import load_classifier
+
+    (tmp_path / "ensemble.json").write_text(json.dumps({"kind": "classifier-ensemble", "members": members}))
+    with pytest.raises(ConvscopeError, match=rf"must list at most 100 distinct members, got {re.escape(what)}"):
+        load_classifier(tmp_path)

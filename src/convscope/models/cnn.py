@@ -32,6 +32,7 @@ __all__ = ["ARCHS", "CONV_METHODS", "ENSEMBLE_FILE", "CNNConfig", "CNN", "Ensemb
 
 ARCHS = ("lenet", "alexnet")
 ENSEMBLE_FILE = "ensemble.json"  # in a folder of ``classify train --ensemble N``: the members' run folders
+MAX_ENSEMBLE = 100  # the most members the trainer makes; a file listing more was not written by it
 CONV_METHODS = ("torch", "auto", "direct", "fft", "overlap_add")
 
 
@@ -297,6 +298,9 @@ def _load_ensemble(folder: Path, map_location: Any, conv_method: str | None) -> 
             raise ValueError("not a classifier ensemble")
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise DataError(f"{file} is damaged ({e})") from None
+    if len(names) > MAX_ENSEMBLE or len({str(n) for n in names}) != len(names):
+        raise DataError(f"{file} is damaged: it must list at most {MAX_ENSEMBLE} distinct members, got "
+                        f"{len(names)} ({len({str(n) for n in names})} distinct)")
     if spec.get("complete") is False:
         raise DataError(f"the ensemble in {folder} is not finished: its training stopped before all "
                         f"{len(names)} members were trained (resume the training to finish it)")
