@@ -295,3 +295,21 @@ def test_convscope_works_without_dask(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 2, r.stderr
     assert "pip install -e '.[scale]'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_chunking_that_would_take_minutes_is_refused_with_a_fast_one_named(tmp_path, capsys):
+    from convscope._checks import ResourceError
+    from convscope.cli import main
+    from convscope.experiments.feature_maps import chunked_feature_maps
+
+    p = tmp_path / "img.npy"
+    np.save(p, np.random.default_rng(0).random((256, 256)))
+    with pytest.raises(ResourceError, match=r"chunks must be larger: 1 cuts the 256x256 image into 65,536 chunks"):
+        chunked_feature_maps(p, chunks=1)
+    with pytest.raises(ResourceError, match="chunks=16 takes about"):
+        chunked_feature_maps(p, chunks=2)
+    assert chunked_feature_maps(p, chunks=64).maps[0].shape == (256, 256)  # no estimate refuses this
+    assert chunked_feature_maps(p, chunks=1, max_seconds=None).maps[0].numblocks == (256, 256)  # lazily allowed
+    assert main(["conv", str(p), "--chunks", "1", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "chunks must be larger" in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import ArgumentError
+from .._checks import ArgumentError, ResourceError
 from .._io import display_name
 from ._common import as_image, named_kernel, out_folder, save_npy
 
@@ -231,12 +232,20 @@ class ChunkedFeatureMaps:
     chunks: int
 
 
+# what one chunk costs dask beyond its arithmetic (scheduling, halo exchange, assembly), measured:
+# 65,536 chunks of a 256² image took 4 min 19 s, 64² chunks 2 s (benchmarks/RESULTS.md, dask section)
+TASK_SECONDS = 0.004
+
+
 def chunked_feature_maps(image, kernels: Sequence = ("laplacian8",), *, chunks: int = 2048, mode: str = "same",
-                         boundary: str = "zeros", method: str = "auto") -> ChunkedFeatureMaps:
+                         boundary: str = "zeros", method: str = "auto",
+                         max_seconds: float | None = 60.0) -> ChunkedFeatureMaps:
     """Feature maps of a memory-mapped ``.npy``, a zarr array (a path) or a dask array, lazily.
 
     Each chunk plus its halo goes through :func:`convscope.convolve2d` with ``method``;
     the result equals the in-memory call, outer edges included. Needs the ``scale`` extra.
+    ``max_seconds``: refuse (``ResourceError``, naming a ``chunks`` that would be fast) a chunking
+    whose per-chunk overhead alone is estimated to take longer; ``None`` never refuses.
     """
     from .._checks import check_int
     from ..conv import convolve2d
@@ -247,6 +256,14 @@ def chunked_feature_maps(image, kernels: Sequence = ("laplacian8",), *, chunks: 
     require_scale("chunked filtering")
     x = image if is_dask_array(image) else open_chunked(image, chunks)
     named = [named_kernel(k) for k in kernels]
+    tasks = int(np.prod(x.numblocks)) * max(1, len(named))
+    if max_seconds is not None and tasks * TASK_SECONDS > max_seconds:
+        side = max(x.shape[-2:])
+        fast = 1 << max(0, math.ceil(math.log2(max(1.0, side / 16))))  # about 256 chunks per plane
+        raise ResourceError(f"chunks must be larger: {chunks} cuts the {x.shape[-2]}x{x.shape[-1]} image into "
+                            f"{tasks:,} chunks, about {tasks * TASK_SECONDS:.0f} s of overhead alone "
+                            f"(limit {max_seconds:g} s); chunks={fast} takes about "
+                            f"{math.ceil(x.shape[-2] / fast) * math.ceil(x.shape[-1] / fast) * len(named) * TASK_SECONDS:.1f} s")
     maps = []
     for _, k in named:
         y = convolve2d(x, k, mode=mode, boundary=boundary, method=method).astype(np.float32)
