@@ -175,19 +175,9 @@ class RequestGuard:
         if not boundary:
             return b"", "multipart body without a boundary"
         delimiter = b"--" + boundary
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return b"", "client disconnected"
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                return b"", f"upload larger than {self.max_bytes // (1024 * 1024)} MiB"
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        body, why = await _read_body(receive, self.max_bytes, "upload")
+        if why is not None:
+            return b"", why
         # every part starts with the delimiter; the closing one is the delimiter followed by "--"
         parts = body.count(delimiter) - body.count(delimiter + b"--")
         if parts > self.max_files:
@@ -221,19 +211,9 @@ class RequestGuard:
 
     async def _read_json(self, receive) -> tuple[bytes, str | None]:
         """The whole body, or why it is refused: over :data:`MAX_JSON_BYTES`, or naming a remote file."""
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return b"", "client disconnected"
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_JSON_BYTES:
-                return b"", f"request body larger than {MAX_JSON_BYTES // (1024 * 1024)} MiB"
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        body, why = await _read_body(receive, MAX_JSON_BYTES, "request body")
+        if why is not None:
+            return b"", why
         try:
             data = json.loads(body) if body.strip() else None
         except (ValueError, UnicodeDecodeError, RecursionError):
@@ -252,6 +232,22 @@ class RequestGuard:
                     "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                                 (b"content-length", str(len(text)).encode())]})
         await send({"type": "http.response.body", "body": text})
+
+
+async def _read_body(receive, limit: int, what: str) -> tuple[bytes, str | None]:
+    """The whole request body, or why it was not read: the client left, or it passed ``limit`` bytes."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"", "client disconnected"
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return b"", f"{what} larger than {limit // (1024 * 1024)} MiB"
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), None
 
 
 def _replay(body: bytes, receive):
