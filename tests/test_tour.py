@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,11 @@ def test_tour_writes_report_with_every_section(tour_dir):
         assert p.is_file(), s
         with Image.open(p) as im:
             assert im.size[0] > 0 and im.size[1] > 0
+    # the song plays in the page, and its equaliser is an animation
+    sounds = re.findall(r'<audio controls[^>]*src="([^"]+)"', html)
+    assert len(sounds) == 2 and all((tour_dir / s).stat().st_size > 10_000 for s in sounds)
+    with Image.open(tour_dir / "3_signals" / "song" / "equaliser.gif") as im:
+        assert im.n_frames > 10
     # no external assets: nothing is fetched from the network
     assert not re.search(r'(src|href)="(https?:)?//', html)
     # figures are numbered and captioned
@@ -78,6 +84,13 @@ def test_tour_in_headless_chromium(tour_dir):
         assert images, "no images on the page"
         broken = [src for src, complete, width in images if not complete or width <= 0]
         assert not broken, f"images that did not load: {broken}"
+        for _ in range(100):  # every <audio> has read its file's header: it loads and knows its length
+            audio = drv.execute_script("return Array.from(document.querySelectorAll('audio'))"
+                                       ".map(a => [a.getAttribute('src'), a.readyState, a.duration])")
+            if audio and all(state >= 1 for _, state, _ in audio):
+                break
+            time.sleep(0.1)
+        assert len(audio) == 2 and all(state >= 1 and duration > 1 for _, state, duration in audio), audio
         headings = drv.execute_script("return Array.from(document.querySelectorAll('section h2')).map(h => h.textContent)")
         for _key, title, _fn in STEPS:
             assert any(title.lower() in h.lower() for h in headings), (title, headings)

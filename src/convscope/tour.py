@@ -131,7 +131,59 @@ def step_theorem(ctx: TourContext) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# 3. the Fourier domain
+# 3. signals: the continuous theorem, the song and its equaliser bars
+
+
+def step_signals(ctx: TourContext) -> None:
+    from .experiments.signals import (
+        continuous_theorem,
+        filter_song,
+        save_continuous_theorem,
+        save_filter_song,
+        save_song,
+        song,
+    )
+
+    r = ctx.report
+    r.section("signals", "3. Signals: the song, its equaliser bars, and the continuous theorem")
+    ct = continuous_theorem()
+    d = ctx.path("3_signals", ".keep").parent
+    _log_files(ctx, "continuous theorem", save_continuous_theorem(ct, d / "theorem"), d)
+    r.paragraph(
+        "The lecture notes write the theorem for functions first: h = f ⊛ g = ∫ f(x−u) g(u) du = "
+        "F⁻¹(√(2π) F[f] F[g]). The √(2π) belongs to the unitary angular-frequency transform "
+        "F[f](ω) = (2π)^(−1/2) ∫ f(x) e^(−iωx) dx; with the ordinary frequency e^(−2πiξx) it disappears, "
+        "and the DFT's own theorem needs no factor at all. Below, the continuous transforms are "
+        "approximated by the DFT scaled by dx (with the phase of the grid's origin) and compared with the "
+        "exact ones."
+    )
+    r.figure(d / "theorem" / "continuous_theorem.png",
+             f"f, g and f ⊛ g, and their transforms: continuous curves against the DFT's samples. With the factor "
+             f"{ct.factor:.4f} = √(2π) the theorem holds to {ct.max_error:.1e}; without it the two sides differ by "
+             f"{ct.max_error_without_factor:.2g}.")
+    s = song("sax")
+    _log_files(ctx, "song", save_song(s, d / "song", gif_seconds=8 if ctx.quick else 16), d)
+    if getattr(s.audio, "note", None):
+        r.paragraph(s.audio.note)
+    r.paragraph(
+        "\"If the red signal is a song then the blue values might be the equalizer bars displayed by your mp3 "
+        "player.\" Here is a song: a saxophone, 16 seconds at 48 kHz."
+    )
+    r.audio(d / "song" / "song.wav", "The song (play it).")
+    notes = ", ".join(p.label for p in s.peaks)
+    r.figure(d / "song" / "time_frequency.png",
+             f"The time domain (red) into the frequency domain (blue); the strongest peaks are named as notes: {notes}.")
+    r.figure(d / "song" / "equaliser.gif",
+             "The equaliser bars: the energy in 16 log-spaced bands, frame by frame, in time with the sound.")
+    f = filter_song(s.audio, "lowpass", 800.0)
+    _log_files(ctx, "filtered song", save_filter_song(f, d / "filtered"), d)
+    r.audio(d / "filtered" / "filtered.wav", f"The same song through a {f.label}: {f.kept_energy:.0%} of its energy kept.")
+    r.figure(d / "filtered" / "filtered.png",
+             "Frequency filtering is convolution: the spectrum before and after, and the filter's gain.")
+
+
+# --------------------------------------------------------------------------------------
+# 4. the Fourier domain
 
 
 def step_fourier(ctx: TourContext) -> None:
@@ -145,7 +197,7 @@ def step_fourier(ctx: TourContext) -> None:
     )
 
     r = ctx.report
-    r.section("fourier", "3. The Fourier domain for images")
+    r.section("fourier", "4. The Fourier domain for images")
     x = load_image(ctx.image or "camera", gray=True, size=192 if ctx.quick else 256).astype(np.float64)
     spec = image_spectrum(x)
     d = ctx.path("3_spectrum", ".keep").parent
@@ -185,7 +237,7 @@ def step_diffusion(ctx: TourContext) -> None:
     from .kernels import get_kernel
 
     r = ctx.report
-    r.section("diffusion", "4. Convolution as diffusion")
+    r.section("diffusion", "5. Convolution as diffusion")
     P = propagator(get_kernel("laplacian8"))
     r.paragraph(
         "Softmax turns the seed's kernel into a probability density: non-negative and summing to 1. Read as a "
@@ -231,7 +283,7 @@ def step_fractional(ctx: TourContext) -> None:
     from .experiments.fractional_stride import fractional_stride, save_fractional_stride
 
     r = ctx.report
-    r.section("fractional", "5. Fractionally-strided convolution: 3×3 → 5×5")
+    r.section("fractional", "6. Fractionally-strided convolution: 3×3 → 5×5")
     r.paragraph(
         "A DCGAN generator grows images with fractionally-strided (transposed) convolutions. The seed "
         "describes the construction: upsample the 3×3 input by inserting a zero between samples (stride 2 "
@@ -291,7 +343,7 @@ def step_recognition(ctx: TourContext) -> None:
     )
 
     r = ctx.report
-    r.section("recognition", "6. Recognition: a CNN does the feature engineering")
+    r.section("recognition", "7. Recognition: a CNN does the feature engineering")
     data, size, epochs = ("digits", 16, 6) if ctx.quick else ("mnist-5k", 32, 12)
     r.paragraph(
         "The seed opens with image recognition: AlexNet won ILSVRC-2012 as team SuperVision. The point of a "
@@ -342,7 +394,7 @@ def step_dcgan(ctx: TourContext) -> None:
     from .viz.core import new_figure, save_figure
 
     r = ctx.report
-    r.section("dcgan", "7. DCGAN: convolution that generates")
+    r.section("dcgan", "8. DCGAN: convolution that generates")
     r.paragraph(
         "A generator turns noise into images with fractionally-strided convolutions (step 5); a discriminator "
         "judges them with strided convolutions. The five guidelines of the DCGAN paper: replace pooling with "
@@ -410,6 +462,7 @@ def step_dcgan(ctx: TourContext) -> None:
 STEPS: list[tuple[str, str, Callable[[TourContext], None]]] = [
     ("feature-maps", "Feature maps", step_feature_maps),
     ("theorem", "The convolution theorem", step_theorem),
+    ("signals", "Signals", step_signals),
     ("fourier", "The Fourier domain", step_fourier),
     ("diffusion", "Diffusion", step_diffusion),
     ("fractional", "Fractionally-strided convolution", step_fractional),

@@ -15,7 +15,7 @@ def register(sub, common) -> None:
     p = sub.add_parser(
         "explore",
         parents=[common],
-        help="serve the live explorer: the seven steps of the story as an interactive local web app",
+        help="serve the live explorer: every step of the story as an interactive local web app",
         description="Kernels and feature maps, the convolution theorem, the Fourier domain, diffusion, "
         "fractionally-strided convolution, recognition and a live DCGAN, in the browser. Works with no "
         "network: no analytics, no external assets, no share link unless --share. Writes only to the "

@@ -112,6 +112,20 @@ class Report:
         )
         return self.n_fig
 
+    def audio(self, path: str | os.PathLike, caption: str) -> int:
+        """Add a sound (a WAV under the report folder) that plays in the page; returns its figure number."""
+        p = Path(path)
+        rel = os.path.relpath(p.resolve(), self.dir.resolve())
+        if rel.startswith(".."):
+            raise ArgumentError(f"audio path must be inside the report folder {self.dir}, got {p}")
+        self.n_fig += 1
+        self._add(
+            f'<figure id="fig{self.n_fig}"><audio controls preload="metadata" '
+            f'src="{html.escape(Path(rel).as_posix())}"></audio>'
+            f"<figcaption><b>Figure {self.n_fig}.</b> {html.escape(caption)}</figcaption></figure>"
+        )
+        return self.n_fig
+
     def table(self, header: list[str], rows: list[list[object]], caption: str) -> int:
         self.n_tab += 1
         head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
