@@ -161,7 +161,7 @@ class TestTheorem:
         assert np.abs(c.Fh[sel] - exact).max() < 1e-3
 
     def test_inverse_of_the_product_is_the_convolution(self):
-        # the seed's formula read right to left: h = F⁻¹(√(2π) F[f] F[g])
+        # the lecture notes' formula read right to left: h = F⁻¹(√(2π) F[f] F[g])
         dx = 0.05
         x = _grid(dx, 10.0)
         f, g = fourier_pair("box", width=1.0), fourier_pair("two_sided_exponential", rate=2.0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .common import CLIError, add_out, float_type, out_dir, report
 
-CONVENTION_HELP = ("the Fourier convention of the theorem figure: unitary_angular (the seed's √(2π), default), "
+CONVENTION_HELP = ("the Fourier convention of the theorem figure: unitary_angular (the lecture notes' √(2π), default), "
                    "ordinary (e^{-2πiξx}: no factor), angular (1/2π on the inverse: no factor), "
                    "angular_forward (1/2π on the forward transform: a factor 2π)")
 

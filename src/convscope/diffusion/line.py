@@ -1,6 +1,6 @@
 """Diffusion on a line: the 1-D counterpart of the propagator, many steps and the heat equation.
 
-A 1-D kernel such as the second difference ``[-1, 2, -1]`` (the 1-D cousin of the seed's
+A 1-D kernel such as the second difference ``[-1, 2, -1]`` (the 1-D cousin of the lecture notes'
 Laplacian) becomes a propagator by softmax; one convolution with it moves every grain of salt
 by a jump of ``-1``, ``0`` or ``+1`` with those probabilities, and ``n`` steps spread a drop
 into the ``n``-fold convolution of the propagator, which tends to the Gaussian of variance

@@ -92,7 +92,7 @@ class ContinuousTheorem:
 
     Attributes:
         f_name, g_name: the Fourier pairs (:data:`convscope.fourier.PAIRS`).
-        convention, variable, factor: the convention shown (``√(2π)`` for the seed's).
+        convention, variable, factor: the convention shown (``√(2π)`` for the lecture notes').
         dx: the grid spacing; ``x`` the grid of f and g, ``f``, ``g`` their samples.
         x_h, h: ``h = dx · Σ f g``, the sampled convolution; ``h_exact`` the closed form (or None).
         k: the frequencies; ``Ff, Fg, Fh`` the DFT-based transforms, ``*_exact`` the closed forms

@@ -3,7 +3,7 @@
 The science layer (see docs/ARCHITECTURE.md): it builds on :mod:`convscope.conv` and is used
 by :mod:`convscope.experiments`; it draws nothing and writes nothing.
 
-:mod:`.continuous` is the continuous transform behind the seed's ``√(2π)``: the conventions,
+:mod:`.continuous` is the continuous transform behind the lecture notes' ``√(2π)``: the conventions,
 the DFT as an approximation of the integral, Fourier pairs known in closed form.
 
 Everything works on torch tensors (any device) and accepts numpy arrays at the

@@ -12,7 +12,7 @@ Write every convention as ``F[f](k) = c ∫ f(x) e^{−i s k x} dx`` with its in
 ==================  =============  ====  =================  ==================
 convention          c (forward)    s     c' (inverse)       theorem factor 1/c
 ==================  =============  ====  =================  ==================
-``unitary_angular``  1/√(2π)        1     1/√(2π)            √(2π)  (the seed's)
+``unitary_angular``  1/√(2π)        1     1/√(2π)            √(2π)  (the lecture notes')
 ``ordinary``         1              2π    1                  1      (k = ξ, Hz)
 ``angular``          1              1     1/(2π)             1
 ``angular_forward``  1/(2π)         1     1                  2π
@@ -135,7 +135,7 @@ def continuous_transform(samples, dx: float, *, x0: float = 0.0, convention="uni
         dx: the grid spacing (> 0).
         x0: the position of the first sample; its phase ``e^{−i s k x0}`` is what turns the
             DFT (which puts the origin at the first sample) into the transform about ``x = 0``.
-        convention: a key of :data:`CONVENTIONS` (default the seed's ``unitary_angular``).
+        convention: a key of :data:`CONVENTIONS` (default the lecture notes' ``unitary_angular``).
         n: transform length ``>= N`` (zero padded at the end: a finer frequency grid);
             default ``N``.
 
@@ -328,7 +328,7 @@ class TheoremCheck:
 
     Attributes:
         convention: the :class:`Convention`.
-        factor: its theorem factor (``√(2π)`` for the seed's).
+        factor: its theorem factor (``√(2π)`` for the lecture notes').
         x: the grid of ``h`` (``x0_f + x0_g + j dx``).
         h: ``dx · (f * g)``: the Riemann sum of ``∫ f(x − u) g(u) du``, the full linear convolution.
         k: the frequencies (ascending), ``Fh``, ``Ff``, ``Fg`` the transforms of h, f and g there.

@@ -1,4 +1,4 @@
-"""Pictures of 1-D signals: the seed's red waveform and blue spectrum, the equaliser GIF, the spectrogram,
+"""Pictures of 1-D signals: the lecture notes' red waveform and blue spectrum, the equaliser GIF, the spectrogram,
 the continuous theorem, a filter and a room.
 
 Every function receives arrays computed by :mod:`convscope.signals` or
@@ -28,7 +28,7 @@ __all__ = [
     "time_frequency_figure",
 ]
 
-RED, BLUE = "#d62728", "#1f4fbf"  # the seed's time domain (red) and frequency domain (blue)
+RED, BLUE = "#d62728", "#1f4fbf"  # the lecture notes' time domain (red) and frequency domain (blue)
 _OCTAVE_TICKS = (31.25, 62.5, 125, 250, 500, 1000, 2000, 4000, 8000, 16000)
 
 
@@ -75,7 +75,7 @@ def _log_pool(f: np.ndarray, values: np.ndarray, fmin: float, rows: int):
 
 def time_frequency_figure(samples, sample_rate: float, frequencies, amplitude, peaks: Sequence[tuple[float, float, str]],
                           path: str | os.PathLike, *, title: str = "") -> Path:
-    """The seed's picture: the waveform in red (seconds) above its magnitude spectrum in blue (hertz).
+    """The lecture notes' picture: the waveform in red (seconds) above its magnitude spectrum in blue (hertz).
 
     ``peaks`` are ``(frequency, amplitude, label)``, drawn as labelled markers on the spectrum.
     """
