@@ -16,7 +16,7 @@ architecture or data/optimisation setting is refused with the list of
 differences; only ``epochs``, ``keep_last`` and ``device`` may change
 (cosine and one-cycle schedules then continue as if planned over the new ``epochs``).
 
-**The defaults are issue 12's recipe** (benchmarks/classify_recipe.py's
+**The defaults are the measured recipe** (benchmarks/classify_recipe.py's
 ``reference``): AdamW (lr 3e-3 at the one-cycle peak, weight decay 5e-4), the
 one-cycle schedule stepped every batch, label smoothing 0.05, the random affine,
 30 epochs of batches of 64; with the CLI's LeNet of 32/64 channels, FC 256 and
@@ -73,7 +73,7 @@ __all__ = [
 ]
 
 CHECKPOINT_KIND = "classifier"
-# issue 12's recipe network (benchmarks/classify_recipe.py "reference"): LeNet + batch norm with wider
+# the recipe network (benchmarks/classify_recipe.py "reference", RESULTS.md classify-recipe): LeNet + batch norm with wider
 # convolutions and one hidden layer; CNNConfig's own defaults stay LeNet-5's 6/16, FC 120/84
 RECIPE_CONV_CHANNELS = (32, 64)
 RECIPE_FC_UNITS = (256,)
@@ -97,7 +97,7 @@ def recipe_model(**overrides) -> CNNConfig:
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("none", "step", "cosine", "onecycle")
-# the defaults before issue 12's recipe: what a saved config that lacks these keys was trained with
+# the defaults before the measured recipe: what a saved config that lacks these keys was trained with
 LEGACY_DEFAULTS = {"epochs": 10, "optimizer": "adam", "lr": 2e-3, "weight_decay": 0.0, "scheduler": "step",
                    "label_smoothing": 0.0}
 # the members ``classify train --final`` ships when --ensemble is not given (benchmarks/RESULTS.md, classify-cv)
