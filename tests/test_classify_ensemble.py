@@ -1,4 +1,4 @@
-"""``classify train --ensemble N``: N members of the recipe, averaged softmax (issue 12's optional ensemble)."""
+"""``classify train --ensemble N``: N members of the recipe, averaged softmax."""
 
 from __future__ import annotations
 

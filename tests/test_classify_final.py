@@ -1,5 +1,5 @@
 """``classify train --final`` (choose the epochs on val, then train on every non-test image), ``eval --tta``,
-the recipe defaults and configs saved before them (issue 12)."""
+the recipe defaults and configs saved before them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The CLI as a hostile or careless user tries it (issue 14): one line, exit code 2, nothing lost.
+"""The CLI as a hostile or careless user tries it: one line, exit code 2, nothing lost.
 
 One representative per group: 3 (images misread), 4 (numeric options), 5 (resource bombs),
 7 (colliding output names). Groups 1, 2 and 6 (run folders, run metadata, devices) live with

@@ -192,7 +192,7 @@ def test_ctrl_c_saves_and_resume_matches(tmp_path, images, monkeypatch):
 
 
 def test_gan_trains_on_every_image_the_evaluation_does_not_hold_out():
-    """Issue 12: a GAN has no validation split; train = all non-test images, test = the classifier's test split."""
+    """A GAN has no validation split; train = all non-test images, test = the classifier's test split."""
     from convscope.data import load_dataset
     from convscope.models.dcgan import load_data
 

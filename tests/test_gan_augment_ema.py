@@ -1,4 +1,4 @@
-"""DCGAN training with DiffAugment/ADA and an EMA of G (issue 12): the train step, exact resume, checkpoints, CLI."""
+"""DCGAN training with DiffAugment/ADA and an EMA of G: the train step, exact resume, checkpoints, CLI."""
 
 from __future__ import annotations
 

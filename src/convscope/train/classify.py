@@ -122,7 +122,7 @@ class TrainConfig(ConfigMixin):
     ``final=True`` trains on every non-test image: the ``val`` split (and, for a
     source without an official test split, the ``test`` split) are folded into
     training, so nothing is held out; ``val_fraction``/``test_fraction`` still
-    describe the split the epoch count was chosen on. The defaults are issue 12's
+    describe the split the epoch count was chosen on. The defaults are the measured
     recipe (see the module docs); configs saved before keys were added load with
     the keys' defaults.
     """

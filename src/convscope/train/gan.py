@@ -21,7 +21,7 @@ Three options for little data, none of which changes the architecture:
   on D's (augmented) real images, lazily every ``r1_every``-th step (StyleGAN2).
   On mnist-5k it is the change that counts: D stops growing steep around the
   4,000 training images, and Fréchet distance, recall and class balance reach
-  issue 12's targets (benchmarks/RESULTS.md, "gan-preset"). ``--preset mnist``
+  the preset's targets (benchmarks/RESULTS.md, "gan-preset"). ``--preset mnist``
   uses gamma 1 every 4th step with an EMA of G.
 
 The GAN trains on every image the evaluation does not hold out
@@ -176,7 +176,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train": {"epochs": 60, "batch_size": 64, "n_fixed": 64, "time_limit_s": 90, "ema": 0.999,
                   "r1": 1.0, "r1_every": 4},
     },
-    # issue 12's recipe (benchmarks/RESULTS.md, "gan-preset" and "gan-ablation"): the five guidelines unchanged,
+    # the preset's recipe (benchmarks/RESULTS.md, "gan-preset" and "gan-ablation"): the five guidelines unchanged,
     # plus lazy R1 on D (gamma 1, every 4th step) and an EMA of G; trained on all 4,000 non-test images
     "mnist": {
         "data": "mnist-5k",
