@@ -109,7 +109,7 @@ def test_recipe_defaults():
     import sys
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
     from classify_recipe import REF
 
     assert (REF.epochs, REF.batch_size, REF.optimizer, REF.lr, REF.weight_decay, REF.scheduler,

@@ -15,7 +15,7 @@ from convscope.cli import main
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
     n = torch.get_num_threads()
-    torch.set_num_threads(1)  # see tests/test_train_classify.py
+    torch.set_num_threads(1)  # see tests/train/test_classify.py
     yield
     torch.set_num_threads(n)
 
@@ -98,7 +98,7 @@ def test_dry_run(tmp_path, capsys):
 
 
 def test_alexnet_on_a_cifar_folder(tmp_path, capsys):
-    from test_data_loaders import write_cifar_dir
+    from helpers import write_cifar_dir
 
     d = write_cifar_dir(tmp_path / "cifar-10-batches-py", n=8)
     run = tmp_path / "run"

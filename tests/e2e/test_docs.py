@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 API = ROOT / "docs" / "api"
 # every package with a public __all__ of its own
 PACKAGES = ["conv", "data", "diffusion", "experiments", "explore", "fourier", "metrics", "models", "train", "viz", "cli"]

@@ -15,6 +15,7 @@ from convscope.data import load_dataset, split_indices
 from convscope.data import transforms as T
 from convscope.data.cifar import read_batch, safe_unpickle
 from convscope.data.mnist import load_mnist_5k, read_idx
+from helpers import cifar_batch, write_cifar_dir
 
 # ---------------------------------------------------------------- helpers writing standard files
 
@@ -35,23 +36,6 @@ def write_mnist_dir(d, x_tr, y_tr, x_te, y_te, gz: bool):
             (d / (name + ".gz")).write_bytes(gzip.compress(data))
         else:
             (d / name).write_bytes(data)
-    return d
-
-
-def cifar_batch(n: int, seed: int) -> dict:
-    rng = np.random.default_rng(seed)
-    return {b"batch_label": b"batch", b"labels": [int(v) for v in rng.integers(0, 10, n)],
-            b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-            b"filenames": [f"img{i}.png".encode() for i in range(n)]}
-
-
-def write_cifar_dir(d, n=6):
-    d.mkdir(parents=True, exist_ok=True)
-    for i in range(1, 6):
-        (d / f"data_batch_{i}").write_bytes(pickle.dumps(cifar_batch(n, i), protocol=2))
-    (d / "test_batch").write_bytes(pickle.dumps(cifar_batch(n, 9), protocol=2))
-    names = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
-    (d / "batches.meta").write_bytes(pickle.dumps({b"label_names": names, b"num_vis": 3072}, protocol=2))
     return d
 
 

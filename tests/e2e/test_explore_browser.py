@@ -25,7 +25,7 @@ from PIL import Image
 pytest.importorskip("gradio")
 pytestmark = pytest.mark.xdist_group("explore")
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 LOCAL = {"127.0.0.1", "localhost"}
 
 
@@ -63,7 +63,7 @@ def server(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("explore-cwd")
     port = _free_port()
     env = {**os.environ, "XDG_CACHE_HOME": str(xdg),
-           "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1] / "src"),
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2] / "src"),
                                           os.environ.get("PYTHONPATH", "")])}
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "convscope", "explore", "--no-browser", "--quiet",

@@ -15,7 +15,7 @@ from convscope.tour import STEPS, run_tour
 
 pytestmark = pytest.mark.xdist_group("tour")
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
